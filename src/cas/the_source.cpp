@@ -1,0 +1,385 @@
+#include "cas/the_source.hpp"
+
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "base/io.hpp"
+#include "hash/hasher.hpp"
+
+namespace vrift::cas {
+
+namespace {
+
+constexpr size_t k_copy_chunk = 1024 * 1024;
+
+Status mkdir_if_missing(int dirfd, const char* path, mode_t mode) noexcept {
+  if (::mkdirat(dirfd, path, mode) != 0 && errno != EEXIST) {
+    return fail_sys("mkdir");
+  }
+  return {};
+}
+
+bool same_mtime(const struct stat& a, const struct stat& b) noexcept {
+  return a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+}
+
+// A name in tmp/ no other process or thread will pick: pid, a counter, and the clock.
+void temp_name(char* out, size_t cap) noexcept {
+  static std::atomic<uint64_t> counter{0};
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  std::snprintf(out, cap, "tmp/%d.%llu.%lx", static_cast<int>(::getpid()),
+                static_cast<unsigned long long>(counter.fetch_add(1)),
+                static_cast<unsigned long>(ts.tv_nsec));
+}
+
+// Copies src_fd (from offset 0) to dst_fd while hashing exactly the bytes written.
+Result<hash::FileDigest> copy_and_hash(int src_fd, int dst_fd) noexcept {
+  void* buf = ::mmap(nullptr, k_copy_chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (buf == MAP_FAILED) {
+    return fail_sys("mmap");
+  }
+  hash::Hasher hasher;
+  uint64_t offset = 0;
+  Status status;
+  for (;;) {
+    ssize_t n = ::pread(src_fd, buf, k_copy_chunk, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      status = fail_sys("read");
+      break;
+    }
+    if (n == 0) {
+      break;
+    }
+    hasher.update(buf, static_cast<size_t>(n));
+    status = pwrite_all(dst_fd, buf, static_cast<size_t>(n), offset);
+    if (!status) {
+      break;
+    }
+    offset += static_cast<uint64_t>(n);
+  }
+  ::munmap(buf, k_copy_chunk);
+  if (!status) {
+    return fail(status.error());
+  }
+  return hash::FileDigest{hasher.finish(), offset};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// TheSource
+
+Result<TheSource> TheSource::open(std::string_view root, bool create) noexcept {
+  TheSource source;
+  source.m_root.assign(root);
+  while (source.m_root.size() > 1 && source.m_root.back() == '/') {
+    source.m_root.pop_back();
+  }
+  if (create) {
+    // mkdir -p of the root itself.
+    std::string partial;
+    for (size_t i = 1; i <= source.m_root.size(); ++i) {
+      if (i == source.m_root.size() || source.m_root[i] == '/') {
+        partial.assign(source.m_root, 0, i);
+        VRIFT_CHECK(mkdir_if_missing(AT_FDCWD, partial.c_str(), 0755));
+      }
+    }
+  }
+  source.m_root_fd.reset(::open(source.m_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!source.m_root_fd) {
+    return fail_sys("open The Source");
+  }
+  if (create) {
+    VRIFT_CHECK(mkdir_if_missing(source.root_fd(), "blake3", 0755));
+    VRIFT_CHECK(mkdir_if_missing(source.root_fd(), "tmp", 0755));
+  }
+  struct stat st;
+  if (::fstatat(source.root_fd(), "blake3", &st, 0) != 0) {
+    return fail_sys("open The Source");
+  }
+  source.m_dev = st.st_dev;
+  return source;
+}
+
+size_t TheSource::path_of(const BlobKey& key, char* out, size_t cap) const noexcept {
+  size_t need = m_root.size() + 1 + k_max_blob_rel_path + 1;
+  if (cap < need) {
+    return 0;
+  }
+  std::memcpy(out, m_root.data(), m_root.size());
+  out[m_root.size()] = '/';
+  return m_root.size() + 1 + blob_rel_path(key, out + m_root.size() + 1);
+}
+
+Result<bool> TheSource::contains(const BlobKey& key) const noexcept {
+  char rel[k_max_blob_rel_path + 1];
+  blob_rel_path(key, rel);
+  struct stat st;
+  if (::fstatat(root_fd(), rel, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) {
+      return false;
+    }
+    return fail_sys("stat blob");
+  }
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != key.size) {
+    return fail(Errc::corrupt, "stat blob");
+  }
+  return true;
+}
+
+Status TheSource::make_shard_dirs(const BlobKey& key) noexcept {
+  char rel[k_max_blob_rel_path + 1];
+  blob_rel_path(key, rel);
+  rel[12] = '\0';  // "blake3/ab/cd"
+  if (::mkdirat(root_fd(), rel, 0755) == 0 || errno == EEXIST) {
+    return {};
+  }
+  if (errno != ENOENT) {
+    return fail_sys("mkdir shard");
+  }
+  rel[9] = '\0';  // "blake3/ab"
+  VRIFT_CHECK(mkdir_if_missing(root_fd(), rel, 0755));
+  rel[9] = '/';
+  return mkdir_if_missing(root_fd(), rel, 0755);
+}
+
+Result<Stored> TheSource::store_file(const StoreRequest& request) noexcept {
+  StoreBatch batch(*this);
+  Stored stored = VRIFT_TRY(batch.add_file(request));
+  VRIFT_CHECK(batch.commit());
+  return stored;
+}
+
+Result<Stored> TheSource::store_bytes(const void* data, size_t len, bool executable, std::string_view ext) noexcept {
+  StoreBatch batch(*this);
+  Stored stored = VRIFT_TRY(batch.add_bytes(data, len, executable, ext));
+  VRIFT_CHECK(batch.commit());
+  return stored;
+}
+
+Status TheSource::lock(const BlobKey& key) noexcept {
+  char rel[k_max_blob_rel_path + 1];
+  blob_rel_path(key, rel);
+  UniqueFd fd(::openat(root_fd(), rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    return fail_sys("open blob");
+  }
+  int flags = 0;
+  if (::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) != 0) {
+    return fail_sys("get inode flags");
+  }
+  if ((flags & FS_IMMUTABLE_FL) != 0) {
+    return {};
+  }
+  flags |= FS_IMMUTABLE_FL;
+  if (::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags) != 0) {
+    return fail_sys("set immutable flag");
+  }
+  return {};
+}
+
+Status TheSource::sync() noexcept {
+  if (::syncfs(root_fd()) != 0) {
+    return fail_sys("syncfs");
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------
+// StoreBatch
+
+StoreBatch::~StoreBatch() {
+  for (const auto& staged : m_staged) {
+    ::unlinkat(m_source->root_fd(), staged.tmp_name.c_str(), 0);
+  }
+}
+
+Result<std::pair<UniqueFd, std::string>> StoreBatch::create_temp() noexcept {
+  char name[64];
+  temp_name(name, sizeof name);
+  UniqueFd fd(::openat(m_source->root_fd(), name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) {
+    return fail_sys("create temp in The Source");
+  }
+  return std::pair<UniqueFd, std::string>(std::move(fd), std::string(name));
+}
+
+Result<Stored> StoreBatch::finish_staged(UniqueFd tmp_fd, std::string tmp_name, BlobKey key,
+                                         StoreMethod method) noexcept {
+  int root = m_source->root_fd();
+  bool present = false;
+  auto contains = m_source->contains(key);
+  if (contains && *contains) {
+    present = true;
+  }
+  if (!present && ::fchmod(tmp_fd.get(), blob_mode(key)) != 0) {
+    ::unlinkat(root, tmp_name.c_str(), 0);
+    return fail_sys("chmod temp");
+  }
+  if (present) {
+    ::unlinkat(root, tmp_name.c_str(), 0);
+    ++m_pending;
+    return Stored{key, StoreMethod::present};
+  }
+  ::sync_file_range(tmp_fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);  // start writeback now
+  m_staged.push_back(Staged{std::move(tmp_name), key});
+  ++m_pending;
+  return Stored{key, method};
+}
+
+Result<Stored> StoreBatch::stage_copy(int src_fd, const StoreRequest& request, bool executable) noexcept {
+  auto [tmp_fd, tmp_name] = VRIFT_TRY(create_temp());
+  BlobKey key;
+  key.executable = executable;
+  set_ext_from_name(key, request.ext_name.empty() ? std::string_view(request.path) : request.ext_name);
+  StoreMethod method = StoreMethod::copied;
+  Result<hash::FileDigest> digest = fail(Errc::system, "clone", EOPNOTSUPP);
+  if (::ioctl(tmp_fd.get(), FICLONE, src_fd) == 0) {
+    // The clone is private to us now: hash what it holds, not what the source holds.
+    method = StoreMethod::cloned;
+    digest = hash::hash_fd(tmp_fd.get());
+  } else {
+    digest = copy_and_hash(src_fd, tmp_fd.get());
+  }
+  if (!digest) {
+    ::unlinkat(m_source->root_fd(), tmp_name.c_str(), 0);
+    return fail(digest.error());
+  }
+  key.digest = digest->digest;
+  key.size = digest->size;
+  return finish_staged(std::move(tmp_fd), std::move(tmp_name), key, method);
+}
+
+Result<Stored> StoreBatch::add_file(const StoreRequest& request) noexcept {
+  UniqueFd fd(::openat(request.dirfd, request.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) {
+    return fail_sys("open");
+  }
+  struct stat before;
+  if (::fstat(fd.get(), &before) != 0) {
+    return fail_sys("stat");
+  }
+  if (!S_ISREG(before.st_mode)) {
+    return fail(Errc::invalid, "store (not a regular file)");
+  }
+  bool linkable = request.allow_link && before.st_dev == m_source->device();
+  if (!linkable) {
+    return stage_copy(fd.get(), request, request.executable);
+  }
+
+  BlobKey key;
+  key.executable = request.executable;
+  set_ext_from_name(key, request.ext_name.empty() ? std::string_view(request.path) : request.ext_name);
+  mode_t want = static_cast<mode_t>(blob_mode(key));
+  if ((before.st_mode & 07777) != want) {
+    if (::fchmod(fd.get(), want) != 0) {
+      return stage_copy(fd.get(), request, request.executable);  // not ours to change
+    }
+    if (::fstat(fd.get(), &before) != 0) {
+      return fail_sys("stat");
+    }
+  }
+  hash::FileDigest digest = VRIFT_TRY(hash::hash_fd(fd.get()));
+  struct stat after;
+  if (::fstat(fd.get(), &after) != 0) {
+    return fail_sys("stat");
+  }
+  if (static_cast<uint64_t>(after.st_size) != digest.size || !same_mtime(before, after)) {
+    return fail(Errc::changed, "hash");
+  }
+  key.digest = digest.digest;
+  key.size = digest.size;
+
+  if (auto present = m_source->contains(key); present && *present) {
+    ++m_pending;
+    return Stored{key, StoreMethod::present};
+  }
+  VRIFT_CHECK(m_source->make_shard_dirs(key));
+  char rel[k_max_blob_rel_path + 1];
+  blob_rel_path(key, rel);
+  char proc_path[64];
+  std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", fd.get());
+  if (::linkat(AT_FDCWD, proc_path, m_source->root_fd(), rel, AT_SYMLINK_FOLLOW) != 0) {
+    if (errno == EEXIST) {
+      ++m_pending;
+      return Stored{key, StoreMethod::present};
+    }
+    if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == EACCES || errno == ENOENT) {
+      return stage_copy(fd.get(), request, request.executable);
+    }
+    return fail_sys("link into The Source");
+  }
+  // The inode is published now. If it was written to meanwhile, take the name back.
+  struct stat linked;
+  if (::fstat(fd.get(), &linked) != 0 || static_cast<uint64_t>(linked.st_size) != digest.size ||
+      !same_mtime(before, linked)) {
+    ::unlinkat(m_source->root_fd(), rel, 0);
+    return fail(Errc::changed, "link into The Source");
+  }
+  ++m_pending;
+  return Stored{key, StoreMethod::linked};
+}
+
+Result<Stored> StoreBatch::add_bytes(const void* data, size_t len, bool executable, std::string_view ext) noexcept {
+  BlobKey key;
+  key.executable = executable;
+  if (!set_ext(key, ext)) {
+    return fail(Errc::invalid, "blob extension");
+  }
+  key.digest = hash::hash_bytes(data, len);
+  key.size = len;
+  if (auto present = m_source->contains(key); present && *present) {
+    ++m_pending;
+    return Stored{key, StoreMethod::present};
+  }
+  auto [tmp_fd, tmp_name] = VRIFT_TRY(create_temp());
+  if (auto written = write_all(tmp_fd.get(), data, len); !written) {
+    ::unlinkat(m_source->root_fd(), tmp_name.c_str(), 0);
+    return fail(written.error());
+  }
+  return finish_staged(std::move(tmp_fd), std::move(tmp_name), key, StoreMethod::copied);
+}
+
+Status StoreBatch::commit() noexcept {
+  if (m_pending == 0) {
+    return {};
+  }
+  // 1. Linked blobs' data and staged temps' data reach the disk.
+  VRIFT_CHECK(m_source->sync());
+  if (!m_staged.empty()) {
+    int root = m_source->root_fd();
+    // 2. Publish staged temps under their final names (EEXIST: someone else did).
+    for (const auto& staged : m_staged) {
+      VRIFT_CHECK(m_source->make_shard_dirs(staged.key));
+      char rel[k_max_blob_rel_path + 1];
+      blob_rel_path(staged.key, rel);
+      if (::linkat(root, staged.tmp_name.c_str(), root, rel, 0) != 0 && errno != EEXIST) {
+        return fail_sys("publish blob");
+      }
+    }
+    for (const auto& staged : m_staged) {
+      ::unlinkat(root, staged.tmp_name.c_str(), 0);
+    }
+    m_staged.clear();
+    // 3. The final names themselves are durable.
+    VRIFT_CHECK(m_source->sync());
+  }
+  m_pending = 0;
+  return {};
+}
+
+}  // namespace vrift::cas

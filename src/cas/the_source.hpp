@@ -1,0 +1,133 @@
+#pragma once
+// TheSource: the global content-addressable store. See layout.hpp for names on disk.
+//
+// How content gets in, and why it is always whole (the Iron Law, P0-a):
+// - Link: when the file is on The Source's filesystem and may become a blob, its own
+//   inode is linked to the final name (`link` is atomic: the name appears whole or not
+//   at all). Its mode is set to the blob mode first, and the link is made through
+//   /proc/self/fd so it is exactly the inode that was hashed; a file whose size or
+//   mtime moved while it was hashed is not published (Errc::changed).
+// - Clone or copy: otherwise the content goes to a temp file in <root>/tmp/ (FICLONE
+//   where the filesystem has it, else a copy that is hashed as it is written, so the
+//   hash is of the bytes on disk). The temp is made durable before it is linked to its
+//   final name, so a crash never leaves a final name with partial content.
+// - Concurrency: `link` onto an existing name fails with EEXIST, which means another
+//   store already published the same content; every racer succeeds and one blob stays.
+// - Durability is batched (one fsync per file would cost ~0.3 ms): a StoreBatch syncs
+//   the filesystem once for all it staged, then publishes the staged temps, then syncs
+//   again. Callers commit a manifest transaction naming blobs only after commit().
+// A published blob is never opened for writing, truncated, chmod-ed or utime-d again.
+
+#include <fcntl.h>
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/fd.hpp"
+#include "base/result.hpp"
+#include "cas/layout.hpp"
+
+namespace vrift::cas {
+
+enum class StoreMethod : uint8_t {
+  present,  // an identical blob was already there; nothing was written
+  linked,   // the file's own inode became the blob
+  cloned,   // reflinked (FICLONE) into The Source
+  copied,   // copied into The Source
+};
+
+struct StoreRequest {
+  int dirfd = AT_FDCWD;
+  const char* path = nullptr;     // the file to store, relative to dirfd
+  bool executable = false;        // store as the executable (0555) variant
+  std::string_view ext_name;      // name whose extension the blob takes; empty: `path`
+  bool allow_link = true;         // may the file's own inode become the blob?
+};
+
+struct Stored {
+  BlobKey key;
+  StoreMethod method = StoreMethod::present;
+};
+
+class TheSource {
+ public:
+  // Opens The Source at `root`. With `create`, makes the root, blake3/ and tmp/ as
+  // needed. Errors: Errc::system (the root is missing or not a directory, ...).
+  static Result<TheSource> open(std::string_view root, bool create) noexcept;
+
+  const std::string& root() const noexcept { return m_root; }
+  int root_fd() const noexcept { return m_root_fd.get(); }
+  dev_t device() const noexcept { return m_dev; }
+
+  // Writes the blob's absolute path, NUL-terminated, into `out`. Returns its length,
+  // or 0 when it does not fit in `cap`. Never allocates.
+  size_t path_of(const BlobKey& key, char* out, size_t cap) const noexcept;
+
+  // Whether the blob is present with the size its name claims (one fstatat; no read).
+  // A present blob with another size is reported as Errc::corrupt. Errors: Errc::system.
+  Result<bool> contains(const BlobKey& key) const noexcept;
+
+  // Stores one file or buffer and makes it durable before returning.
+  Result<Stored> store_file(const StoreRequest& request) noexcept;
+  Result<Stored> store_bytes(const void* data, size_t len, bool executable, std::string_view ext) noexcept;
+
+  // Sets the immutable flag on a blob (needs CAP_LINUX_IMMUTABLE and a filesystem that
+  // has it). An immutable blob can no longer gain hard links. Errors: Errc::system.
+  Status lock(const BlobKey& key) noexcept;
+
+  // Makes everything written to The Source's filesystem durable (syncfs).
+  Status sync() noexcept;
+
+  TheSource(TheSource&&) noexcept = default;
+  TheSource& operator=(TheSource&&) noexcept = default;
+
+ private:
+  friend class StoreBatch;
+  TheSource() = default;
+  Status make_shard_dirs(const BlobKey& key) noexcept;
+
+  std::string m_root;
+  UniqueFd m_root_fd;
+  dev_t m_dev = 0;
+};
+
+// StoreBatch: stores many files with one round of syncs. Every key that add_* returned
+// is a durable, published blob once commit() has succeeded; not before. A batch
+// destroyed without commit() removes the temps it staged (linked blobs stay: they are
+// whole and correct, just possibly not yet durable).
+class StoreBatch {
+ public:
+  explicit StoreBatch(TheSource& source) noexcept : m_source(&source) {}
+  ~StoreBatch();
+  StoreBatch(const StoreBatch&) = delete;
+  StoreBatch& operator=(const StoreBatch&) = delete;
+
+  // Hashes the file and brings its content into The Source. Errors: Errc::system,
+  // Errc::invalid (not a regular file), Errc::changed (modified while being read).
+  Result<Stored> add_file(const StoreRequest& request) noexcept;
+  // Same for `len` bytes of memory.
+  Result<Stored> add_bytes(const void* data, size_t len, bool executable, std::string_view ext) noexcept;
+
+  // Makes everything added durable and published. Errors: Errc::system.
+  Status commit() noexcept;
+
+  // How many files were added since the last commit().
+  size_t pending() const noexcept { return m_pending; }
+
+ private:
+  struct Staged {
+    std::string tmp_name;  // relative to the root
+    BlobKey key;
+  };
+  Result<Stored> stage_copy(int src_fd, const StoreRequest& request, bool executable) noexcept;
+  Result<Stored> finish_staged(UniqueFd tmp_fd, std::string tmp_name, BlobKey key, StoreMethod method) noexcept;
+  Result<std::pair<UniqueFd, std::string>> create_temp() noexcept;
+
+  TheSource* m_source;
+  std::vector<Staged> m_staged;
+  size_t m_pending = 0;
+};
+
+}  // namespace vrift::cas

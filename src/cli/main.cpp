@@ -1,0 +1,51 @@
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <pwd.h>
+#include <unistd.h>
+
+#include "cli/commands.hpp"
+
+namespace vrift::cli {
+
+std::string resolve_cas_root(const Globals& g) {
+  if (!g.cas_root.empty()) {
+    return g.cas_root;
+  }
+  if (const char* env = std::getenv("VRIFT_CAS_ROOT"); env && *env) {
+    return env;
+  }
+  const char* home = std::getenv("HOME");
+  if (!home || !*home) {
+    const passwd* pw = getpwuid(getuid());
+    home = pw ? pw->pw_dir : "/";
+  }
+  return std::string(home) + "/.vrift/the_source";
+}
+
+}  // namespace vrift::cli
+
+int main(int argc, char** argv) {
+  using namespace vrift::cli;
+  CLI::App app{"vrift: one copy of every file of your heavy project trees, projected back"};
+  app.set_version_flag("--version", "vrift 0.1.0");
+  app.require_subcommand(1);
+  Globals g;
+  app.add_option("-C", g.project_dir, "Project root (default: nearest parent with .vrift/)");
+  app.add_option("--cas-root", g.cas_root, "Root of The Source (default: $VRIFT_CAS_ROOT or ~/.vrift/the_source)");
+  app.add_flag("--json", g.json, "Print data as JSON");
+  app.add_flag("-q,--quiet", g.quiet, "Print only errors");
+  app.add_flag("-v,--verbose", g.verbose, "Say more");
+
+  int exit_code = 0;
+  add_hash_command(app, g, exit_code);
+  add_cas_command(app, g, exit_code);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  return exit_code;
+}

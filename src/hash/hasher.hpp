@@ -1,0 +1,45 @@
+#pragma once
+// BLAKE3 hashing of memory and of files, through the official C implementation
+// (SIMD chosen at run time: SSE2 up to AVX-512).
+
+#include <blake3.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/result.hpp"
+#include "hash/digest.hpp"
+
+namespace vrift::hash {
+
+// Incremental hasher. Cheap to construct; not thread-safe.
+class Hasher {
+ public:
+  Hasher() noexcept { blake3_hasher_init(&m_state); }
+  void update(const void* data, size_t len) noexcept { blake3_hasher_update(&m_state, data, len); }
+  Digest finish() const noexcept {
+    Digest d;
+    blake3_hasher_finalize(&m_state, d.bytes.data(), d.bytes.size());
+    return d;
+  }
+
+ private:
+  blake3_hasher m_state;
+};
+
+Digest hash_bytes(const void* data, size_t len) noexcept;
+
+struct FileDigest {
+  Digest digest;
+  uint64_t size = 0;  // bytes hashed
+};
+
+// Hashes the whole file behind `fd` from offset 0 to its end, streaming: memory use is
+// bounded whatever the file size. `fd` must be open for reading; its offset is not
+// used or changed. Errors: Errc::system (read failures).
+Result<FileDigest> hash_fd(int fd) noexcept;
+
+// Opens `path` (O_RDONLY|O_CLOEXEC) and hashes it. Errors: Errc::system.
+Result<FileDigest> hash_file(const char* path) noexcept;
+
+}  // namespace vrift::hash
