@@ -1,0 +1,38 @@
+# Shared by the integration suites: strict mode, a scratch directory, assertions.
+# A suite sources this, then calls `need TOOL...` for what it cannot run without.
+set -euo pipefail
+
+: "${VRIFT:?set VRIFT to the vrift binary (ctest does)}"
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/vrift-it-XXXXXX")
+export VRIFT_CAS_ROOT="$SCRATCH/the_source"
+
+cleanup() {
+  chattr -R -i "$SCRATCH" 2>/dev/null || true
+  chmod -R u+rwX "$SCRATCH" 2>/dev/null || true
+  rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+# need TOOL...: skip the suite (exit 125) when a tool is missing.
+need() {
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 125; }
+  done
+}
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+# expect_eq ACTUAL EXPECTED MESSAGE
+expect_eq() { [ "$1" == "$2" ] || fail "$3: expected '$2', got '$1'"; }
+
+# expect_status CODE CMD...: run CMD, check its exit status.
+expect_status() {
+  local want=$1; shift
+  local got=0
+  "$@" || got=$?
+  [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want"
+}
+
+# count_blobs [ROOT]: number of blob files in The Source.
+count_blobs() { find "${1:-$VRIFT_CAS_ROOT}/blake3" -type f | wc -l; }

@@ -1,0 +1,103 @@
+#include "hash/hasher.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "temp_dir.hpp"
+
+namespace vrift::hash {
+namespace {
+
+std::string hex(const Digest& d) {
+  char buf[k_hex_len + 1];
+  to_hex(d, buf);
+  return buf;
+}
+
+// The BLAKE3 test vectors use this input pattern: byte i = i % 251.
+std::vector<uint8_t> pattern(size_t n) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    v[i] = static_cast<uint8_t>(i % 251);
+  }
+  return v;
+}
+
+TEST(Hasher, KnownVectors) {
+  EXPECT_EQ(hex(hash_bytes("", 0)), "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262");
+  auto one = pattern(1);
+  EXPECT_EQ(hex(hash_bytes(one.data(), one.size())),
+            "2d3adedff11b61f14c886e35afa036736dcd87a74d27b5c1510225d0f592e213");
+  auto k1 = pattern(1024);
+  EXPECT_EQ(hex(hash_bytes(k1.data(), k1.size())),
+            "42214739f095a406f3fc83deb889744ac00df831c10daa55189b5d121c855af7");
+}
+
+TEST(Hasher, IncrementalEqualsOneShot) {
+  auto data = pattern(200000);
+  Hasher h;
+  for (size_t off = 0; off < data.size(); off += 7777) {
+    h.update(data.data() + off, std::min<size_t>(7777, data.size() - off));
+  }
+  EXPECT_EQ(h.finish(), hash_bytes(data.data(), data.size()));
+}
+
+TEST(Hasher, FileEqualsMemoryAtBoundarySizes) {
+  test::TempDir dir;
+  for (size_t size : {0ul, 1ul, 1023ul, 1024ul, 1025ul, 16384ul, 16385ul, 65536ul, 1048577ul, 3145733ul}) {
+    auto data = pattern(size);
+    std::string path = dir / ("f" + std::to_string(size));
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+    ::close(fd);
+    auto result = hash_file(path.c_str());
+    ASSERT_TRUE(result) << size;
+    EXPECT_EQ(result->size, size);
+    EXPECT_EQ(result->digest, hash_bytes(data.data(), data.size())) << size;
+  }
+}
+
+TEST(Hasher, FdOffsetIsIgnoredAndUnchanged) {
+  test::TempDir dir;
+  std::string path = dir / "f";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "hello world", 11), 11);
+  auto result = hash_fd(fd);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->digest, hash_bytes("hello world", 11));
+  EXPECT_EQ(::lseek(fd, 0, SEEK_CUR), 11);
+  ::close(fd);
+}
+
+TEST(Hasher, MissingFileIsSystemError) {
+  auto result = hash_file("/nonexistent/vrift/file");
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, Errc::system);
+  EXPECT_EQ(result.error().sys, ENOENT);
+}
+
+TEST(Digest, HexRoundTrip) {
+  Digest d = hash_bytes("abc", 3);
+  char buf[k_hex_len + 1];
+  to_hex(d, buf);
+  Digest back;
+  ASSERT_TRUE(from_hex(buf, back));
+  EXPECT_EQ(back, d);
+  std::string upper(buf);
+  for (auto& c : upper) {
+    c = static_cast<char>(toupper(c));
+  }
+  ASSERT_TRUE(from_hex(upper, back));
+  EXPECT_EQ(back, d);
+  EXPECT_FALSE(from_hex(std::string(buf).substr(1), back));
+  EXPECT_FALSE(from_hex(std::string(63, 'a') + "g", back));
+}
+
+}  // namespace
+}  // namespace vrift::hash
