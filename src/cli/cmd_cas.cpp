@@ -91,6 +91,7 @@ int run_verify(const Globals& g, bool deep) {
 void add_cas_command(CLI::App& app, Globals& g, int& exit_code) {
   auto* cas = app.add_subcommand("cas", "Work with The Source directly");
   cas->require_subcommand(1);
+  cas->fallthrough();
 
   auto put = std::make_shared<PutOptions>();
   auto* put_cmd = cas->add_subcommand("put", "Store FILEs; print each one's hash and blob path");

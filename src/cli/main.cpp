@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   CLI::App app{"vrift: one copy of every file of your heavy project trees, projected back"};
   app.set_version_flag("--version", "vrift 0.1.0");
   app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand
   Globals g;
   app.add_option("-C", g.project_dir, "Project root (default: nearest parent with .vrift/)");
   app.add_option("--cas-root", g.cas_root, "Root of The Source (default: $VRIFT_CAS_ROOT or ~/.vrift/the_source)");
@@ -38,6 +39,9 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", g.verbose, "Say more");
 
   int exit_code = 0;
+  add_init_command(app, g, exit_code);
+  add_ingest_command(app, g, exit_code);
+  add_status_command(app, g, exit_code);
   add_hash_command(app, g, exit_code);
   add_cas_command(app, g, exit_code);
 

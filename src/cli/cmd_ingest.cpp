@@ -1,0 +1,118 @@
+// `vrift ingest [PATH...] [--solid|--phantom] [-j N]`: store and project a project's files.
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "cli/commands.hpp"
+#include "cli/context.hpp"
+#include "cli/output.hpp"
+#include "project/ingest.hpp"
+
+namespace vrift::cli {
+
+namespace {
+
+struct IngestArgs {
+  std::vector<std::string> paths;
+  bool solid = false;
+  bool phantom = false;
+  unsigned jobs = 0;
+};
+
+std::string human_bytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+// Turns PATH arguments (relative to the cwd, or absolute) into project-relative paths.
+bool to_project_relative(const project::ProjectPaths& paths, const std::vector<std::string>& args,
+                         std::vector<std::string>& out) {
+  for (const auto& arg : args) {
+    std::string abs = project::absolute_path(arg);
+    if (abs == paths.root) {
+      print_error("cannot ingest", abs, "name directories inside the project, not its root");
+      return false;
+    }
+    if (!abs.starts_with(paths.root + "/")) {
+      print_error("cannot ingest", abs, "it is outside the project at " + paths.root);
+      return false;
+    }
+    std::string rel = abs.substr(paths.root.size() + 1);
+    if (rel == ".vrift" || rel.starts_with(".vrift/")) {
+      print_error("cannot ingest", abs, "that is vrift's own state");
+      return false;
+    }
+    out.push_back(rel);
+  }
+  return true;
+}
+
+int run_ingest(const Globals& g, const IngestArgs& args) {
+  auto ctx = open_project(g, true);
+  if (!ctx) {
+    return 1;
+  }
+  project::IngestOptions options;
+  if (!to_project_relative(ctx->paths, args.paths, options.paths)) {
+    return 1;
+  }
+  options.mode = args.phantom ? project::Mode::Phantom : args.solid ? project::Mode::Solid : ctx->config.mode;
+  options.jobs = args.jobs;
+  options.progress = !g.quiet && !g.json && ::isatty(STDERR_FILENO);
+  auto summary = project::ingest(ctx->paths, ctx->config, *ctx->source, *ctx->manifest, options,
+                                 [&](const project::Failure& f) { print_warning(f); });
+  if (!summary) {
+    print_failure(summary.error());
+    return 1;
+  }
+  const auto& s = *summary;
+  uint64_t saved = s.hashed_bytes > s.new_blob_bytes ? s.hashed_bytes - s.new_blob_bytes : 0;
+  if (g.json) {
+    nlohmann::json out = {
+        {"mode", project::mode_name(options.mode)}, {"files", s.files}, {"bytes", s.bytes},
+        {"hashed", s.hashed}, {"hashed_bytes", s.hashed_bytes}, {"unchanged", s.unchanged},
+        {"new_blobs", s.new_blobs}, {"new_blob_bytes", s.new_blob_bytes}, {"dedup_saved_bytes", saved},
+        {"dirs", s.dirs}, {"symlinks", s.symlinks}, {"removed", s.removed}, {"skipped", s.skipped}, {"failed", s.failed},
+        {"copies", s.copies}, {"tier1", s.tier1}, {"tier2", s.tier2},
+        {"cross_filesystem", s.cross_filesystem}, {"seconds", s.seconds},
+        {"files_per_second", s.seconds > 0 ? static_cast<double>(s.hashed) / s.seconds : 0.0}};
+    fmt::print("{}\n", out.dump(2));
+  } else if (!g.quiet) {
+    fmt::print("ingested {} files ({}) in [{}] mode: {} hashed, {} unchanged, {} removed, {} skipped, {} failed\n",
+               s.files, human_bytes(s.bytes), options.mode == project::Mode::Phantom ? "Phantom" : "Solid", s.hashed,
+               s.unchanged, s.removed, s.skipped, s.failed);
+    fmt::print("new blobs: {} ({}); dedup saved {} of {} hashed\n", s.new_blobs, human_bytes(s.new_blob_bytes),
+               human_bytes(saved), human_bytes(s.hashed_bytes));
+    fmt::print("tiers: {} Tier-1, {} Tier-2; {} directories, {} symlinks; {:.2f} s ({:.0f} files/s)\n", s.tier1,
+               s.tier2, s.dirs, s.symlinks, s.seconds, s.seconds > 0 ? static_cast<double>(s.hashed) / s.seconds : 0.0);
+    if (s.cross_filesystem) {
+      fmt::print("note: The Source is on another filesystem: Tier-2 and Phantom files are copies, "
+                 "so dedup on disk is reduced\n");
+    } else if (s.copies > 0) {
+      fmt::print("note: {} files are private read-only copies (their blob is locked and cannot gain links)\n",
+                 s.copies);
+    }
+  }
+  return s.failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void add_ingest_command(CLI::App& app, Globals& g, int& exit_code) {
+  auto* cmd = app.add_subcommand("ingest", "Store the project's files in The Source and project them back");
+  auto args = std::make_shared<IngestArgs>();
+  cmd->add_option("PATH", args->paths, "Directories to ingest (default: the config's projected paths)");
+  auto* solid = cmd->add_flag("--solid", args->solid, "Leave every file visible as a link (default)");
+  cmd->add_flag("--phantom", args->phantom, "Keep regular files in The Source only")->excludes(solid);
+  cmd->add_option("-j,--jobs", args->jobs, "Worker threads (default: one per core)");
+  cmd->callback([&g, args, &exit_code] { exit_code = run_ingest(g, *args); });
+}
+
+}  // namespace vrift::cli

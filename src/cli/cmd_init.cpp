@@ -1,0 +1,43 @@
+// `vrift init [--force] [--create-user]`: make the current directory (or -C) a project.
+
+#include <fmt/core.h>
+
+#include "cli/commands.hpp"
+#include "cli/context.hpp"
+#include "project/project.hpp"
+
+namespace vrift::cli {
+
+namespace {
+
+int run_init(const Globals& g, const project::InitOptions& options) {
+  auto paths = project::init_project(g.project_dir.empty() ? "." : g.project_dir, options);
+  if (!paths) {
+    print_failure(paths.error());
+    return 1;
+  }
+  if (!g.quiet) {
+    auto config = project::load_config(paths->config_file());
+    std::string projected;
+    if (config) {
+      for (const auto& p : config->projected) {
+        projected += (projected.empty() ? "" : ", ") + p;
+      }
+    }
+    fmt::print("initialized vrift project in {}\n", paths->root);
+    fmt::print("projected paths: {}\n", projected.empty() ? "(none yet: edit .vrift/config.toml or name them to `vrift ingest`)" : projected);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_init_command(CLI::App& app, Globals& g, int& exit_code) {
+  auto* cmd = app.add_subcommand("init", "Make this directory a vrift project (.vrift/ with config and manifest)");
+  auto options = std::make_shared<project::InitOptions>();
+  cmd->add_flag("--force", options->force, "Initialize even inside an existing project, or rewrite its config");
+  cmd->add_flag("--create-user", options->create_user, "Create the `vrift` system user that owns Tier-1 blobs (root)");
+  cmd->callback([&g, options, &exit_code] { exit_code = run_init(g, *options); });
+}
+
+}  // namespace vrift::cli

@@ -1,0 +1,45 @@
+#include "cli/context.hpp"
+
+#include "cli/output.hpp"
+
+namespace vrift::cli {
+
+void print_failure(const project::Failure& f) { print_error(f.what, f.path, f.why); }
+void print_warning(const project::Failure& f) { cli::print_warning(f.what, f.path, f.why); }
+
+std::optional<ProjectContext> open_project(const Globals& g, bool create_source) {
+  auto paths = project::find_project(g.project_dir);
+  if (!paths) {
+    print_failure(paths.error());
+    return std::nullopt;
+  }
+  ProjectContext ctx;
+  ctx.paths = *paths;
+  auto config = project::load_config(ctx.paths.config_file());
+  if (!config) {
+    print_failure(config.error());
+    return std::nullopt;
+  }
+  ctx.config = std::move(*config);
+  manifest::OpenOptions options;
+  auto manifest = manifest::LmdbManifest::open(ctx.paths.manifest_dir().c_str(), options);
+  if (!manifest) {
+    std::string why = error_reason(manifest.error());
+    if (manifest.error().code == Errc::corrupt) {
+      why = "it is damaged or not a vrift manifest; run `vrift doctor`, or move it away and ingest again";
+    }
+    print_error("cannot open manifest", ctx.paths.manifest_dir(), why);
+    return std::nullopt;
+  }
+  ctx.manifest.emplace(std::move(*manifest));
+  std::string root = resolve_cas_root(g);
+  auto source = cas::TheSource::open(root, create_source);
+  if (!source) {
+    print_error("cannot open The Source", root, source.error());
+    return std::nullopt;
+  }
+  ctx.source.emplace(std::move(*source));
+  return ctx;
+}
+
+}  // namespace vrift::cli

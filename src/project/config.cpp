@@ -1,0 +1,202 @@
+#include "project/config.hpp"
+
+#include <sys/stat.h>
+
+#include <fmt/core.h>
+#include <toml++/toml.h>
+
+#include "project/glob.hpp"
+
+namespace vrift::project {
+
+const char* mode_name(Mode mode) noexcept { return mode == Mode::Phantom ? "phantom" : "solid"; }
+
+manifest::Tier Config::tier_of(std::string_view rel_path) const noexcept {
+  for (const auto& rule : tier_rules) {
+    if (glob_match(rule.pattern, rel_path)) {
+      return rule.tier;
+    }
+  }
+  return manifest::Tier::tier2;
+}
+
+std::vector<std::string> default_projected(const std::string& root) {
+  std::vector<std::string> found;
+  for (const char* name : {"node_modules", "target", ".venv", "dist", "build"}) {
+    struct stat st;
+    if (::lstat((root + "/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      found.emplace_back(name);
+    }
+  }
+  return found;
+}
+
+std::vector<TierRule> default_tier_rules() {
+  using manifest::Tier;
+  return {
+      {"**/node_modules/**", Tier::tier1},
+      {"**/site-packages/**", Tier::tier1},
+      {".cargo/registry/**", Tier::tier1},
+      {"**/toolchains/**", Tier::tier1},
+      {"target/**", Tier::tier2},
+      {"dist/**", Tier::tier2},
+      {"build/**", Tier::tier2},
+  };
+}
+
+namespace {
+
+std::string where(const toml::node& node) {
+  const auto& src = node.source();
+  return fmt::format("line {}", src.begin.line);
+}
+
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+Outcome<Config> load_config(const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return failure("cannot read config", path,
+                   fmt::format("line {}: {}", e.source().begin.line, e.description()));
+  }
+  Config config;
+  config.tier_rules.clear();
+  auto bad = [&](const toml::node& node, std::string_view msg) {
+    return failure("invalid config", path, fmt::format("{}: {}", where(node), msg));
+  };
+
+  if (auto* v = table.get("version")) {
+    auto n = v->value<int64_t>();
+    if (!n) {
+      return bad(*v, "version must be a number");
+    }
+    if (*n > Config::k_version) {
+      return failure("invalid config", path,
+                     fmt::format("config version {} is newer than this vrift understands ({}); upgrade vrift",
+                                 *n, Config::k_version));
+    }
+  }
+  if (auto* v = table.get("mode")) {
+    auto s = v->value<std::string>();
+    if (s == "solid") {
+      config.mode = Mode::Solid;
+    } else if (s == "phantom") {
+      config.mode = Mode::Phantom;
+    } else {
+      return bad(*v, "mode must be \"solid\" or \"phantom\"");
+    }
+  }
+  if (auto* v = table.get("projected")) {
+    auto* arr = v->as_array();
+    if (!arr) {
+      return bad(*v, "projected must be a list of directories");
+    }
+    for (const auto& item : *arr) {
+      auto s = item.value<std::string>();
+      if (!s || s->empty() || s->front() == '/' || s->find("..") != std::string::npos) {
+        return bad(item, "each projected entry must be a directory relative to the project root");
+      }
+      while (s->size() > 1 && s->back() == '/') {
+        s->pop_back();
+      }
+      config.projected.push_back(*s);
+    }
+  }
+  if (auto* t1 = table.get("tier1")) {
+    auto* tt = t1->as_table();
+    if (!tt) {
+      return bad(*t1, "[tier1] must be a table");
+    }
+    if (auto* v = tt->get("link")) {
+      auto s = v->value<std::string>();
+      if (s == "symlink") {
+        config.tier1_link = Tier1Link::symlink;
+      } else if (s == "hardlink") {
+        config.tier1_link = Tier1Link::hardlink;
+      } else {
+        return bad(*v, "tier1.link must be \"symlink\" or \"hardlink\"");
+      }
+    }
+    if (auto* v = tt->get("immutable")) {
+      auto b = v->value<bool>();
+      if (!b) {
+        return bad(*v, "tier1.immutable must be true or false");
+      }
+      config.tier1_immutable = *b;
+    }
+    if (auto* v = tt->get("owner")) {
+      auto s = v->value<std::string>();
+      if (!s) {
+        return bad(*v, "tier1.owner must be a user name");
+      }
+      config.tier1_owner = *s;
+    }
+  }
+  if (auto* v = table.get("rule")) {
+    auto* arr = v->as_array();
+    if (!arr) {
+      return bad(*v, "rule must be an array of tables ([[rule]])");
+    }
+    for (const auto& item : *arr) {
+      auto* rule = item.as_table();
+      if (!rule) {
+        return bad(item, "each [[rule]] must be a table");
+      }
+      auto pattern = (*rule)["pattern"].value<std::string>();
+      auto tier = (*rule)["tier"].value<int64_t>();
+      if (!pattern || pattern->empty()) {
+        return bad(item, "a [[rule]] needs pattern = \"glob\"");
+      }
+      if (!tier || (*tier != 1 && *tier != 2)) {
+        return bad(item, "a [[rule]] needs tier = 1 or tier = 2");
+      }
+      config.tier_rules.push_back({*pattern, *tier == 1 ? manifest::Tier::tier1 : manifest::Tier::tier2});
+    }
+  } else {
+    config.tier_rules = default_tier_rules();
+  }
+  return config;
+}
+
+std::string render_config(const Config& config) {
+  std::string out;
+  out += "# vrift project configuration\n";
+  out += fmt::format("version = {}\n\n", Config::k_version);
+  out += "# How files are projected: \"solid\" (links you can see) or \"phantom\" (in The Source only).\n";
+  out += fmt::format("mode = \"{}\"\n\n", mode_name(config.mode));
+  out += "# Directories, relative to the project root, that vrift manages.\n";
+  out += "projected = [";
+  for (size_t i = 0; i < config.projected.size(); ++i) {
+    out += (i ? ", " : "") + quote(config.projected[i]);
+  }
+  out += "]\n\n";
+  out += "[tier1]\n";
+  out += "# Tier-1 files (immutable dependencies) appear as \"symlink\"s to their blob, or \"hardlink\"s.\n";
+  out += fmt::format("link = \"{}\"\n", config.tier1_link == Tier1Link::symlink ? "symlink" : "hardlink");
+  out += "# Set the immutable flag on Tier-1 blobs where the filesystem and privileges allow.\n";
+  out += fmt::format("immutable = {}\n", config.tier1_immutable ? "true" : "false");
+  out += "# When run as root, Tier-1 blobs are given to this user if it exists.\n";
+  out += fmt::format("owner = {}\n\n", quote(config.tier1_owner));
+  out += "# Tier rules: the first pattern that matches a path decides its tier; no match: Tier-2.\n";
+  out += "# Tier 1 = immutable (registry dependencies, toolchains); Tier 2 = mutable (build outputs).\n";
+  for (const auto& rule : config.tier_rules) {
+    out += fmt::format("[[rule]]\npattern = {}\ntier = {}\n\n", quote(rule.pattern),
+                       rule.tier == manifest::Tier::tier1 ? 1 : 2);
+  }
+  return out;
+}
+
+}  // namespace vrift::project

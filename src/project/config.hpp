@@ -1,0 +1,51 @@
+#pragma once
+// A project's configuration: .vrift/config.toml.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "manifest/entry.hpp"
+#include "project/failure.hpp"
+
+namespace vrift::project {
+
+enum class Mode : uint8_t { Solid, Phantom };
+enum class Tier1Link : uint8_t { symlink, hardlink };
+
+const char* mode_name(Mode mode) noexcept;  // "solid" / "phantom"
+
+struct TierRule {
+  std::string pattern;  // glob over project-relative paths (project/glob.hpp)
+  manifest::Tier tier = manifest::Tier::tier2;
+};
+
+struct Config {
+  static constexpr int k_version = 1;
+
+  Mode mode = Mode::Solid;
+  std::vector<std::string> projected;  // project-relative directories ingest walks
+  std::vector<TierRule> tier_rules;    // first match wins; no match: Tier-2
+  Tier1Link tier1_link = Tier1Link::symlink;
+  bool tier1_immutable = true;         // set the immutable flag on Tier-1 blobs when allowed
+  std::string tier1_owner = "vrift";   // owner of Tier-1 blobs when run as root, if that user exists
+
+  // The tier of a project-relative path.
+  manifest::Tier tier_of(std::string_view rel_path) const noexcept;
+};
+
+// The directories projected by default: those of node_modules, target, .venv, dist and
+// build that exist under `root`.
+std::vector<std::string> default_projected(const std::string& root);
+
+// The default tier rules: registry dependencies and toolchains Tier-1, build outputs and
+// everything else Tier-2.
+std::vector<TierRule> default_tier_rules();
+
+// Reads and checks a config file. Failures name the line and what is wrong.
+Outcome<Config> load_config(const std::string& path);
+
+// The config as TOML text, with comments, as `vrift init` writes it.
+std::string render_config(const Config& config);
+
+}  // namespace vrift::project

@@ -1,0 +1,736 @@
+#include "project/ingest.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/core.h>
+
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "base/fd.hpp"
+#include "project/walk.hpp"
+
+namespace vrift::project {
+
+namespace {
+
+using manifest::Entry;
+using manifest::EntryKind;
+using manifest::Layer;
+using manifest::Tier;
+
+constexpr size_t k_chunk_files = 2048;  // files held open (and flock-ed) at once
+constexpr int k_change_retries = 3;
+
+int64_t to_ns(const timespec& ts) { return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec; }
+
+// The path holds a link vrift made to the entry's blob (Solid projection).
+// TODO(manifest): move next to k_flag_phantom in manifest/entry.hpp.
+constexpr uint8_t k_flag_projected = 0x02;
+
+// What the manifest held for a path before this run: enough to tell what changed, and
+// to project a phantom file again.
+struct Previous {
+  EntryKind kind;
+  Tier tier;
+  uint8_t flags;
+  uint32_t mode;
+  uint64_t ino;
+  uint64_t size;
+  int64_t mtime_ns;
+  int64_t ctime_ns;
+  hash::Digest hash;
+  std::string ext;
+};
+
+struct FileTask {
+  std::string rel;
+  struct stat st;  // as the walk saw it
+  Tier tier = Tier::tier2;
+  // The content is already a blob: a symlink vrift made into The Source, or a phantom
+  // entry to project again. Nothing to hash; `prev` (if any) keeps mode and times.
+  bool from_blob = false;
+  const Previous* prev = nullptr;
+  UniqueFd fd;     // held with LOCK_SH until the entry is committed
+  cas::Stored stored;
+  bool stored_ok = false;
+  bool private_copy = false;  // left as a read-only private file (no link possible)
+  uint64_t projected_ino = 0;
+};
+
+struct DirOrLink {
+  std::string rel;
+  struct stat st;
+  std::string target;  // symlinks only
+};
+
+// Runs fn(i) for i in [0, n) on `jobs` threads.
+template <class Fn>
+void parallel_for(size_t n, unsigned jobs, Fn&& fn) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
+      fn(i);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < jobs && t < n; ++t) {
+    pool.emplace_back(work);
+  }
+  work();
+  for (auto& t : pool) {
+    t.join();
+  }
+}
+
+// A name for a temp link beside `rel`, unique in this process.
+std::string temp_beside(const std::string& rel) {
+  static std::atomic<uint64_t> counter{0};
+  size_t slash = rel.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : rel.substr(0, slash + 1);
+  return fmt::format("{}.vrift-tmp-{}-{}", dir, ::getpid(), counter.fetch_add(1));
+}
+
+class Progress {
+ public:
+  Progress(bool enabled, const std::atomic<uint64_t>& files, const std::atomic<uint64_t>& bytes, uint64_t total)
+      : m_enabled(enabled), m_files(files), m_bytes(bytes), m_total(total) {
+    if (m_enabled) {
+      m_thread = std::thread([this] { loop(); });
+    }
+  }
+  ~Progress() {
+    if (m_enabled) {
+      {
+        std::lock_guard lock(m_mutex);
+        m_done = true;
+      }
+      m_cv.notify_all();
+      m_thread.join();
+      fmt::print(stderr, "\r\033[K");
+    }
+  }
+
+ private:
+  void loop() {
+    auto start = std::chrono::steady_clock::now();
+    std::unique_lock lock(m_mutex);
+    while (!m_cv.wait_for(lock, std::chrono::milliseconds(100), [this] { return m_done; })) {
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      uint64_t files = m_files.load();
+      fmt::print(stderr, "\r\033[Kingest: {}/{} files  {:.1f} MB  {:.0f} files/s", files, m_total,
+                 static_cast<double>(m_bytes.load()) / 1e6, secs > 0 ? static_cast<double>(files) / secs : 0.0);
+      std::fflush(stderr);
+    }
+  }
+
+  bool m_enabled;
+  const std::atomic<uint64_t>& m_files;
+  const std::atomic<uint64_t>& m_bytes;
+  uint64_t m_total;
+  std::thread m_thread;
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  bool m_done = false;
+};
+
+class Ingester {
+ public:
+  Ingester(const ProjectPaths& project, const Config& config, cas::TheSource& source,
+           manifest::LmdbManifest& manifest, const IngestOptions& options, const WarningSink& warn)
+      : m_project(project), m_config(config), m_source(source), m_manifest(manifest), m_options(options),
+        m_warn(warn) {}
+
+  Outcome<IngestSummary> run();
+
+ private:
+  Outcome<void> load_previous();
+  void walk(const std::string& start);
+  bool unchanged(const struct stat& st, const Previous& prev) const;
+  void materialize_phantoms();
+  bool blob_of_link(std::string_view target, cas::BlobKey& key) const;
+  bool under_starts(std::string_view path) const;
+  Outcome<void> process_chunk(std::vector<FileTask>& chunk);
+  void store_one(FileTask& task, cas::StoreBatch& batch);
+  void project_one(FileTask& task);
+  void protect_tier1_blob(const cas::BlobKey& key);
+  Entry entry_for(const FileTask& task) const;
+  Outcome<void> record_dirs_and_links();
+  Outcome<void> remove_vanished();
+  void warn(const std::string& what, const std::string& rel, const std::string& why) {
+    m_warn(Failure{what, m_project.root + "/" + rel, why});
+  }
+
+  const ProjectPaths& m_project;
+  const Config& m_config;
+  cas::TheSource& m_source;
+  manifest::LmdbManifest& m_manifest;
+  const IngestOptions& m_options;
+  const WarningSink& m_warn;
+
+  UniqueFd m_root_fd;
+  unsigned m_jobs = 1;
+  std::vector<std::string> m_starts;
+  std::unordered_map<std::string, Previous> m_previous;
+  std::unordered_set<std::string> m_seen;
+  std::vector<FileTask> m_todo;
+  std::vector<DirOrLink> m_dirs_and_links;
+  IngestSummary m_summary;
+  std::atomic<uint64_t> m_done_files{0};
+  std::atomic<uint64_t> m_done_bytes{0};
+  std::mutex m_mutex;  // guards m_new_keys and summary counters written by workers
+  std::set<std::string> m_new_keys;
+  std::once_flag m_lock_warning;
+  uid_t m_owner_uid = static_cast<uid_t>(-1);
+  gid_t m_owner_gid = static_cast<gid_t>(-1);
+};
+
+Outcome<void> Ingester::load_previous() {
+  auto txn = m_manifest.read();
+  if (!txn) {
+    return failure("cannot read manifest", m_project.manifest_dir(), txn.error());
+  }
+  auto visited = m_manifest.for_each(*txn, [&](std::string_view path, const Entry& e) {
+    m_previous.emplace(std::string(path), Previous{e.kind, e.tier, e.flags, e.mode, e.ino, e.size, e.mtime_ns,
+                                                   e.ctime_ns, e.hash, std::string(e.ext)});
+    return true;
+  });
+  if (!visited) {
+    return failure("cannot read manifest", m_project.manifest_dir(), visited.error());
+  }
+  return {};
+}
+
+bool Ingester::unchanged(const struct stat& st, const Previous& prev) const {
+  if (prev.kind != EntryKind::file) {
+    return false;
+  }
+  if (m_options.mode == Mode::Phantom) {
+    return false;  // a file at the path of a Phantom project is new content, or a Solid leftover
+  }
+  // A projection vrift made is a link to an immutable blob: the same inode means the
+  // same content, whatever its (shared, borrowed) times say.
+  if ((prev.flags & k_flag_projected) != 0) {
+    return static_cast<uint64_t>(st.st_ino) == prev.ino && (S_ISLNK(st.st_mode) || S_ISREG(st.st_mode));
+  }
+  return S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_ino) == prev.ino &&
+         static_cast<uint64_t>(st.st_size) == prev.size && to_ns(st.st_mtim) == prev.mtime_ns &&
+         to_ns(st.st_ctim) == prev.ctime_ns;
+}
+
+bool Ingester::under_starts(std::string_view path) const {
+  for (const auto& start : m_starts) {
+    if (start.empty() || path == start ||
+        (path.size() > start.size() && path.starts_with(start) && path[start.size()] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Ingester::blob_of_link(std::string_view target, cas::BlobKey& key) const {
+  const std::string& root = m_source.root();
+  // <root>/blake3/ab/cd/<name>
+  if (target.size() <= root.size() + 14 || !target.starts_with(root) ||
+      target.substr(root.size(), 8) != "/blake3/") {
+    return false;
+  }
+  size_t slash = target.rfind('/');
+  return cas::parse_blob_name(target.substr(slash + 1), key);
+}
+
+// In Solid mode, phantom entries (from an earlier Phantom ingest) get their links back.
+void Ingester::materialize_phantoms() {
+  for (const auto& [path, prev] : m_previous) {
+    if (prev.kind != EntryKind::file || (prev.flags & manifest::k_flag_phantom) == 0 || m_seen.count(path) != 0 ||
+        !under_starts(path)) {
+      continue;
+    }
+    FileTask task;
+    task.rel = path;
+    task.st = {};
+    task.tier = prev.tier;
+    task.from_blob = true;
+    task.prev = &prev;
+    task.stored.key.digest = prev.hash;
+    task.stored.key.size = prev.size;
+    task.stored.key.executable = (prev.mode & 0111) != 0;
+    cas::set_ext(task.stored.key, prev.ext);
+    m_seen.insert(path);
+    m_todo.push_back(std::move(task));
+  }
+}
+
+void Ingester::walk(const std::string& start) {
+  walk_tree(
+      m_root_fd.get(), start,
+      [&](const WalkEntry& e) {
+        if (e.rel == ".vrift" || e.rel.ends_with("/.vrift")) {
+          return false;
+        }
+        m_seen.insert(e.rel);
+        if (S_ISDIR(e.st.st_mode)) {
+          m_dirs_and_links.push_back(DirOrLink{e.rel, e.st, {}});
+          return true;
+        }
+        if (S_ISLNK(e.st.st_mode)) {
+          auto prev = m_previous.find(e.rel);
+          if (prev != m_previous.end() && unchanged(e.st, prev->second)) {
+            ++m_summary.unchanged;
+            return false;
+          }
+          char target[PATH_MAX];
+          ssize_t n = ::readlinkat(m_root_fd.get(), e.rel.c_str(), target, sizeof target);
+          if (n < 0 || static_cast<size_t>(n) >= sizeof target) {
+            warn("cannot read symlink", e.rel, n < 0 ? error_reason(sys_error("readlink")) : "target too long");
+            ++m_summary.failed;
+            return false;
+          }
+          std::string_view link(target, static_cast<size_t>(n));
+          cas::BlobKey key;
+          if (blob_of_link(link, key)) {
+            FileTask task;
+            task.rel = e.rel;
+            task.st = e.st;
+            task.tier = m_config.tier_of(e.rel);
+            task.from_blob = true;
+            task.stored.key = key;
+            task.prev = prev != m_previous.end() ? &prev->second : nullptr;
+            m_todo.push_back(std::move(task));
+            return false;
+          }
+          m_dirs_and_links.push_back(DirOrLink{e.rel, e.st, std::string(link)});
+          return false;
+        }
+        if (!S_ISREG(e.st.st_mode)) {
+          const char* kind = S_ISFIFO(e.st.st_mode) ? "a FIFO" : S_ISSOCK(e.st.st_mode) ? "a socket" : "a device";
+          warn("skipped special file", e.rel, fmt::format("{} cannot be stored; left as it is", kind));
+          ++m_summary.skipped;
+          return false;
+        }
+        auto prev = m_previous.find(e.rel);
+        if (prev != m_previous.end() && unchanged(e.st, prev->second)) {
+          ++m_summary.unchanged;
+          return false;
+        }
+        FileTask task;
+        task.rel = e.rel;
+        task.st = e.st;
+        task.tier = m_config.tier_of(e.rel);
+        m_todo.push_back(std::move(task));
+        return false;
+      },
+      [&](const std::string& rel, const Error& error) {
+        warn("cannot read", rel, error_reason(error));
+        ++m_summary.failed;
+      });
+}
+
+void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
+  if (task.from_blob) {
+    auto present = m_source.contains(task.stored.key);
+    if (present && *present) {
+      task.stored.method = cas::StoreMethod::present;
+      task.stored_ok = true;
+      m_done_files.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    warn("cannot project file", task.rel,
+         present ? "its blob is missing from The Source; run `vrift doctor`" : error_reason(present.error()));
+    std::lock_guard lock(m_mutex);
+    ++m_summary.failed;
+    return;
+  }
+  for (int attempt = 0;; ++attempt) {
+    task.fd.reset(::openat(m_root_fd.get(), task.rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!task.fd) {
+      if (errno != ENOENT) {  // vanished since the walk: nothing to keep
+        warn("cannot ingest file", task.rel, error_reason(sys_error("open")));
+        std::lock_guard lock(m_mutex);
+        ++m_summary.failed;
+      }
+      return;
+    }
+    // Writers that take the lock (package managers, vrift itself) wait for us; the
+    // stat comparisons in the store catch the ones that do not.
+    ::flock(task.fd.get(), LOCK_SH);
+    if (::fstat(task.fd.get(), &task.st) != 0 || !S_ISREG(task.st.st_mode)) {
+      task.fd.reset();
+      return;
+    }
+    cas::StoreRequest request;
+    request.fd = task.fd.get();
+    request.path = task.rel.c_str();
+    request.executable = (task.st.st_mode & 0111) != 0;
+    request.allow_link = true;
+    auto stored = batch.add_file(request);
+    if (stored) {
+      task.stored = *stored;
+      task.stored_ok = true;
+      m_done_files.fetch_add(1, std::memory_order_relaxed);
+      m_done_bytes.fetch_add(stored->key.size, std::memory_order_relaxed);
+      return;
+    }
+    if (stored.error().code == Errc::changed && attempt + 1 < k_change_retries) {
+      continue;
+    }
+    warn("cannot ingest file", task.rel,
+         stored.error().code == Errc::changed
+             ? "it kept changing while being read; left as it is, run ingest again when it is quiet"
+             : error_reason(stored.error()));
+    task.fd.reset();
+    std::lock_guard lock(m_mutex);
+    ++m_summary.failed;
+    return;
+  }
+}
+
+Entry Ingester::entry_for(const FileTask& task) const {
+  Entry e;
+  e.kind = EntryKind::file;
+  e.tier = task.tier;
+  e.mode = task.st.st_mode;
+  e.size = task.stored.key.size;
+  e.mtime_ns = to_ns(task.st.st_mtim);
+  e.ctime_ns = to_ns(task.st.st_ctim);
+  if (task.from_blob) {
+    // The path holds a link (or nothing): the file's own mode and times are the
+    // recorded ones, or the blob's when there is no record.
+    e.mode = task.prev ? task.prev->mode : (S_IFREG | cas::blob_mode(task.stored.key));
+    e.mtime_ns = task.prev ? task.prev->mtime_ns : e.mtime_ns;
+    e.ctime_ns = task.prev ? task.prev->ctime_ns : e.ctime_ns;
+  }
+  e.ino = task.projected_ino;
+  e.hash = task.stored.key.digest;
+  e.ext = task.stored.key.extension();
+  if (m_options.mode == Mode::Phantom) {
+    e.flags |= manifest::k_flag_phantom;
+  } else if (task.projected_ino != 0 && !task.private_copy) {
+    e.flags |= k_flag_projected;
+  }
+  if (task.private_copy) {
+    e.ino = task.projected_ino;  // a plain file now: compared by ino, size and times
+  }
+  return e;
+}
+
+void Ingester::protect_tier1_blob(const cas::BlobKey& key) {
+  char rel[cas::k_max_blob_rel_path + 1];
+  cas::blob_rel_path(key, rel);
+  struct stat st;
+  // Only a blob no project links to can be locked: the immutable flag would also freeze
+  // those links (they could no longer be replaced or removed).
+  if (::fstatat(m_source.root_fd(), rel, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_nlink != 1) {
+    return;
+  }
+  if (m_owner_uid != static_cast<uid_t>(-1) && st.st_uid != m_owner_uid) {
+    ::fchownat(m_source.root_fd(), rel, m_owner_uid, m_owner_gid, AT_SYMLINK_NOFOLLOW);
+  }
+  if (m_config.tier1_immutable) {
+    auto locked = m_source.lock(key);
+    if (!locked) {
+      std::call_once(m_lock_warning, [&] {
+        m_warn(Failure{"cannot set the immutable flag on Tier-1 blobs", m_source.root(),
+                       std::string(error_reason(locked.error())) +
+                           "; they stay protected by mode 0444 only (run as root on ext4/xfs/btrfs for more)"});
+      });
+    }
+  }
+}
+
+void Ingester::project_one(FileTask& task) {
+  const cas::BlobKey& key = task.stored.key;
+  int root = m_root_fd.get();
+  if (m_options.mode == Mode::Phantom) {
+    if (::unlinkat(root, task.rel.c_str(), 0) != 0 && errno != ENOENT) {
+      warn("cannot remove projected file", task.rel, error_reason(sys_error("unlink")));
+    }
+    return;
+  }
+  char blob_rel[cas::k_max_blob_rel_path + 1];
+  cas::blob_rel_path(key, blob_rel);
+  std::string tmp = temp_beside(task.rel);
+  bool symlink = task.tier == Tier::tier1 && m_config.tier1_link == Tier1Link::symlink;
+  if (symlink) {
+    char blob_abs[PATH_MAX];
+    m_source.path_of(key, blob_abs, sizeof blob_abs);
+    if (task.from_blob && S_ISLNK(task.st.st_mode)) {
+      task.projected_ino = task.st.st_ino;  // already the link it should be
+      protect_tier1_blob(key);
+      return;
+    }
+    if (::symlinkat(blob_abs, root, tmp.c_str()) != 0 || ::renameat(root, tmp.c_str(), root, task.rel.c_str()) != 0) {
+      warn("cannot project file", task.rel, error_reason(sys_error("symlink")));
+      ::unlinkat(root, tmp.c_str(), 0);
+      return;
+    }
+    struct stat st;
+    if (::fstatat(root, task.rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      task.projected_ino = st.st_ino;
+    }
+    protect_tier1_blob(key);
+    return;
+  }
+  // Hard link: the project path and the blob share one inode.
+  struct stat blob_st;
+  if (::fstatat(m_source.root_fd(), blob_rel, &blob_st, AT_SYMLINK_NOFOLLOW) != 0) {
+    warn("cannot project file", task.rel, error_reason(sys_error("stat blob")));
+    return;
+  }
+  if (blob_st.st_ino == task.st.st_ino && blob_st.st_dev == task.st.st_dev) {
+    task.projected_ino = blob_st.st_ino;  // the file itself became the blob
+    return;
+  }
+  if (::linkat(m_source.root_fd(), blob_rel, root, tmp.c_str(), 0) == 0) {
+    if (::renameat(root, tmp.c_str(), root, task.rel.c_str()) == 0) {
+      task.projected_ino = blob_st.st_ino;
+      return;
+    }
+    warn("cannot project file", task.rel, error_reason(sys_error("rename")));
+    ::unlinkat(root, tmp.c_str(), 0);
+    return;
+  }
+  // Another filesystem, or a locked (immutable) blob: keep the file as a private,
+  // read-only copy of the same content.
+  ::fchmod(task.fd ? task.fd.get() : -1, static_cast<mode_t>(cas::blob_mode(key)));
+  ::fchmodat(root, task.rel.c_str(), static_cast<mode_t>(cas::blob_mode(key)), 0);
+  struct stat st;
+  if (::fstatat(root, task.rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    task.projected_ino = st.st_ino;
+    task.st.st_ctim = st.st_ctim;
+  }
+  task.private_copy = true;
+}
+
+Outcome<void> Ingester::process_chunk(std::vector<FileTask>& chunk) {
+  // 1-2. Hash and store; the whole chunk becomes durable with one round of syncs.
+  cas::StoreBatch batch(m_source);
+  parallel_for(chunk.size(), m_jobs, [&](size_t i) { store_one(chunk[i], batch); });
+  if (auto committed = batch.commit(); !committed) {
+    return failure("cannot make blobs durable", m_source.root(), committed.error());
+  }
+  // 3. Record the entries before any project path changes.
+  bool phantom = m_options.mode == Mode::Phantom;
+  auto write_entries = [&]() -> Outcome<void> {
+    auto written = m_manifest.write([&](manifest::WriteTxn& txn) -> Status {
+      for (const auto& task : chunk) {
+        if (task.stored_ok) {
+          VRIFT_CHECK(txn.put(Layer::base, task.rel, entry_for(task)));
+          VRIFT_CHECK(txn.remove(Layer::delta, task.rel));
+        }
+      }
+      return {};
+    });
+    if (!written) {
+      return failure("cannot write manifest", m_project.manifest_dir(), written.error());
+    }
+    return {};
+  };
+  if (auto w = write_entries(); !w) {
+    return w;
+  }
+  // 4. Project, then record the inodes the projections got.
+  parallel_for(chunk.size(), m_jobs, [&](size_t i) {
+    if (chunk[i].stored_ok) {
+      project_one(chunk[i]);
+    }
+  });
+  if (!phantom) {
+    if (auto w = write_entries(); !w) {
+      return w;
+    }
+  }
+  for (auto& task : chunk) {
+    if (!task.stored_ok) {
+      continue;
+    }
+    ++m_summary.hashed;
+    m_summary.hashed_bytes += task.stored.key.size;
+    if (task.private_copy) {
+      ++m_summary.copies;
+    }
+    if (task.stored.method != cas::StoreMethod::present) {
+      char name[cas::k_max_blob_rel_path + 1];
+      cas::blob_file_name(task.stored.key, name);
+      if (m_new_keys.insert(name).second) {
+        ++m_summary.new_blobs;
+        m_summary.new_blob_bytes += task.stored.key.size;
+      }
+    }
+    task.fd.reset();  // releases the lock
+  }
+  return {};
+}
+
+Outcome<void> Ingester::record_dirs_and_links() {
+  auto written = m_manifest.write([&](manifest::WriteTxn& txn) -> Status {
+    for (const auto& item : m_dirs_and_links) {
+      Entry e;
+      e.kind = S_ISDIR(item.st.st_mode) ? EntryKind::dir : EntryKind::symlink;
+      e.tier = m_config.tier_of(item.rel);
+      e.mode = item.st.st_mode;
+      e.mtime_ns = to_ns(item.st.st_mtim);
+      e.ctime_ns = to_ns(item.st.st_ctim);
+      e.ino = item.st.st_ino;
+      e.size = e.kind == EntryKind::symlink ? item.target.size() : 0;
+      e.target = item.target;
+      VRIFT_CHECK(txn.put(Layer::base, item.rel, e));
+      VRIFT_CHECK(txn.remove(Layer::delta, item.rel));
+    }
+    return {};
+  });
+  if (!written) {
+    return failure("cannot write manifest", m_project.manifest_dir(), written.error());
+  }
+  for (const auto& item : m_dirs_and_links) {
+    (S_ISDIR(item.st.st_mode) ? m_summary.dirs : m_summary.symlinks) += 1;
+  }
+  return {};
+}
+
+Outcome<void> Ingester::remove_vanished() {
+  // Entries under the walked paths whose files are gone (and were not phantom: a phantom
+  // file is absent by design) were deleted by the user: drop them.
+  std::vector<std::string> gone;
+  for (const auto& [path, prev] : m_previous) {
+    if (m_seen.count(path) != 0 || (prev.flags & manifest::k_flag_phantom) != 0) {
+      continue;
+    }
+    if (under_starts(path)) {
+      gone.push_back(path);
+    }
+  }
+  if (gone.empty()) {
+    return {};
+  }
+  auto written = m_manifest.write([&](manifest::WriteTxn& txn) -> Status {
+    for (const auto& path : gone) {
+      VRIFT_TRY(txn.remove(Layer::base, path));
+      VRIFT_TRY(txn.remove(Layer::delta, path));
+    }
+    return {};
+  });
+  if (!written) {
+    return failure("cannot write manifest", m_project.manifest_dir(), written.error());
+  }
+  m_summary.removed = gone.size();
+  return {};
+}
+
+Outcome<IngestSummary> Ingester::run() {
+  auto started = std::chrono::steady_clock::now();
+  m_root_fd.reset(::open(m_project.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!m_root_fd) {
+    return failure("cannot open project", m_project.root, sys_error("open"));
+  }
+  struct stat root_st;
+  ::fstat(m_root_fd.get(), &root_st);
+  m_summary.cross_filesystem = root_st.st_dev != m_source.device();
+  m_jobs = m_options.jobs != 0 ? m_options.jobs : std::max(1u, std::thread::hardware_concurrency());
+
+  // Each file is held open until its chunk commits: make room for a chunk of fds.
+  rlimit lim;
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < k_chunk_files + 256) {
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, k_chunk_files + 256);
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (::geteuid() == 0) {
+    if (const passwd* pw = ::getpwnam(m_config.tier1_owner.c_str())) {
+      m_owner_uid = pw->pw_uid;
+      m_owner_gid = pw->pw_gid;
+    }
+  }
+
+  m_starts = m_options.paths.empty() ? m_config.projected : m_options.paths;
+  if (m_starts.empty()) {
+    return failure("nothing to ingest", m_project.root,
+                   "no projected paths in .vrift/config.toml and none given; name directories to ingest");
+  }
+  if (auto loaded = load_previous(); !loaded) {
+    return tl::unexpected(loaded.error());
+  }
+  for (const auto& start : m_starts) {
+    struct stat st;
+    if (::fstatat(m_root_fd.get(), start.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return failure("cannot ingest", m_project.root + "/" + start, sys_error("stat"));
+    }
+    walk(start);
+  }
+  if (m_options.mode == Mode::Solid) {
+    materialize_phantoms();
+  }
+  // Parents of the walked paths, so the manifest's tree is connected up to the root.
+  for (const auto& start : m_starts) {
+    for (size_t slash = start.find('/'); slash != std::string::npos; slash = start.find('/', slash + 1)) {
+      std::string parent = start.substr(0, slash);
+      struct stat st;
+      if (m_seen.insert(parent).second && ::fstatat(m_root_fd.get(), parent.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        m_dirs_and_links.push_back(DirOrLink{parent, st, {}});
+      }
+    }
+  }
+  if (auto r = record_dirs_and_links(); !r) {
+    return tl::unexpected(r.error());
+  }
+
+  {
+    Progress progress(m_options.progress, m_done_files, m_done_bytes, m_todo.size());
+    for (size_t begin = 0; begin < m_todo.size(); begin += k_chunk_files) {
+      size_t end = std::min(m_todo.size(), begin + k_chunk_files);
+      std::vector<FileTask> chunk(std::make_move_iterator(m_todo.begin() + static_cast<ptrdiff_t>(begin)),
+                                  std::make_move_iterator(m_todo.begin() + static_cast<ptrdiff_t>(end)));
+      if (auto r = process_chunk(chunk); !r) {
+        return tl::unexpected(r.error());
+      }
+    }
+  }
+  if (auto r = remove_vanished(); !r) {
+    return tl::unexpected(r.error());
+  }
+
+  // Totals over everything now recorded under the walked paths.
+  auto txn = m_manifest.read();
+  if (!txn) {
+    return failure("cannot read manifest", m_project.manifest_dir(), txn.error());
+  }
+  auto counted = m_manifest.for_each(*txn, [&](std::string_view path, const Entry& e) {
+    if (e.kind != EntryKind::file) {
+      return true;
+    }
+    if (under_starts(path)) {
+      ++m_summary.files;
+      m_summary.bytes += e.size;
+      (e.tier == Tier::tier1 ? m_summary.tier1 : m_summary.tier2) += 1;
+    }
+    return true;
+  });
+  if (!counted) {
+    return failure("cannot read manifest", m_project.manifest_dir(), counted.error());
+  }
+  m_summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return m_summary;
+}
+
+}  // namespace
+
+Outcome<IngestSummary> ingest(const ProjectPaths& project, const Config& config, cas::TheSource& source,
+                              manifest::LmdbManifest& manifest, const IngestOptions& options,
+                              const WarningSink& warn) {
+  Ingester ingester(project, config, source, manifest, options, warn);
+  return ingester.run();
+}
+
+}  // namespace vrift::project

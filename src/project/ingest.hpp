@@ -1,0 +1,62 @@
+#pragma once
+// Ingest: hash every file of the projected paths, store it in The Source, record it in
+// the manifest, and project it back (Solid: a link; Phantom: nothing at the path).
+//
+// The order per batch of files is the crash-safety guarantee (the Iron Law):
+//   1. each file is opened and held with flock(LOCK_SH) until its entry is committed;
+//   2. its content goes into The Source (StoreBatch); the batch is made durable at once;
+//   3. one manifest transaction records the batch's entries;
+//   4. only then is the project path changed: replaced by a link to the blob (Solid) or
+//      removed (Phantom). A second transaction records the inode each projection got,
+//      which lets the next ingest skip files that did not change.
+// A crash anywhere leaves every file's content either at its path or in The Source with
+// a committed entry naming it.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cas/the_source.hpp"
+#include "manifest/lmdb_manifest.hpp"
+#include "project/config.hpp"
+#include "project/failure.hpp"
+#include "project/project.hpp"
+
+namespace vrift::project {
+
+struct IngestOptions {
+  std::vector<std::string> paths;  // project-relative; empty: the config's projected paths
+  Mode mode = Mode::Solid;
+  unsigned jobs = 0;               // worker threads; 0: one per core
+  bool progress = false;           // draw a progress line on stderr
+};
+
+struct IngestSummary {
+  uint64_t files = 0;          // regular files now recorded under the walked paths
+  uint64_t bytes = 0;          // their logical size
+  uint64_t hashed = 0;         // files hashed in this run (new or changed)
+  uint64_t hashed_bytes = 0;
+  uint64_t unchanged = 0;      // files skipped because nothing changed since the last ingest
+  uint64_t new_blobs = 0;      // blobs this run added to The Source
+  uint64_t new_blob_bytes = 0;
+  uint64_t dirs = 0;
+  uint64_t symlinks = 0;
+  uint64_t removed = 0;        // entries dropped because their file is gone
+  uint64_t skipped = 0;        // special files (FIFOs, sockets, devices), left as they are
+  uint64_t failed = 0;         // files or directories that could not be read or ingested
+  uint64_t copies = 0;         // files kept as private read-only copies (no link possible)
+  uint64_t tier1 = 0;
+  uint64_t tier2 = 0;
+  bool cross_filesystem = false;  // The Source is on another filesystem: copies, not links
+  double seconds = 0;
+};
+
+// Receives warnings (one line each: what, path, why); ingest goes on after them.
+using WarningSink = std::function<void(const Failure&)>;
+
+Outcome<IngestSummary> ingest(const ProjectPaths& project, const Config& config, cas::TheSource& source,
+                              manifest::LmdbManifest& manifest, const IngestOptions& options,
+                              const WarningSink& warn);
+
+}  // namespace vrift::project

@@ -1,0 +1,47 @@
+#pragma once
+// Where a project keeps its state, and how a project is found and created.
+//
+//   <root>/.vrift/config.toml       projected paths, tier rules, link kind (config.hpp)
+//   <root>/.vrift/manifest.lmdb/    the LMDB manifest: path -> entry
+//   <root>/.vrift/session.json      the active session, if any
+
+#include <string>
+
+#include "project/config.hpp"
+#include "project/failure.hpp"
+
+namespace vrift::project {
+
+struct ProjectPaths {
+  std::string root;  // absolute, normalized, no trailing slash
+
+  std::string state_dir() const { return root + "/.vrift"; }
+  std::string config_file() const { return root + "/.vrift/config.toml"; }
+  std::string manifest_dir() const { return root + "/.vrift/manifest.lmdb"; }
+  std::string session_file() const { return root + "/.vrift/session.json"; }
+};
+
+// The absolute, lexically normalized form of `path` (relative to the cwd).
+std::string absolute_path(const std::string& path);
+
+// The project containing `start` (or the cwd when empty): the nearest directory at or
+// above it that holds .vrift/config.toml. Fails, saying to run `vrift init`, when none.
+Outcome<ProjectPaths> find_project(const std::string& start);
+
+struct InitOptions {
+  bool force = false;        // initialize even inside (or over) an existing project
+  bool create_user = false;  // create the `vrift` system user (root only)
+};
+
+// Creates .vrift/ with a config (projected paths and rules by default) and an empty
+// manifest in `root`. Refuses inside an existing project unless options.force.
+Outcome<ProjectPaths> init_project(const std::string& root, const InitOptions& options);
+
+// Writes `content` to `path` atomically: a temp file beside it, fsync, rename, fsync of
+// the directory. Readers see the old file or the new one, never a mix.
+Outcome<void> write_file_atomic(const std::string& path, const std::string& content, unsigned mode = 0644);
+
+// Creates the `vrift` system user when missing (needs root). Returns whether it exists.
+Outcome<bool> ensure_vrift_user(const std::string& name);
+
+}  // namespace vrift::project

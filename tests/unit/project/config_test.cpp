@@ -1,0 +1,73 @@
+#include "project/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "temp_dir.hpp"
+
+namespace vrift::project {
+namespace {
+
+using manifest::Tier;
+
+TEST(Config, DefaultRulesClassifyAsTheTicketSays) {
+  Config c;
+  c.tier_rules = default_tier_rules();
+  EXPECT_EQ(c.tier_of("node_modules/lodash/lodash.js"), Tier::tier1);
+  EXPECT_EQ(c.tier_of(".venv/lib/python3.11/site-packages/six.py"), Tier::tier1);
+  EXPECT_EQ(c.tier_of(".cargo/registry/src/x/lib.rs"), Tier::tier1);
+  EXPECT_EQ(c.tier_of("opt/toolchains/gcc/bin/gcc"), Tier::tier1);
+  EXPECT_EQ(c.tier_of("target/debug/app"), Tier::tier2);
+  EXPECT_EQ(c.tier_of("dist/bundle.js"), Tier::tier2);
+  EXPECT_EQ(c.tier_of("build/main.o"), Tier::tier2);
+  EXPECT_EQ(c.tier_of("src/unclassified.txt"), Tier::tier2);
+}
+
+TEST(Config, RenderedConfigLoadsBackTheSame) {
+  test::TempDir dir;
+  Config c;
+  c.mode = Mode::Phantom;
+  c.projected = {"node_modules", "target"};
+  c.tier_rules = default_tier_rules();
+  c.tier_rules.insert(c.tier_rules.begin(), {"node_modules/\"odd\"/**", Tier::tier2});
+  c.tier1_link = Tier1Link::hardlink;
+  c.tier1_immutable = false;
+  std::ofstream(dir / "config.toml") << render_config(c);
+  auto loaded = load_config(dir / "config.toml");
+  ASSERT_TRUE(loaded) << loaded.error().why;
+  EXPECT_EQ(loaded->mode, Mode::Phantom);
+  EXPECT_EQ(loaded->projected, c.projected);
+  EXPECT_EQ(loaded->tier1_link, Tier1Link::hardlink);
+  EXPECT_FALSE(loaded->tier1_immutable);
+  ASSERT_EQ(loaded->tier_rules.size(), c.tier_rules.size());
+  EXPECT_EQ(loaded->tier_rules[0].pattern, "node_modules/\"odd\"/**");
+  EXPECT_EQ(loaded->tier_of("node_modules/\"odd\"/x"), Tier::tier2);
+}
+
+TEST(Config, ErrorsNameTheLine) {
+  test::TempDir dir;
+  std::ofstream(dir / "a.toml") << "version = 1\nmode = \"ghost\"\n";
+  auto r = load_config(dir / "a.toml");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().why.find("line 2"), std::string::npos) << r.error().why;
+  EXPECT_NE(r.error().why.find("solid"), std::string::npos) << r.error().why;
+
+  std::ofstream(dir / "b.toml") << "projected = [\n";
+  r = load_config(dir / "b.toml");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().what, "cannot read config");
+
+  std::ofstream(dir / "c.toml") << "version = 99\n";
+  r = load_config(dir / "c.toml");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().why.find("upgrade vrift"), std::string::npos);
+
+  std::ofstream(dir / "d.toml") << "projected = [\"/etc\"]\n";
+  EXPECT_FALSE(load_config(dir / "d.toml"));
+  std::ofstream(dir / "e.toml") << "[[rule]]\npattern = \"x\"\ntier = 3\n";
+  EXPECT_FALSE(load_config(dir / "e.toml"));
+}
+
+}  // namespace
+}  // namespace vrift::project
