@@ -10,7 +10,7 @@
 namespace vrift::cli {
 
 struct Globals {
-  std::string project_dir;  // -C
+  std::string project_dir;  // where to look for the project; empty: the cwd (-C changes it)
   std::string cas_root;     // --cas-root
   bool json = false;
   bool quiet = false;
@@ -25,5 +25,6 @@ void add_cas_command(CLI::App& app, Globals& g, int& exit_code);
 void add_init_command(CLI::App& app, Globals& g, int& exit_code);
 void add_ingest_command(CLI::App& app, Globals& g, int& exit_code);
 void add_status_command(CLI::App& app, Globals& g, int& exit_code);
+void add_ls_command(CLI::App& app, Globals& g, int& exit_code);
 
 }  // namespace vrift::cli

@@ -1,6 +1,8 @@
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -32,7 +34,15 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the subcommand
   Globals g;
-  app.add_option("-C", g.project_dir, "Project root (default: nearest parent with .vrift/)");
+  // Like git -C: run as if started in DIR, so PATH arguments are relative to it too.
+  app.add_option_function<std::string>(
+      "-C",
+      [](const std::string& dir) {
+        if (::chdir(dir.c_str()) != 0) {
+          throw CLI::ValidationError("-C", dir + ": " + std::strerror(errno));
+        }
+      },
+      "Run as if vrift was started in DIR (the project is the nearest parent with .vrift/)");
   app.add_option("--cas-root", g.cas_root, "Root of The Source (default: $VRIFT_CAS_ROOT or ~/.vrift/the_source)");
   app.add_flag("--json", g.json, "Print data as JSON");
   app.add_flag("-q,--quiet", g.quiet, "Print only errors");
@@ -42,6 +52,7 @@ int main(int argc, char** argv) {
   add_init_command(app, g, exit_code);
   add_ingest_command(app, g, exit_code);
   add_status_command(app, g, exit_code);
+  add_ls_command(app, g, exit_code);
   add_hash_command(app, g, exit_code);
   add_cas_command(app, g, exit_code);
 

@@ -96,12 +96,20 @@ void parallel_for(size_t n, unsigned jobs, Fn&& fn) {
   }
 }
 
+constexpr std::string_view k_temp_prefix = ".vrift-tmp-";
+
 // A name for a temp link beside `rel`, unique in this process.
 std::string temp_beside(const std::string& rel) {
   static std::atomic<uint64_t> counter{0};
   size_t slash = rel.rfind('/');
   std::string dir = slash == std::string::npos ? "" : rel.substr(0, slash + 1);
-  return fmt::format("{}.vrift-tmp-{}-{}", dir, ::getpid(), counter.fetch_add(1));
+  return fmt::format("{}{}{}-{}", dir, k_temp_prefix, ::getpid(), counter.fetch_add(1));
+}
+
+bool is_projection_temp(std::string_view rel) {
+  size_t slash = rel.rfind('/');
+  std::string_view name = slash == std::string_view::npos ? rel : rel.substr(slash + 1);
+  return name.starts_with(k_temp_prefix);
 }
 
 class Progress {
@@ -279,6 +287,11 @@ void Ingester::walk(const std::string& start) {
       m_root_fd.get(), start,
       [&](const WalkEntry& e) {
         if (e.rel == ".vrift" || e.rel.ends_with("/.vrift")) {
+          return false;
+        }
+        if (is_projection_temp(e.rel)) {
+          // A link an interrupted projection left behind: only vrift makes these names.
+          ::unlinkat(m_root_fd.get(), e.rel.c_str(), 0);
           return false;
         }
         m_seen.insert(e.rel);

@@ -36,3 +36,20 @@ expect_status() {
 
 # count_blobs [ROOT]: number of blob files in The Source.
 count_blobs() { find "${1:-$VRIFT_CAS_ROOT}/blake3" -type f | wc -l; }
+
+# npm_tree DIR: a real node_modules from the pinned small fixture, installed into DIR.
+# Skips the suite when npm cannot reach its registry or cache.
+npm_tree() {
+  need node npm
+  mkdir -p "$1"
+  cp "$VRIFT_SRC/tests/fixtures/npm-small/package.json" "$VRIFT_SRC/tests/fixtures/npm-small/package-lock.json" "$1/"
+  (cd "$1" && npm ci --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null 2>"$SCRATCH/npm.err") ||
+    { echo "SKIP: npm ci failed (no registry or cache?): $(head -3 "$SCRATCH/npm.err")"; exit 125; }
+}
+
+# tree_hashes DIR [SUB...]: "<b3sum>  <path>" for every file or symlink below DIR (or its
+# SUB directories), read through links as a program would, sorted by path.
+tree_hashes() {
+  local dir=$1; shift
+  (cd "$dir" && find "${@:-.}" \( -type f -o -type l \) -print0 | sort -z | xargs -0 -r b3sum 2>/dev/null)
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Ingest of a real node_modules, Solid (Tier-1 symlinks; hardlinks by config) and
+# Phantom: every file's projection, mode, inode and content; dedup across projects;
+# node runs on the hardlinked tree exactly as on the plain one.
+source "$(dirname "$0")/lib/common.bash"
+need b3sum python3 node
+cd "$SCRATCH"
+
+npm_tree plain
+mkdir -p plain/build
+for i in $(seq 1 40); do echo "object $((i % 7))" > plain/build/out$i.o; done
+printf '#!/bin/sh\necho built\n' > plain/build/tool.sh; chmod 755 plain/build/tool.sh
+before=$(tree_hashes plain node_modules build)
+nfiles=$(find plain/node_modules plain/build -type f | wc -l)
+[ "$nfiles" -gt 1000 ] || fail "fixture too small: $nfiles files"
+
+# --- Solid, default Tier-1 link kind (symlink) -------------------------------------
+cp -a plain solid && cd solid
+"$VRIFT" init -q
+"$VRIFT" --json ingest > ingest.json
+python3 - "$nfiles" <<'PY'
+import json, sys
+s = json.load(open("ingest.json"))
+n = int(sys.argv[1])
+assert s["files"] == n and s["hashed"] == n and s["failed"] == 0, s
+assert s["new_blobs"] < n, s        # the fixture has duplicate contents
+assert s["tier1"] + s["tier2"] == n and s["tier2"] == 41, s
+PY
+[ "$(tree_hashes . node_modules build)" == "$before" ] || fail "content changed by Solid ingest"
+
+python3 - "$VRIFT_CAS_ROOT" <<'PY'
+import os, stat, sys
+cas = sys.argv[1]
+for top in ("node_modules", "build"):
+    for d, dirs, files in os.walk(top):
+        for name in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
+            p = os.path.join(d, name)
+            st = os.lstat(p)
+            if top == "node_modules":
+                if name in (".bin",) or d.endswith(".bin"):
+                    continue
+                assert stat.S_ISLNK(st.st_mode), f"Tier-1 {p} is not a symlink"
+                target = os.readlink(p)
+                assert target.startswith(cas + "/blake3/"), f"{p} -> {target}"
+                blob = os.stat(target)
+                want = 0o555 if "_x" in os.path.basename(target).split(".")[0] else 0o444
+                assert stat.S_IMODE(blob.st_mode) == want, f"{target} mode {oct(blob.st_mode)}"
+            else:
+                assert stat.S_ISREG(st.st_mode), f"Tier-2 {p} is not a file"
+                assert stat.S_IMODE(st.st_mode) in (0o444, 0o555), f"{p} mode {oct(st.st_mode)}"
+                assert st.st_nlink >= 2, f"{p} shares no inode with a blob"
+PY
+# Every Tier-2 path is the very inode of the blob the manifest names for it.
+"$VRIFT" ls build | while read -r kind tier mode size hash path; do
+  [ "$kind" == file ] || continue
+  ext=${path##*.}; x=; [ $((8#$mode & 0111)) -ne 0 ] && x=_x
+  blob="$VRIFT_CAS_ROOT/blake3/${hash:0:2}/${hash:2:2}/${hash}_${size}${x}.${ext}"
+  [ "$(stat -c %i "$path")" == "$(stat -c %i "$blob")" ] || fail "$path is not linked to $blob"
+  [ "$(b3sum --no-names "$blob")" == "$hash" ] || fail "$blob does not hash to its name"
+done
+pass "Solid: Tier-1 symlinks to 0444/0555 blobs, Tier-2 read-only hardlinks, content unchanged"
+
+"$VRIFT" --json ingest > again.json
+python3 -c 'import json; s=json.load(open("again.json")); assert s["hashed"] == 0 and s["unchanged"] == s["files"], s'
+pass "re-ingest with nothing changed hashes nothing"
+cd ..
+
+# --- a second project with the same tree stores no new blob --------------------------
+blobs=$(count_blobs)
+cp -a plain second && cd second
+"$VRIFT" init -q
+"$VRIFT" --json ingest > ingest.json
+python3 -c 'import json; s=json.load(open("ingest.json")); assert s["new_blobs"] == 0, s'
+[ "$(count_blobs)" -eq "$blobs" ] || fail "second project added blobs"
+cd ..
+pass "second project with the same tree: no new blob"
+
+# --- Phantom -----------------------------------------------------------------------
+cp -a plain phantom && cd phantom
+"$VRIFT" init -q
+"$VRIFT" ingest -q --phantom
+[ -z "$(find node_modules build -type f)" ] || fail "regular files left in a Phantom project"
+[ "$(find node_modules -type l | wc -l)" -eq "$(find ../plain/node_modules -type l | wc -l)" ] || fail "symlinks lost"
+[ "$(find node_modules build -type d | wc -l)" -eq "$(find ../plain/node_modules ../plain/build -type d | wc -l)" ] || fail "directories lost"
+# Each file's content is in The Source under the hash the manifest records.
+"$VRIFT" ls | awk '$1 == "phantom" {print $5 "  ./" $6}' | sort -k2 > manifest.sums
+(cd ../plain && find node_modules build -type f -print0 | sort -z | xargs -0 b3sum | sed 's|  |  ./|') | sort -k2 > plain.sums
+diff plain.sums manifest.sums > /dev/null || fail "manifest hashes differ from the files' b3sum"
+"$VRIFT" cas verify --deep > /dev/null || fail "The Source does not verify"
+cd ..
+pass "Phantom: only directories and symlinks stay; every file is in The Source by its hash"
+
+# --- Solid with tier1 link = hardlink: node runs on it as on the plain tree ------------
+cp -a plain hard && cd hard
+"$VRIFT" init -q
+sed -i 's/^link = "symlink"/link = "hardlink"/' .vrift/config.toml
+"$VRIFT" ingest -q
+[ -z "$(find node_modules -type l ! -path '*/.bin/*')" ] || fail "hardlink config still made symlinks"
+cd ..
+cat > require_all.js <<'JS'
+const pkg = require(process.cwd() + "/package.json");
+for (const dep of Object.keys(pkg.dependencies).sort()) {
+  const m = require(require.resolve(dep, { paths: [process.cwd()] }));
+  const keys = typeof m === "object" || typeof m === "function" ? Object.keys(m).sort().join(",") : "";
+  console.log(dep, typeof m, keys);
+}
+console.log(require(process.cwd() + "/node_modules/lodash").chunk([1, 2, 3, 4, 5], 2));
+console.log(require(process.cwd() + "/node_modules/semver").satisfies("1.2.3", "^1.0.0"));
+JS
+expected=$(cd plain && node ../require_all.js)
+actual=$(cd hard && node ../require_all.js)
+[ "$expected" == "$actual" ] || fail "node output differs on the hardlinked tree"
+[ "$(tree_hashes hard node_modules build)" == "$before" ] || fail "content differs on the hardlinked tree"
+pass "node requires every dependency from the hardlinked Solid tree, same output as plain"
