@@ -232,12 +232,15 @@ Result<Stored> StoreBatch::finish_staged(UniqueFd tmp_fd, std::string tmp_name, 
   }
   if (present) {
     ::unlinkat(root, tmp_name.c_str(), 0);
-    ++m_pending;
+    note_added();
     return Stored{key, StoreMethod::present};
   }
   ::sync_file_range(tmp_fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);  // start writeback now
-  m_staged.push_back(Staged{std::move(tmp_name), key});
-  ++m_pending;
+  {
+    std::lock_guard lock(m_staged_mutex);
+    m_staged.push_back(Staged{std::move(tmp_name), key});
+  }
+  note_added();
   return Stored{key, method};
 }
 
@@ -265,12 +268,16 @@ Result<Stored> StoreBatch::stage_copy(int src_fd, const StoreRequest& request, b
 }
 
 Result<Stored> StoreBatch::add_file(const StoreRequest& request) noexcept {
-  UniqueFd fd(::openat(request.dirfd, request.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (!fd) {
-    return fail_sys("open");
+  UniqueFd owned;
+  if (request.fd < 0) {
+    owned.reset(::openat(request.dirfd, request.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!owned) {
+      return fail_sys("open");
+    }
   }
+  int fd = request.fd >= 0 ? request.fd : owned.get();
   struct stat before;
-  if (::fstat(fd.get(), &before) != 0) {
+  if (::fstat(fd, &before) != 0) {
     return fail_sys("stat");
   }
   if (!S_ISREG(before.st_mode)) {
@@ -278,7 +285,7 @@ Result<Stored> StoreBatch::add_file(const StoreRequest& request) noexcept {
   }
   bool linkable = request.allow_link && before.st_dev == m_source->device();
   if (!linkable) {
-    return stage_copy(fd.get(), request, request.executable);
+    return stage_copy(fd, request, request.executable);
   }
 
   BlobKey key;
@@ -286,16 +293,16 @@ Result<Stored> StoreBatch::add_file(const StoreRequest& request) noexcept {
   set_ext_from_name(key, request.ext_name.empty() ? std::string_view(request.path) : request.ext_name);
   mode_t want = static_cast<mode_t>(blob_mode(key));
   if ((before.st_mode & 07777) != want) {
-    if (::fchmod(fd.get(), want) != 0) {
-      return stage_copy(fd.get(), request, request.executable);  // not ours to change
+    if (::fchmod(fd, want) != 0) {
+      return stage_copy(fd, request, request.executable);  // not ours to change
     }
-    if (::fstat(fd.get(), &before) != 0) {
+    if (::fstat(fd, &before) != 0) {
       return fail_sys("stat");
     }
   }
-  hash::FileDigest digest = VRIFT_TRY(hash::hash_fd(fd.get()));
+  hash::FileDigest digest = VRIFT_TRY(hash::hash_fd(fd));
   struct stat after;
-  if (::fstat(fd.get(), &after) != 0) {
+  if (::fstat(fd, &after) != 0) {
     return fail_sys("stat");
   }
   if (static_cast<uint64_t>(after.st_size) != digest.size || !same_mtime(before, after)) {
@@ -305,32 +312,32 @@ Result<Stored> StoreBatch::add_file(const StoreRequest& request) noexcept {
   key.size = digest.size;
 
   if (auto present = m_source->contains(key); present && *present) {
-    ++m_pending;
+    note_added();
     return Stored{key, StoreMethod::present};
   }
   VRIFT_CHECK(m_source->make_shard_dirs(key));
   char rel[k_max_blob_rel_path + 1];
   blob_rel_path(key, rel);
   char proc_path[64];
-  std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", fd.get());
+  std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
   if (::linkat(AT_FDCWD, proc_path, m_source->root_fd(), rel, AT_SYMLINK_FOLLOW) != 0) {
     if (errno == EEXIST) {
-      ++m_pending;
+      note_added();
       return Stored{key, StoreMethod::present};
     }
     if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == EACCES || errno == ENOENT) {
-      return stage_copy(fd.get(), request, request.executable);
+      return stage_copy(fd, request, request.executable);
     }
     return fail_sys("link into The Source");
   }
   // The inode is published now. If it was written to meanwhile, take the name back.
   struct stat linked;
-  if (::fstat(fd.get(), &linked) != 0 || static_cast<uint64_t>(linked.st_size) != digest.size ||
+  if (::fstat(fd, &linked) != 0 || static_cast<uint64_t>(linked.st_size) != digest.size ||
       !same_mtime(before, linked)) {
     ::unlinkat(m_source->root_fd(), rel, 0);
     return fail(Errc::changed, "link into The Source");
   }
-  ++m_pending;
+  note_added();
   return Stored{key, StoreMethod::linked};
 }
 
@@ -343,7 +350,7 @@ Result<Stored> StoreBatch::add_bytes(const void* data, size_t len, bool executab
   key.digest = hash::hash_bytes(data, len);
   key.size = len;
   if (auto present = m_source->contains(key); present && *present) {
-    ++m_pending;
+    note_added();
     return Stored{key, StoreMethod::present};
   }
   auto [tmp_fd, tmp_name] = VRIFT_TRY(create_temp());
@@ -355,7 +362,7 @@ Result<Stored> StoreBatch::add_bytes(const void* data, size_t len, bool executab
 }
 
 Status StoreBatch::commit() noexcept {
-  if (m_pending == 0) {
+  if (pending() == 0) {
     return {};
   }
   // 1. Linked blobs' data and staged temps' data reach the disk.
@@ -378,7 +385,7 @@ Status StoreBatch::commit() noexcept {
     // 3. The final names themselves are durable.
     VRIFT_CHECK(m_source->sync());
   }
-  m_pending = 0;
+  m_pending.store(0, std::memory_order_relaxed);
   return {};
 }
 

@@ -21,6 +21,8 @@
 #include <fcntl.h>
 #include <sys/types.h>
 
+#include <atomic>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +41,7 @@ enum class StoreMethod : uint8_t {
 };
 
 struct StoreRequest {
+  int fd = -1;                    // the file, already open for reading; or -1 to open `path`
   int dirfd = AT_FDCWD;
   const char* path = nullptr;     // the file to store, relative to dirfd
   bool executable = false;        // store as the executable (0555) variant
@@ -96,7 +99,8 @@ class TheSource {
 // StoreBatch: stores many files with one round of syncs. Every key that add_* returned
 // is a durable, published blob once commit() has succeeded; not before. A batch
 // destroyed without commit() removes the temps it staged (linked blobs stay: they are
-// whole and correct, just possibly not yet durable).
+// whole and correct, just possibly not yet durable). add_* may be called from several
+// threads at once; commit() must not overlap them.
 class StoreBatch {
  public:
   explicit StoreBatch(TheSource& source) noexcept : m_source(&source) {}
@@ -114,7 +118,7 @@ class StoreBatch {
   Status commit() noexcept;
 
   // How many files were added since the last commit().
-  size_t pending() const noexcept { return m_pending; }
+  size_t pending() const noexcept { return m_pending.load(std::memory_order_relaxed); }
 
  private:
   struct Staged {
@@ -125,9 +129,12 @@ class StoreBatch {
   Result<Stored> finish_staged(UniqueFd tmp_fd, std::string tmp_name, BlobKey key, StoreMethod method) noexcept;
   Result<std::pair<UniqueFd, std::string>> create_temp() noexcept;
 
+  void note_added() noexcept { m_pending.fetch_add(1, std::memory_order_relaxed); }
+
   TheSource* m_source;
+  std::mutex m_staged_mutex;
   std::vector<Staged> m_staged;
-  size_t m_pending = 0;
+  std::atomic<size_t> m_pending{0};
 };
 
 }  // namespace vrift::cas
