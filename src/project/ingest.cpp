@@ -202,6 +202,10 @@ class Ingester {
   std::mutex m_mutex;  // guards m_new_keys and summary counters written by workers
   std::set<std::string> m_new_keys;
   std::once_flag m_lock_warning;
+  // A failure that stops the whole run (The Source is full): set once by any worker.
+  std::atomic<bool> m_stop{false};
+  Error m_stop_error;
+  std::once_flag m_stop_once;
   uid_t m_owner_uid = static_cast<uid_t>(-1);
   gid_t m_owner_gid = static_cast<gid_t>(-1);
 };
@@ -353,6 +357,9 @@ void Ingester::walk(const std::string& start) {
 }
 
 void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
+  if (m_stop.load()) {
+    return;
+  }
   if (task.from_blob) {
     auto present = m_source.contains(task.stored.key);
     if (present && *present) {
@@ -399,6 +406,13 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     }
     if (stored.error().code == Errc::changed && attempt + 1 < k_change_retries) {
       continue;
+    }
+    if (stored.error().code == Errc::system && (stored.error().sys == ENOSPC || stored.error().sys == EDQUOT)) {
+      // Every further file would fail the same way: stop, saying it once.
+      std::call_once(m_stop_once, [&] { m_stop_error = stored.error(); });
+      m_stop.store(true);
+      task.fd.reset();
+      return;
     }
     warn("cannot ingest file", task.rel,
          stored.error().code == Errc::changed
@@ -532,6 +546,12 @@ Outcome<void> Ingester::process_chunk(std::vector<FileTask>& chunk) {
   // 1-2. Hash and store; the whole chunk becomes durable with one round of syncs.
   cas::StoreBatch batch(m_source);
   parallel_for(chunk.size(), m_jobs, [&](size_t i) { store_one(chunk[i], batch); });
+  if (m_stop.load()) {
+    // Nothing of this chunk is recorded and no project path was touched; the batch's
+    // temps go with it. Earlier chunks stay committed and projected.
+    return failure("cannot store files", m_source.root(),
+                   std::string(error_reason(m_stop_error)) + "; free some space and run ingest again (nothing was lost)");
+  }
   if (auto committed = batch.commit(); !committed) {
     return failure("cannot make blobs durable", m_source.root(), committed.error());
   }

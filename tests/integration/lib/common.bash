@@ -51,5 +51,5 @@ npm_tree() {
 # SUB directories), read through links as a program would, sorted by path.
 tree_hashes() {
   local dir=$1; shift
-  (cd "$dir" && find "${@:-.}" \( -type f -o -type l \) -print0 | sort -z | xargs -0 -r b3sum 2>/dev/null)
+  (cd "$dir" && find "${@:-.}" \( -type f -o -type l \) -print0 | sort -z | xargs -0 -r b3sum 2>/dev/null) || true
 }

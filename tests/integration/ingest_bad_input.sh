@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Bad input gets one clear line and loses nothing: awkward names, symlink loops, special
+# files, unreadable files, paths near PATH_MAX, a file changing under ingest, a full
+# Source, a Source on another filesystem, a damaged or newer manifest.
+source "$(dirname "$0")/lib/common.bash"
+need python3 b3sum setpriv mdb_dump mdb_load
+cd "$SCRATCH"
+
+# --- names, loops, special files, long paths -----------------------------------------
+mkdir -p p/build/deep
+cd p/build
+printf 'spaces' > 'with spaces.txt'
+printf 'newline' > $'new\nline.txt'
+printf 'latin1' > $'caf\xe9.txt'
+printf 'backslash' > 'back\slash'
+printf '' > empty.txt
+truncate -s 5M sparse.img && printf 'tail' >> sparse.img
+ln -s loop-b loop-a && ln -s loop-a loop-b && ln -s missing dangling
+mkfifo fifo
+python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.bind("sock")'
+mknod null-dev c 1 3 2>/dev/null || true
+long=deep
+while [ ${#long} -lt 3800 ]; do long="$long/$(printf 'd%.0s' $(seq 1 200))"; done
+mkdir -p "$long" && printf 'deep content' > "$long/leaf.txt"
+cd ../..
+before=$(tree_hashes p build)
+"$VRIFT" -C p init -q
+"$VRIFT" -C p ingest 2> warn.txt > out.txt || fail "ingest failed: $(cat warn.txt)"
+grep -q "skipped special file (.*build/fifo): a FIFO cannot be stored" warn.txt || fail "FIFO warning: $(cat warn.txt)"
+grep -q "skipped special file (.*build/sock): a socket" warn.txt || fail "socket warning: $(cat warn.txt)"
+[ -p p/build/fifo ] && [ -S p/build/sock ] || fail "special files were touched"
+[ "$(tree_hashes p build)" == "$before" ] || fail "content changed"
+[ "$(readlink p/build/loop-a)" == loop-b ] && [ "$(readlink p/build/dangling)" == missing ] || fail "symlinks changed"
+"$VRIFT" -C p ls build > ls.txt
+grep -qF 'symlink 2 0777 6 - build/loop-a -> loop-b' ls.txt || fail "loop not recorded as a symlink: $(grep loop ls.txt)"
+grep -qF '\file 2 0644 7 ' ls.txt || fail "newline name not listed escaped: $(cat ls.txt)"
+grep -qF "$(printf 'caf\xef\xbf\xbd.txt')" ls.txt || fail "non-UTF-8 name not listed"
+grep -q "leaf.txt$" ls.txt || fail "path near PATH_MAX not ingested"
+[ "$(stat -c %b p/build/sparse.img)" -lt 100 ] || fail "sparse file lost its holes"
+pass "awkward names, loops, special files, a sparse file and a ~3,900-byte path"
+
+# --- an unreadable file (as an unprivileged user): warned, left alone ----------------
+mkdir -p u/build && echo readable > u/build/ok.txt && echo secret > u/build/locked.txt
+chmod 000 u/build/locked.txt
+mkdir -p nobody-cas && chown -R 65534:65534 u nobody-cas && chmod 755 "$SCRATCH"
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- env HOME=/nonexistent VRIFT_CAS_ROOT="$SCRATCH/nobody-cas" "$@"; }
+as_nobody "$VRIFT" -C u init -q
+status=0; as_nobody "$VRIFT" -C u ingest > /dev/null 2> warn.txt || status=$?
+expect_eq "$status" 1 "exit status with an unreadable file"
+grep -q "cannot ingest file (.*locked.txt): Permission denied" warn.txt || fail "unreadable warning: $(cat warn.txt)"
+[ "$(cat u/build/ok.txt)" == readable ] && [ "$(stat -c %a u/build/locked.txt)" == 0 ] || fail "files changed"
+pass "an unreadable file is named, left alone, and the rest ingested"
+
+# --- a file that keeps changing while it is ingested ----------------------------------
+mkdir -p c/build && head -c 20M /dev/urandom > c/build/growing.log
+( while :; do head -c 65536 /dev/urandom >> c/build/growing.log; done ) &
+writer=$!
+"$VRIFT" -C c init -q
+"$VRIFT" -C c ingest --phantom > /dev/null 2> warn.txt || true
+kill "$writer"; wait "$writer" 2>/dev/null || true
+if [ -e c/build/growing.log ]; then
+  grep -q "growing.log): it kept changing" warn.txt || fail "a changing file kept at its path without a word: $(cat warn.txt)"
+fi
+"$VRIFT" cas verify --deep > /dev/null || fail "a changing file produced a bad blob"
+pass "a file written during ingest is never stored under a wrong hash"
+
+# --- The Source on another filesystem (EXDEV) ------------------------------------------
+[ -d /dev/shm ] || { echo "note: no /dev/shm; skipping the cross-filesystem part"; exit 0; }
+shm=$(mktemp -d /dev/shm/vrift-it-XXXXXX)
+drop_shm() { chattr -R -i "$shm" 2>/dev/null || true; rm -rf "$shm"; }
+trap 'cleanup; drop_shm' EXIT
+mkdir -p x/node_modules/dep x/build && echo "dep" > x/node_modules/dep/i.js && echo "obj" > x/build/a.o && echo "obj" > x/build/b.o
+"$VRIFT" -C x init -q
+"$VRIFT" -C x --cas-root "$shm/src" --json ingest > x.json
+python3 -c 'import json; s=json.load(open("x.json")); assert s["cross_filesystem"] and s["copies"] == 2 and s["failed"] == 0, s'
+[ "$(readlink x/node_modules/dep/i.js)" == "$(find "$shm/src/blake3" -name '*.js')" ] || fail "Tier-1 is not a symlink into the other filesystem"
+[ "$(stat -c %a x/build/a.o)" == 444 ] && [ "$(cat x/build/a.o)" == obj ] || fail "Tier-2 copy is not a read-only private file"
+"$VRIFT" -C x --cas-root "$shm/src" ingest -q --phantom
+[ ! -e x/build/a.o ] && [ -d x/build ] || fail "Phantom across filesystems left the file"
+"$VRIFT" --cas-root "$shm/src" cas verify --deep > /dev/null || fail "cross-filesystem blobs do not verify"
+pass "a Source on another filesystem: Tier-1 symlinks, Tier-2 read-only copies, Phantom works"
+
+# --- a full Source: one clear error, nothing lost --------------------------------------
+mkdir "$shm/small"
+if mount -t tmpfs -o size=2m tmpfs "$shm/small" 2>/dev/null; then
+  trap 'umount "$shm/small" 2>/dev/null; cleanup; drop_shm' EXIT
+  mkdir -p f/build && for i in $(seq 1 8); do head -c 1M /dev/urandom > f/build/big$i.bin; done
+  sums=$(tree_hashes f build)
+  "$VRIFT" -C f init -q
+  status=0; "$VRIFT" -C f --cas-root "$shm/small/src" ingest --phantom > /dev/null 2> err.txt || status=$?
+  expect_eq "$status" 1 "exit status with a full Source"
+  grep -q "No space left on device; free some space" err.txt || fail "full-disk message: $(cat err.txt)"
+  [ "$(tree_hashes f build)" == "$sums" ] || fail "files lost when The Source filled up"
+  [ -z "$(ls -A "$shm/small/src/tmp")" ] || fail "temps left in a full Source"
+  pass "a full Source: one error line, every file still in the project"
+else
+  echo "note: cannot mount a small tmpfs here; skipping the full-disk part"
+fi
+
+# --- a damaged or newer manifest: a clear error, no crash --------------------------------
+"$VRIFT" -C p status > /dev/null || fail "status on a good manifest"
+cp -a p/.vrift/manifest.lmdb good.lmdb
+mdb_dump -n -s meta p/.vrift/manifest.lmdb/data.mdb > meta.dump 2>/dev/null ||
+  mdb_dump -s meta p/.vrift/manifest.lmdb > meta.dump
+python3 - <<'PY'
+lines = open("meta.dump").read().split("\n")
+out, i = [], 0
+while i < len(lines):
+    out.append(lines[i])
+    if lines[i].strip() == bytes("format", "ascii").hex():
+        value = bytes.fromhex(lines[i + 1].strip())
+        out.append(" " + (99).to_bytes(len(value), "little").hex())
+        i += 2
+        continue
+    i += 1
+open("meta.dump", "w").write("\n".join(out))
+PY
+mdb_load -s meta -f meta.dump p/.vrift/manifest.lmdb 2>/dev/null
+status=0; "$VRIFT" -C p status > /dev/null 2> err.txt || status=$?
+expect_eq "$status" 1 "exit status with a newer manifest"
+grep -q "cannot open manifest (.*manifest.lmdb): .*newer" err.txt || fail "newer-version message: $(cat err.txt)"
+rm -rf p/.vrift/manifest.lmdb && cp -a good.lmdb p/.vrift/manifest.lmdb
+head -c 65536 /dev/urandom | dd of=p/.vrift/manifest.lmdb/data.mdb bs=1 seek=0 conv=notrunc status=none
+status=0; "$VRIFT" -C p status > /dev/null 2> err.txt || status=$?
+expect_eq "$status" 1 "exit status with a damaged manifest"
+grep -q "cannot open manifest (.*manifest.lmdb): it is damaged or not a vrift manifest" err.txt || fail "damaged-manifest message: $(cat err.txt)"
+[ "$(wc -l < err.txt)" -eq 1 ] || fail "more than one line for a damaged manifest: $(cat err.txt)"
+pass "a newer or damaged manifest: one clear line, exit 1"
