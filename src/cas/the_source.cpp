@@ -157,6 +157,22 @@ Status TheSource::make_shard_dirs(const BlobKey& key) noexcept {
   return mkdir_if_missing(root_fd(), rel, 0755);
 }
 
+int TheSource::link_to_blob(int old_dirfd, const char* old_path, const BlobKey& key, int flags) noexcept {
+  char rel[k_max_blob_rel_path + 1];
+  blob_rel_path(key, rel);
+  if (::linkat(old_dirfd, old_path, root_fd(), rel, flags) == 0) {
+    return 0;
+  }
+  if (errno != ENOENT) {
+    return errno;
+  }
+  // Most shard directories exist after a while: create them only when the link says so.
+  if (auto made = make_shard_dirs(key); !made) {
+    return made.error().sys;
+  }
+  return ::linkat(old_dirfd, old_path, root_fd(), rel, flags) == 0 ? 0 : errno;
+}
+
 Result<Stored> TheSource::store_file(const StoreRequest& request) noexcept {
   StoreBatch batch(*this);
   Stored stored = VRIFT_TRY(batch.add_file(request));
@@ -178,15 +194,19 @@ Status TheSource::lock(const BlobKey& key) noexcept {
   if (!fd) {
     return fail_sys("open blob");
   }
+  return lock_fd(fd.get());
+}
+
+Status TheSource::lock_fd(int fd) noexcept {
   int flags = 0;
-  if (::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) != 0) {
+  if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) {
     return fail_sys("get inode flags");
   }
   if ((flags & FS_IMMUTABLE_FL) != 0) {
     return {};
   }
-  flags |= FS_IMMUTABLE_FL;
-  if (::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags) != 0) {
+  flags |= FS_IMMUTABLE_FL;  // keep the other flags (extents, ...) as they are
+  if (::ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0) {
     return fail_sys("set immutable flag");
   }
   return {};
@@ -277,7 +297,9 @@ Result<Stored> StoreBatch::add_file(const StoreRequest& request) noexcept {
   }
   int fd = request.fd >= 0 ? request.fd : owned.get();
   struct stat before;
-  if (::fstat(fd, &before) != 0) {
+  if (request.fd_stat != nullptr) {
+    before = *request.fd_stat;
+  } else if (::fstat(fd, &before) != 0) {
     return fail_sys("stat");
   }
   if (!S_ISREG(before.st_mode)) {
@@ -292,53 +314,40 @@ Result<Stored> StoreBatch::add_file(const StoreRequest& request) noexcept {
   key.executable = request.executable;
   set_ext_from_name(key, request.ext_name.empty() ? std::string_view(request.path) : request.ext_name);
   mode_t want = static_cast<mode_t>(blob_mode(key));
-  if ((before.st_mode & 07777) != want) {
-    if (::fchmod(fd, want) != 0) {
-      return stage_copy(fd, request, request.executable);  // not ours to change
-    }
-    if (::fstat(fd, &before) != 0) {
-      return fail_sys("stat");
-    }
+  if ((before.st_mode & 07777) != want && ::fchmod(fd, want) != 0) {
+    return stage_copy(fd, request, request.executable);  // not ours to change
   }
-  hash::FileDigest digest = VRIFT_TRY(hash::hash_fd(fd));
-  struct stat after;
-  if (::fstat(fd, &after) != 0) {
-    return fail_sys("stat");
-  }
-  if (static_cast<uint64_t>(after.st_size) != digest.size || !same_mtime(before, after)) {
-    return fail(Errc::changed, "hash");
-  }
+  // chmod changes ctime only: `before`'s size and mtime still describe the content.
+  hash::FileDigest digest = VRIFT_TRY(hash::hash_fd_exact(fd, static_cast<uint64_t>(before.st_size)));
   key.digest = digest.digest;
   key.size = digest.size;
 
-  if (auto present = m_source->contains(key); present && *present) {
-    note_added();
-    return Stored{key, StoreMethod::present};
-  }
-  VRIFT_CHECK(m_source->make_shard_dirs(key));
-  char rel[k_max_blob_rel_path + 1];
-  blob_rel_path(key, rel);
   char proc_path[64];
   std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
-  if (::linkat(AT_FDCWD, proc_path, m_source->root_fd(), rel, AT_SYMLINK_FOLLOW) != 0) {
-    if (errno == EEXIST) {
-      note_added();
-      return Stored{key, StoreMethod::present};
-    }
-    if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == EACCES || errno == ENOENT) {
+  // EEXIST means an identical blob is already published: nothing to do.
+  int err = m_source->link_to_blob(AT_FDCWD, proc_path, key, AT_SYMLINK_FOLLOW);
+  if (err != 0 && err != EEXIST) {
+    if (err == EXDEV || err == EPERM || err == EMLINK || err == EACCES || err == ENOENT) {
       return stage_copy(fd, request, request.executable);
     }
+    errno = err;
     return fail_sys("link into The Source");
   }
-  // The inode is published now. If it was written to meanwhile, take the name back.
-  struct stat linked;
-  if (::fstat(fd, &linked) != 0 || static_cast<uint64_t>(linked.st_size) != digest.size ||
-      !same_mtime(before, linked)) {
-    ::unlinkat(m_source->root_fd(), rel, 0);
-    return fail(Errc::changed, "link into The Source");
+  // One stat after the link covers the whole window since `before`: if the file was
+  // written to while it was hashed or linked, the hash may not be its content. Take
+  // back a name this call published, and let the caller retry.
+  struct stat after;
+  if (::fstat(fd, &after) != 0 || static_cast<uint64_t>(after.st_size) != digest.size ||
+      !same_mtime(before, after)) {
+    if (err == 0) {
+      char rel[k_max_blob_rel_path + 1];
+      blob_rel_path(key, rel);
+      ::unlinkat(m_source->root_fd(), rel, 0);
+    }
+    return fail(Errc::changed, "hash");
   }
   note_added();
-  return Stored{key, StoreMethod::linked};
+  return Stored{key, err == 0 ? StoreMethod::linked : StoreMethod::present};
 }
 
 Result<Stored> StoreBatch::add_bytes(const void* data, size_t len, bool executable, std::string_view ext) noexcept {
@@ -371,10 +380,8 @@ Status StoreBatch::commit() noexcept {
     int root = m_source->root_fd();
     // 2. Publish staged temps under their final names (EEXIST: someone else did).
     for (const auto& staged : m_staged) {
-      VRIFT_CHECK(m_source->make_shard_dirs(staged.key));
-      char rel[k_max_blob_rel_path + 1];
-      blob_rel_path(staged.key, rel);
-      if (::linkat(root, staged.tmp_name.c_str(), root, rel, 0) != 0 && errno != EEXIST) {
+      if (int err = m_source->link_to_blob(root, staged.tmp_name.c_str(), staged.key, 0); err != 0 && err != EEXIST) {
+        errno = err;
         return fail_sys("publish blob");
       }
     }

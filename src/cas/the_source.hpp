@@ -19,6 +19,7 @@
 // A published blob is never opened for writing, truncated, chmod-ed or utime-d again.
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -42,6 +43,7 @@ enum class StoreMethod : uint8_t {
 
 struct StoreRequest {
   int fd = -1;                    // the file, already open for reading; or -1 to open `path`
+  const struct stat* fd_stat = nullptr;  // fstat of `fd` just taken, if the caller has it
   int dirfd = AT_FDCWD;
   const char* path = nullptr;     // the file to store, relative to dirfd
   bool executable = false;        // store as the executable (0555) variant
@@ -79,6 +81,8 @@ class TheSource {
   // Sets the immutable flag on a blob (needs CAP_LINUX_IMMUTABLE and a filesystem that
   // has it). An immutable blob can no longer gain hard links. Errors: Errc::system.
   Status lock(const BlobKey& key) noexcept;
+  // The same for a blob already open (any mode) as `fd`.
+  static Status lock_fd(int fd) noexcept;
 
   // Makes everything written to The Source's filesystem durable (syncfs).
   Status sync() noexcept;
@@ -90,6 +94,9 @@ class TheSource {
   friend class StoreBatch;
   TheSource() = default;
   Status make_shard_dirs(const BlobKey& key) noexcept;
+  // linkat(old_dirfd, old_path) to the blob's name, creating its shard directories when
+  // missing. Returns errno semantics: 0, or the failing errno (EEXIST: already there).
+  int link_to_blob(int old_dirfd, const char* old_path, const BlobKey& key, int flags) noexcept;
 
   std::string m_root;
   UniqueFd m_root_fd;

@@ -39,6 +39,11 @@ struct FileDigest {
 // used or changed. Errors: Errc::system (read failures).
 Result<FileDigest> hash_fd(int fd) noexcept;
 
+// Hashes exactly the first `size` bytes of `fd` (from offset 0), as one does for a file
+// whose size fstat just gave: no read past them. Errors: Errc::system, Errc::changed
+// (the file ended before `size` bytes: it was truncated meanwhile).
+Result<FileDigest> hash_fd_exact(int fd, uint64_t size) noexcept;
+
 // Opens `path` (O_RDONLY|O_CLOEXEC) and hashes it. Errors: Errc::system.
 Result<FileDigest> hash_file(const char* path) noexcept;
 

@@ -32,7 +32,7 @@ using manifest::EntryKind;
 using manifest::Layer;
 using manifest::Tier;
 
-constexpr size_t k_chunk_files = 2048;  // files held open (and flock-ed) at once
+constexpr size_t k_chunk_files = 4096;  // files held open (and flock-ed) at once
 constexpr int k_change_retries = 3;
 
 int64_t to_ns(const timespec& ts) { return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec; }
@@ -58,7 +58,7 @@ struct Previous {
 
 struct FileTask {
   std::string rel;
-  struct stat st;  // as the walk saw it
+  struct stat st {};  // the open file (or the link, for a projection found by the walk)
   Tier tier = Tier::tier2;
   // The content is already a blob: a symlink vrift made into The Source, or a phantom
   // entry to project again. Nothing to hash; `prev` (if any) keeps mode and times.
@@ -68,6 +68,7 @@ struct FileTask {
   cas::Stored stored;
   bool stored_ok = false;
   bool private_copy = false;  // left as a read-only private file (no link possible)
+  bool projected_link = false;  // now a symlink to its blob
   uint64_t projected_ino = 0;
 };
 
@@ -77,13 +78,18 @@ struct DirOrLink {
   std::string target;  // symlinks only
 };
 
-// Runs fn(i) for i in [0, n) on `jobs` threads.
+// Runs fn(i) for i in [0, n) on `jobs` threads. Items are handed out in runs of
+// consecutive indices: tasks are in walk order, so a run mostly stays in one directory
+// and threads rarely contend for the same directory's lock.
 template <class Fn>
 void parallel_for(size_t n, unsigned jobs, Fn&& fn) {
+  constexpr size_t k_run = 32;
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
-      fn(i);
+    for (size_t begin = next.fetch_add(k_run); begin < n; begin = next.fetch_add(k_run)) {
+      for (size_t i = begin; i < n && i < begin + k_run; ++i) {
+        fn(i);
+      }
     }
   };
   std::vector<std::thread> pool;
@@ -103,7 +109,8 @@ std::string temp_beside(const std::string& rel) {
   static std::atomic<uint64_t> counter{0};
   size_t slash = rel.rfind('/');
   std::string dir = slash == std::string::npos ? "" : rel.substr(0, slash + 1);
-  return fmt::format("{}{}{}-{}", dir, k_temp_prefix, ::getpid(), counter.fetch_add(1));
+  static const pid_t pid = ::getpid();
+  return fmt::format("{}{}{}-{}", dir, k_temp_prefix, pid, counter.fetch_add(1));
 }
 
 bool is_projection_temp(std::string_view rel) {
@@ -170,11 +177,12 @@ class Ingester {
   bool unchanged(const struct stat& st, const Previous& prev) const;
   void materialize_phantoms();
   bool blob_of_link(std::string_view target, cas::BlobKey& key) const;
+  static bool same_blob(const Previous& prev, const cas::BlobKey& key);
   bool under_starts(std::string_view path) const;
   Outcome<void> process_chunk(std::vector<FileTask>& chunk);
   void store_one(FileTask& task, cas::StoreBatch& batch);
   void project_one(FileTask& task);
-  void protect_tier1_blob(const cas::BlobKey& key);
+  void protect_tier1_blob(const cas::BlobKey& key, int fd, bool sole);
   Entry entry_for(const FileTask& task) const;
   Outcome<void> record_dirs_and_links();
   Outcome<void> remove_vanished();
@@ -253,6 +261,11 @@ bool Ingester::under_starts(std::string_view path) const {
   return false;
 }
 
+bool Ingester::same_blob(const Previous& prev, const cas::BlobKey& key) {
+  return prev.kind == EntryKind::file && (prev.flags & k_flag_projected) != 0 && prev.hash == key.digest &&
+         prev.size == key.size && ((prev.mode & 0111) != 0) == key.executable && prev.ext == key.extension();
+}
+
 bool Ingester::blob_of_link(std::string_view target, cas::BlobKey& key) const {
   const std::string& root = m_source.root();
   // <root>/blake3/ab/cd/<name>
@@ -287,6 +300,16 @@ void Ingester::materialize_phantoms() {
 }
 
 void Ingester::walk(const std::string& start) {
+  auto stat_or_warn = [&](const WalkEntry& e, struct stat& st) {
+    if (e.stat(st)) {
+      return true;
+    }
+    if (errno != ENOENT) {  // vanished since the listing: nothing to keep
+      warn("cannot read", e.rel, error_reason(sys_error("stat")));
+      ++m_summary.failed;
+    }
+    return false;
+  };
   walk_tree(
       m_root_fd.get(), start,
       [&](const WalkEntry& e) {
@@ -295,22 +318,23 @@ void Ingester::walk(const std::string& start) {
         }
         if (is_projection_temp(e.rel)) {
           // A link an interrupted projection left behind: only vrift makes these names.
-          ::unlinkat(m_root_fd.get(), e.rel.c_str(), 0);
+          ::unlinkat(e.dir_fd, e.name, 0);
           return false;
         }
-        m_seen.insert(e.rel);
-        if (S_ISDIR(e.st.st_mode)) {
-          m_dirs_and_links.push_back(DirOrLink{e.rel, e.st, {}});
-          return true;
-        }
-        if (S_ISLNK(e.st.st_mode)) {
-          auto prev = m_previous.find(e.rel);
-          if (prev != m_previous.end() && unchanged(e.st, prev->second)) {
-            ++m_summary.unchanged;
+        struct stat st;
+        auto prev = m_previous.find(e.rel);
+        if (e.type == DT_DIR) {
+          if (!stat_or_warn(e, st)) {
             return false;
           }
+          m_seen.insert(e.rel);
+          m_dirs_and_links.push_back(DirOrLink{e.rel, st, {}});
+          return true;
+        }
+        if (e.type == DT_LNK) {
+          m_seen.insert(e.rel);
           char target[PATH_MAX];
-          ssize_t n = ::readlinkat(m_root_fd.get(), e.rel.c_str(), target, sizeof target);
+          ssize_t n = ::readlinkat(e.dir_fd, e.name, target, sizeof target);
           if (n < 0 || static_cast<size_t>(n) >= sizeof target) {
             warn("cannot read symlink", e.rel, n < 0 ? error_reason(sys_error("readlink")) : "target too long");
             ++m_summary.failed;
@@ -318,10 +342,17 @@ void Ingester::walk(const std::string& start) {
           }
           std::string_view link(target, static_cast<size_t>(n));
           cas::BlobKey key;
-          if (blob_of_link(link, key)) {
+          if (blob_of_link(link, key)) {  // a Tier-1 projection: the file it stands for
+            if (prev != m_previous.end() && m_options.mode == Mode::Solid && same_blob(prev->second, key)) {
+              ++m_summary.unchanged;  // the link vrift made, still pointing at the same blob
+              return false;
+            }
+            if (!stat_or_warn(e, st)) {
+              return false;
+            }
             FileTask task;
             task.rel = e.rel;
-            task.st = e.st;
+            task.st = st;
             task.tier = m_config.tier_of(e.rel);
             task.from_blob = true;
             task.stored.key = key;
@@ -329,23 +360,31 @@ void Ingester::walk(const std::string& start) {
             m_todo.push_back(std::move(task));
             return false;
           }
-          m_dirs_and_links.push_back(DirOrLink{e.rel, e.st, std::string(link)});
+          if (!stat_or_warn(e, st)) {
+            return false;
+          }
+          m_dirs_and_links.push_back(DirOrLink{e.rel, st, std::string(link)});
           return false;
         }
-        if (!S_ISREG(e.st.st_mode)) {
-          const char* kind = S_ISFIFO(e.st.st_mode) ? "a FIFO" : S_ISSOCK(e.st.st_mode) ? "a socket" : "a device";
+        if (e.type != DT_REG) {
+          const char* kind = e.type == DT_FIFO ? "a FIFO" : e.type == DT_SOCK ? "a socket" : "a device";
           warn("skipped special file", e.rel, fmt::format("{} cannot be stored; left as it is", kind));
           ++m_summary.skipped;
           return false;
         }
-        auto prev = m_previous.find(e.rel);
-        if (prev != m_previous.end() && unchanged(e.st, prev->second)) {
-          ++m_summary.unchanged;
-          return false;
+        m_seen.insert(e.rel);
+        // A file with no entry yet needs no stat here: the store stats the open file.
+        if (prev != m_previous.end()) {
+          if (!stat_or_warn(e, st)) {
+            return false;
+          }
+          if (unchanged(st, prev->second)) {
+            ++m_summary.unchanged;
+            return false;
+          }
         }
         FileTask task;
         task.rel = e.rel;
-        task.st = e.st;
         task.tier = m_config.tier_of(e.rel);
         m_todo.push_back(std::move(task));
         return false;
@@ -393,6 +432,7 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     }
     cas::StoreRequest request;
     request.fd = task.fd.get();
+    request.fd_stat = &task.st;
     request.path = task.rel.c_str();
     request.executable = (task.st.st_mode & 0111) != 0;
     request.allow_link = true;
@@ -445,7 +485,7 @@ Entry Ingester::entry_for(const FileTask& task) const {
   e.ext = task.stored.key.extension();
   if (m_options.mode == Mode::Phantom) {
     e.flags |= manifest::k_flag_phantom;
-  } else if (task.projected_ino != 0 && !task.private_copy) {
+  } else if ((task.projected_ino != 0 || task.projected_link) && !task.private_copy) {
     e.flags |= k_flag_projected;
   }
   if (task.private_copy) {
@@ -454,20 +494,27 @@ Entry Ingester::entry_for(const FileTask& task) const {
   return e;
 }
 
-void Ingester::protect_tier1_blob(const cas::BlobKey& key) {
-  char rel[cas::k_max_blob_rel_path + 1];
-  cas::blob_rel_path(key, rel);
+// `fd` is open on the blob's inode when the file itself became the blob; -1 otherwise.
+// `sole` says the blob is known to have no other link than The Source's.
+void Ingester::protect_tier1_blob(const cas::BlobKey& key, int fd, bool sole) {
+  UniqueFd opened;
+  if (fd < 0) {
+    char rel[cas::k_max_blob_rel_path + 1];
+    cas::blob_rel_path(key, rel);
+    opened.reset(::openat(m_source.root_fd(), rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    fd = opened.get();
+  }
   struct stat st;
   // Only a blob no project links to can be locked: the immutable flag would also freeze
   // those links (they could no longer be replaced or removed).
-  if (::fstatat(m_source.root_fd(), rel, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_nlink != 1) {
+  if (fd < 0 || (!sole && (::fstat(fd, &st) != 0 || st.st_nlink != 1))) {
     return;
   }
-  if (m_owner_uid != static_cast<uid_t>(-1) && st.st_uid != m_owner_uid) {
-    ::fchownat(m_source.root_fd(), rel, m_owner_uid, m_owner_gid, AT_SYMLINK_NOFOLLOW);
+  if (m_owner_uid != static_cast<uid_t>(-1)) {
+    ::fchown(fd, m_owner_uid, m_owner_gid);
   }
   if (m_config.tier1_immutable) {
-    auto locked = m_source.lock(key);
+    auto locked = cas::TheSource::lock_fd(fd);
     if (!locked) {
       std::call_once(m_lock_warning, [&] {
         m_warn(Failure{"cannot set the immutable flag on Tier-1 blobs", m_source.root(),
@@ -495,8 +542,8 @@ void Ingester::project_one(FileTask& task) {
     char blob_abs[PATH_MAX];
     m_source.path_of(key, blob_abs, sizeof blob_abs);
     if (task.from_blob && S_ISLNK(task.st.st_mode)) {
-      task.projected_ino = task.st.st_ino;  // already the link it should be
-      protect_tier1_blob(key);
+      task.projected_link = true;  // already the link it should be
+      protect_tier1_blob(key, -1, false);
       return;
     }
     if (::symlinkat(blob_abs, root, tmp.c_str()) != 0 || ::renameat(root, tmp.c_str(), root, task.rel.c_str()) != 0) {
@@ -504,11 +551,11 @@ void Ingester::project_one(FileTask& task) {
       ::unlinkat(root, tmp.c_str(), 0);
       return;
     }
-    struct stat st;
-    if (::fstatat(root, task.rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      task.projected_ino = st.st_ino;
-    }
-    protect_tier1_blob(key);
+    task.projected_link = true;  // re-ingest recognizes it by its target
+    // The file itself became the blob and had no other name: after the rename its only
+    // link is The Source's, so it can be locked without a stat to check.
+    bool sole = task.stored.method == cas::StoreMethod::linked && task.st.st_nlink == 1;
+    protect_tier1_blob(key, task.stored.method == cas::StoreMethod::linked ? task.fd.get() : -1, sole);
     return;
   }
   // Hard link: the project path and the blob share one inode.
