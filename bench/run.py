@@ -20,6 +20,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build-release")
+WORK = os.environ.get("VRIFT_BENCH_DIR", "/var/tmp/vrift-bench")
 
 
 def sh(cmd, **kw):
@@ -27,18 +28,26 @@ def sh(cmd, **kw):
 
 
 def build():
+    global BUILD
+    if os.environ.get("VRIFT_BUILD"):
+        BUILD = os.environ["VRIFT_BUILD"]  # use an existing build (the CI smoke run)
+        return
     if not os.path.exists(os.path.join(BUILD, "build.ninja")):
         sh(["cmake", "-S", ROOT, "-B", BUILD, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
             "-DVRIFT_TESTS=OFF"], stdout=subprocess.DEVNULL)
     sh(["ninja", "-C", BUILD, "-j2"], stdout=subprocess.DEVNULL)
 
 
+def remove(path):
+    if os.path.lexists(path):
+        subprocess.run(["chattr", "-R", "-i", path], stderr=subprocess.DEVNULL, check=False)
+        sh(["rm", "-rf", path])
+
+
 def clean_state(target, *sources):
     """The clean protocol: remove target, sync, drop caches, re-read the sources."""
-    if target and os.path.lexists(target):
-        sh(["chattr", "-R", "-i", target], stderr=subprocess.DEVNULL, check=False) \
-            if shutil.which("chattr") else None
-        sh(["rm", "-rf", target])
+    if target:
+        remove(target)
     os.sync()
     try:
         with open("/proc/sys/vm/drop_caches", "w") as f:
@@ -47,6 +56,7 @@ def clean_state(target, *sources):
         print("bench: cannot drop caches (not root): figures may drift", file=sys.stderr)
     for src in sources:
         sh(f"find '{src}' -type f -print0 | xargs -0 -r cat > /dev/null")
+        sh(f"find '{src}' -printf '' > /dev/null")
 
 
 def timed(cmd, prepare=None, env=None):
@@ -99,20 +109,166 @@ def fig_hash(args, work):
              f"{v.median / b.median:.2f}x throughput", ">= 0.95x")]
 
 
-FIGURES = [("hash", fig_hash)]
+def ensure_corpus(args):
+    """The reference node_modules (bench/corpus), or a small generated tree in smoke mode."""
+    if args.smoke:
+        corpus = os.path.join(WORK, "smoke-corpus")
+        if not os.path.exists(os.path.join(corpus, "node_modules")):
+            for i in range(400):
+                d = os.path.join(corpus, "node_modules", f"pkg{i % 20}", "lib")
+                os.makedirs(d, exist_ok=True)
+                with open(os.path.join(d, f"m{i}.js"), "w") as f:
+                    f.write(f"module.exports = {i % 300};\n" * (1 + i % 40))
+        return corpus
+    corpus = os.path.join(WORK, "corpus")
+    if not os.path.exists(os.path.join(corpus, "node_modules", ".package-lock.json")):
+        os.makedirs(corpus, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(os.path.join(ROOT, "bench", "corpus", name), corpus)
+        print("bench: installing the corpus (npm ci --ignore-scripts) ...", file=sys.stderr)
+        sh(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], cwd=corpus,
+           stdout=subprocess.DEVNULL)
+    return corpus
+
+
+def new_project(corpus, path, tier_rule=None, tier1_link="symlink"):
+    """A copy of the corpus as a vrift project (not timed). tier_rule: make every path
+    that tier instead of using the default rules."""
+    os.makedirs(path, exist_ok=True)
+    sh(["cp", "-a", os.path.join(corpus, "node_modules"), os.path.join(path, "node_modules")])
+    sh([os.path.join(BUILD, "vrift"), "-C", path, "init", "-q"])
+    cfg = os.path.join(path, ".vrift", "config.toml")
+    text = open(cfg).read().replace('link = "symlink"', f'link = "{tier1_link}"')
+    if tier_rule is not None:
+        text = text[:text.index("[[rule]]")] + f'[[rule]]\npattern = "**"\ntier = {tier_rule}\n'
+    open(cfg, "w").write(text)
+
+
+def b3sum_cmd(tree, procs=2):
+    return f"find '{tree}' -type f -print0 | xargs -0 -P{procs} -n 1000 b3sum > /dev/null"
+
+
+def ingest_cmd(project, cas, *extra):
+    return [os.path.join(BUILD, "vrift"), "-C", project, "--cas-root", cas, "ingest", "-q", *extra]
+
+
+def fig_first_ingest(args, work, label, extra, tier_rule, link_kind, cp_flag):
+    corpus = ensure_corpus(args)
+    nm = os.path.join(corpus, "node_modules")
+    t_v, t_y = [], []
+    for run in range(args.runs):
+        project = os.path.join(work, f"{label}-p{run}")
+        cas = os.path.join(work, f"{label}-cas{run}")
+        farm = os.path.join(work, f"{label}-farm{run}")
+        new_project(corpus, project, tier_rule, link_kind)
+        clean_state(None, project)
+        t_v.append(timed(ingest_cmd(project, cas, *extra)))
+        clean_state(None, nm)
+        t_b = timed(b3sum_cmd(nm))
+        t_c = timed(["cp", cp_flag, nm, farm])
+        t_y.append(t_b + t_c)
+        for path in (project, cas, farm):
+            remove(path)
+    v, y = Stat(t_v), Stat(t_y)
+    return v, y
+
+
+def fig_ingest(args, work):
+    rows = []
+    for label, extra, rule, link, cp_flag, what in [
+        ("solid-t2", ["--solid"], 2, "symlink", "-al", "Solid Tier-2 (hardlinks)"),
+        ("phantom", ["--phantom"], None, "symlink", "-al", "Phantom"),
+        ("solid-t1", ["--solid"], None, "symlink", "-as", "Solid Tier-1 (symlinks)"),
+    ]:
+        v, y = fig_first_ingest(args, work, label, extra, rule, link, cp_flag)
+        rows.append((f"first ingest, {what}, corpus, 2 workers", v.show(),
+                     f"b3sum -P2 + cp {cp_flag}: {y.show()}", f"{v.median / y.median:.2f}x", "<= 1.3x"))
+    return rows
+
+
+def fig_reingest(args, work):
+    corpus = ensure_corpus(args)
+    project = os.path.join(work, "re-p")
+    cas = os.path.join(work, "re-cas")
+    new_project(corpus, project)
+    sh(ingest_cmd(project, cas))
+    v, y = alternate(args.runs, lambda: timed(ingest_cmd(project, cas)),
+                     lambda: timed(f"find '{project}/node_modules' -printf '%s %T@\\n' > /dev/null"))
+    # A second project with the same tree: every blob is already in The Source.
+    t_second, t_yard = [], []
+    for run in range(args.runs):
+        second = os.path.join(work, f"second-p{run}")
+        farm = os.path.join(work, f"second-farm{run}")
+        new_project(corpus, second)
+        clean_state(None, second)
+        t_second.append(timed(ingest_cmd(second, cas)))
+        clean_state(None, os.path.join(corpus, "node_modules"))
+        t_yard.append(timed(b3sum_cmd(os.path.join(corpus, "node_modules"))) +
+                      timed(["cp", "-al", os.path.join(corpus, "node_modules"), farm]))
+        remove(second)
+        remove(farm)
+    s2, sy = Stat(t_second), Stat(t_yard)
+    remove(project)
+    remove(cas)
+    return [("re-ingest, nothing changed, corpus", v.show(), "find -printf '%s %T@': " + y.show(),
+             f"{v.median / y.median:.2f}x", "<= 2x"),
+            ("ingest of a second project, same tree (all blobs present)", s2.show(),
+             "b3sum -P2 + cp -al: " + sy.show(), f"{s2.median / sy.median:.2f}x", "<= 1.5x first")]
+
+
+def fig_cold(args, work):
+    corpus = ensure_corpus(args)
+    nm = os.path.join(corpus, "node_modules")
+    t_v, t_y = [], []
+    for run in range(args.runs):
+        project = os.path.join(work, f"cold-p{run}")
+        cas = os.path.join(work, f"cold-cas{run}")
+        new_project(corpus, project)
+        os.sync()
+        open("/proc/sys/vm/drop_caches", "w").write("3\n")
+        t_v.append(timed(ingest_cmd(project, cas)))
+        os.sync()
+        open("/proc/sys/vm/drop_caches", "w").write("3\n")
+        t_y.append(timed(b3sum_cmd(nm, 16).replace("-n 1000", "-n 100")))
+        remove(project)
+        remove(cas)
+    v, y = Stat(t_v), Stat(t_y)
+    return [("cold first ingest (drop_caches 3), Solid", v.show(), "cold b3sum, 16 readers: " + y.show(),
+             f"{v.median / y.median:.2f}x", "<= 1.5x")]
+
+
+def fig_manifest(args, work):
+    """Google Benchmark figures for the manifest (no yardstick: absolute targets)."""
+    exe = os.path.join(BUILD, "bench_manifest")
+    if not os.path.exists(exe):
+        return []
+    out = subprocess.run([exe, "--benchmark_format=json", "--benchmark_min_time=0.05" if args.smoke else
+                          "--benchmark_min_time=0.5", "--benchmark_filter=" + ("/100000" if args.smoke else ".")],
+                         check=True, capture_output=True, text=True).stdout
+    import json
+    rows = []
+    for b in json.loads(out)["benchmarks"]:
+        rows.append((f"manifest: {b['name']}", f"{b['real_time']:.0f} {b['time_unit']}", "-", "-",
+                     "<= 1 us" if "get" in b["name"].lower() and "1000000" in b["name"] else "-"))
+    return rows
+
+
+FIGURES = [("hash", fig_hash), ("ingest", fig_ingest), ("reingest", fig_reingest), ("cold", fig_cold),
+           ("manifest", fig_manifest)]
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true", help="tiny inputs, one run each")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", default="")
+    ap.add_argument("--only", default="", help="run the figures whose name contains this")
     args = ap.parse_args()
     if args.smoke:
         args.runs = 1
     build()
     rows = []
-    with tempfile.TemporaryDirectory(prefix="vrift-bench-") as work:
+    os.makedirs(WORK, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="run-", dir=WORK) as work:
         for name, fig in FIGURES:
             if args.only and args.only not in name:
                 continue

@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   add_ingest_command(app, g, exit_code);
   add_status_command(app, g, exit_code);
   add_ls_command(app, g, exit_code);
+  add_run_command(app, g, exit_code);
   add_hash_command(app, g, exit_code);
   add_cas_command(app, g, exit_code);
 

@@ -1,0 +1,84 @@
+// `vrift run [--solid|--phantom] -- CMD ARGS...`: one command inside the projection.
+
+#include <fmt/core.h>
+
+#include "cli/commands.hpp"
+#include "cli/context.hpp"
+#include "project/ingest.hpp"
+#include "project/session.hpp"
+#include "project/status.hpp"
+
+namespace vrift::cli {
+
+namespace {
+
+struct RunArgs {
+  bool solid = false;
+  bool phantom = false;
+  std::vector<std::string> command;
+};
+
+int run_run(const Globals& g, const RunArgs& args) {
+  auto ctx = open_project(g, true);
+  if (!ctx) {
+    return 1;
+  }
+  auto shim = project::find_shim();
+  if (!shim) {
+    print_failure(shim.error());
+    return 1;
+  }
+  // The mode the files are projected in now; a different mode asked for converts them.
+  auto txn = ctx->manifest->read();
+  if (!txn) {
+    print_failure(project::Failure{"cannot read manifest", ctx->paths.manifest_dir(), error_reason(txn.error())});
+    return 1;
+  }
+  auto census = ctx->manifest->census(*txn);
+  txn->reset();
+  if (!census) {
+    print_failure(project::Failure{"cannot read manifest", ctx->paths.manifest_dir(), error_reason(census.error())});
+    return 1;
+  }
+  bool projected_phantom = census->phantom > 0;
+  project::Mode mode = args.phantom ? project::Mode::Phantom
+                       : args.solid ? project::Mode::Solid
+                       : projected_phantom ? project::Mode::Phantom
+                                           : ctx->config.mode;
+  bool converting = mode == project::Mode::Phantom ? census->phantom != census->files : census->phantom > 0;
+  if (converting) {
+    if (!g.quiet) {
+      fmt::print(stderr, "vrift: converting the projection to [{}] mode first\n",
+                 mode == project::Mode::Phantom ? "Phantom" : "Solid");
+    }
+    project::IngestOptions options;
+    options.mode = mode;
+    auto summary = project::ingest(ctx->paths, ctx->config, *ctx->source, *ctx->manifest, options,
+                                   [&](const project::Failure& f) { print_warning(f); });
+    if (!summary) {
+      print_failure(summary.error());
+      return 1;
+    }
+  }
+  project::SessionSpec spec{ctx->paths, ctx->source->root(), *shim, mode};
+  auto status = project::run_in_session(spec, args.command);
+  if (!status) {
+    print_failure(status.error());
+    return 1;
+  }
+  return *status;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, Globals& g, int& exit_code) {
+  auto* cmd = app.add_subcommand("run", "Run one command inside the projection (vrift run -- CMD ARGS...)");
+  auto args = std::make_shared<RunArgs>();
+  auto* solid = cmd->add_flag("--solid", args->solid, "Run with the files projected as links (default)");
+  cmd->add_flag("--phantom", args->phantom, "Run with the files in The Source only")->excludes(solid);
+  cmd->add_option("command", args->command, "The command and its arguments")->required();
+  cmd->prefix_command();
+  cmd->callback([&g, args, &exit_code] { exit_code = run_run(g, *args); });
+}
+
+}  // namespace vrift::cli

@@ -1,0 +1,154 @@
+#include "project/session.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+extern char** environ;
+
+namespace vrift::project {
+
+Outcome<std::string> find_shim() {
+  if (const char* env = std::getenv("VRIFT_SHIM"); env && *env) {
+    std::string path = absolute_path(env);
+    if (::access(path.c_str(), R_OK) != 0) {
+      return failure("cannot find the shim", path, "VRIFT_SHIM names a file that cannot be read");
+    }
+    return path;
+  }
+  char exe[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) {
+    return failure("cannot find the shim", "/proc/self/exe", sys_error("readlink"));
+  }
+  std::string dir(exe, static_cast<size_t>(n));
+  dir.resize(dir.rfind('/'));
+  for (const char* candidate : {"/libvrift_shim.so", "/../lib/vrift/libvrift_shim.so", "/../lib/libvrift_shim.so"}) {
+    std::string path = absolute_path(dir + candidate);
+    if (::access(path.c_str(), R_OK) == 0) {
+      return path;
+    }
+  }
+  return failure("cannot find the shim", dir + "/libvrift_shim.so",
+                 "it is not beside the vrift binary; set VRIFT_SHIM to its path");
+}
+
+std::map<std::string, std::string> current_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (eq != nullptr) {
+      env.emplace(std::string(*e, static_cast<size_t>(eq - *e)), std::string(eq + 1));
+    }
+  }
+  return env;
+}
+
+std::map<std::string, std::string> session_environment(const SessionSpec& spec,
+                                                       std::map<std::string, std::string> env) {
+  std::string preload = spec.shim_path;
+  if (auto it = env.find("LD_PRELOAD"); it != env.end()) {
+    // Keep other preloads, after ours; drop earlier copies of ours (no stacking).
+    std::string rest = it->second;
+    size_t i = 0;
+    while (i <= rest.size()) {
+      size_t j = rest.find_first_of(": ", i);
+      if (j == std::string::npos) {
+        j = rest.size();
+      }
+      std::string item = rest.substr(i, j - i);
+      if (!item.empty() && item != spec.shim_path && !item.ends_with("/libvrift_shim.so")) {
+        preload += ":" + item;
+      }
+      i = j + 1;
+    }
+  }
+  env["LD_PRELOAD"] = preload;
+  env["VRIFT_PROJECT"] = spec.project.root;
+  env["VRIFT_CAS_ROOT"] = spec.cas_root;
+  env["VRIFT_MODE"] = mode_name(spec.mode);
+  env["UV_USE_IO_URING"] = "0";
+  return env;
+}
+
+namespace {
+
+pid_t g_child = -1;
+
+void forward_signal(int sig) {
+  if (g_child > 0) {
+    ::kill(g_child, sig);
+  }
+}
+
+}  // namespace
+
+Outcome<int> run_in_session(const SessionSpec& spec, const std::vector<std::string>& argv) {
+  if (argv.empty()) {
+    return failure("nothing to run", "", "give a command after --, e.g. vrift run -- node app.js");
+  }
+  auto env = session_environment(spec, current_environment());
+  std::vector<std::string> env_strings;
+  env_strings.reserve(env.size());
+  for (const auto& [name, value] : env) {
+    env_strings.push_back(name + "=" + value);
+  }
+  std::vector<char*> envp;
+  for (auto& s : env_strings) {
+    envp.push_back(s.data());
+  }
+  envp.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> argp;
+  for (auto& a : args) {
+    argp.push_back(a.data());
+  }
+  argp.push_back(nullptr);
+
+  struct sigaction forward {};
+  forward.sa_handler = forward_signal;
+  ::sigemptyset(&forward.sa_mask);
+  struct sigaction old[4];
+  const int sigs[4] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  for (int i = 0; i < 4; ++i) {
+    ::sigaction(sigs[i], &forward, &old[i]);
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    return failure("cannot run command", argv[0], sys_error("fork"));
+  }
+  if (pid == 0) {
+    for (int i = 0; i < 4; ++i) {
+      ::sigaction(sigs[i], &old[i], nullptr);
+    }
+    ::execvpe(argp[0], argp.data(), envp.data());
+    int err = errno;
+    std::string msg = "vrift: error: cannot run command (" + argv[0] + "): " + std::strerror(err) + "\n";
+    ssize_t ignored = ::write(STDERR_FILENO, msg.data(), msg.size());
+    (void)ignored;
+    ::_exit(err == ENOENT ? 127 : 126);
+  }
+  g_child = pid;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      return failure("cannot wait for command", argv[0], sys_error("waitpid"));
+    }
+  }
+  g_child = -1;
+  for (int i = 0; i < 4; ++i) {
+    ::sigaction(sigs[i], &old[i], nullptr);
+  }
+  if (WIFEXITED(status)) {
+    return WEXITSTATUS(status);
+  }
+  return 128 + WTERMSIG(status);
+}
+
+}  // namespace vrift::project

@@ -1,0 +1,46 @@
+#pragma once
+// Sessions: the environment that puts a program inside a project's projection, and the
+// contract between the vrift CLI and libvrift_shim.so.
+//
+// The shim reads these variables once, at load:
+//   LD_PRELOAD        the shim, first (what was there before is kept after it)
+//   VRIFT_PROJECT     the project root, absolute and normalized
+//   VRIFT_CAS_ROOT    The Source's root, absolute
+//   VRIFT_MODE        "solid" or "phantom"
+//   UV_USE_IO_URING   "0": keeps libuv's (node's) file I/O on system calls the shim sees
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "project/config.hpp"
+#include "project/failure.hpp"
+#include "project/project.hpp"
+
+namespace vrift::project {
+
+struct SessionSpec {
+  ProjectPaths project;
+  std::string cas_root;   // absolute
+  std::string shim_path;  // absolute
+  Mode mode = Mode::Solid;
+};
+
+// The shim to load: $VRIFT_SHIM, else libvrift_shim.so beside the running vrift binary.
+// Fails, naming where it looked, when there is none.
+Outcome<std::string> find_shim();
+
+// `env` (NAME -> value) with the session's variables set; LD_PRELOAD gets the shim in
+// front, once, keeping any other preloads.
+std::map<std::string, std::string> session_environment(const SessionSpec& spec,
+                                                       std::map<std::string, std::string> env);
+
+// The current process environment as a map.
+std::map<std::string, std::string> current_environment();
+
+// Runs argv (searched in PATH) in the session's environment and waits for it. Returns
+// its exit status, 128 + the signal when a signal ended it, 127 when it could not start.
+// SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to vrift are passed on to it.
+Outcome<int> run_in_session(const SessionSpec& spec, const std::vector<std::string>& argv);
+
+}  // namespace vrift::project
