@@ -37,10 +37,6 @@ constexpr int k_change_retries = 3;
 
 int64_t to_ns(const timespec& ts) { return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec; }
 
-// The path holds a link vrift made to the entry's blob (Solid projection).
-// TODO(manifest): move next to k_flag_phantom in manifest/entry.hpp.
-constexpr uint8_t k_flag_projected = 0x02;
-
 // What the manifest held for a path before this run: enough to tell what changed, and
 // to project a phantom file again.
 struct Previous {
@@ -178,6 +174,8 @@ class Ingester {
   void materialize_phantoms();
   bool blob_of_link(std::string_view target, cas::BlobKey& key) const;
   static bool same_blob(const Previous& prev, const cas::BlobKey& key);
+  static bool is_projection_of(const struct stat& st, const Previous& prev);
+  static cas::BlobKey key_of(const Previous& prev);
   bool under_starts(std::string_view path) const;
   Outcome<void> process_chunk(std::vector<FileTask>& chunk);
   void store_one(FileTask& task, cas::StoreBatch& batch);
@@ -243,7 +241,7 @@ bool Ingester::unchanged(const struct stat& st, const Previous& prev) const {
   }
   // A projection vrift made is a link to an immutable blob: the same inode means the
   // same content, whatever its (shared, borrowed) times say.
-  if ((prev.flags & k_flag_projected) != 0) {
+  if ((prev.flags & manifest::k_flag_projected) != 0) {
     return static_cast<uint64_t>(st.st_ino) == prev.ino && (S_ISLNK(st.st_mode) || S_ISREG(st.st_mode));
   }
   return S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_ino) == prev.ino &&
@@ -261,8 +259,22 @@ bool Ingester::under_starts(std::string_view path) const {
   return false;
 }
 
+bool Ingester::is_projection_of(const struct stat& st, const Previous& prev) {
+  return prev.kind == EntryKind::file && (prev.flags & manifest::k_flag_projected) != 0 && S_ISREG(st.st_mode) &&
+         static_cast<uint64_t>(st.st_ino) == prev.ino;
+}
+
+cas::BlobKey Ingester::key_of(const Previous& prev) {
+  cas::BlobKey key;
+  key.digest = prev.hash;
+  key.size = prev.size;
+  key.executable = (prev.mode & 0111) != 0;
+  cas::set_ext(key, prev.ext);
+  return key;
+}
+
 bool Ingester::same_blob(const Previous& prev, const cas::BlobKey& key) {
-  return prev.kind == EntryKind::file && (prev.flags & k_flag_projected) != 0 && prev.hash == key.digest &&
+  return prev.kind == EntryKind::file && (prev.flags & manifest::k_flag_projected) != 0 && prev.hash == key.digest &&
          prev.size == key.size && ((prev.mode & 0111) != 0) == key.executable && prev.ext == key.extension();
 }
 
@@ -290,10 +302,7 @@ void Ingester::materialize_phantoms() {
     task.tier = prev.tier;
     task.from_blob = true;
     task.prev = &prev;
-    task.stored.key.digest = prev.hash;
-    task.stored.key.size = prev.size;
-    task.stored.key.executable = (prev.mode & 0111) != 0;
-    cas::set_ext(task.stored.key, prev.ext);
+    task.stored.key = key_of(prev);
     m_seen.insert(path);
     m_todo.push_back(std::move(task));
   }
@@ -380,6 +389,19 @@ void Ingester::walk(const std::string& start) {
           }
           if (unchanged(st, prev->second)) {
             ++m_summary.unchanged;
+            return false;
+          }
+          if (is_projection_of(st, prev->second)) {
+            // Still the blob's own inode (a mode switch): nothing to hash, and the
+            // recorded mode and times are the file's, not the blob's.
+            FileTask task;
+            task.rel = e.rel;
+            task.st = st;
+            task.tier = prev->second.tier;
+            task.from_blob = true;
+            task.prev = &prev->second;
+            task.stored.key = key_of(prev->second);
+            m_todo.push_back(std::move(task));
             return false;
           }
         }
@@ -486,7 +508,7 @@ Entry Ingester::entry_for(const FileTask& task) const {
   if (m_options.mode == Mode::Phantom) {
     e.flags |= manifest::k_flag_phantom;
   } else if ((task.projected_ino != 0 || task.projected_link) && !task.private_copy) {
-    e.flags |= k_flag_projected;
+    e.flags |= manifest::k_flag_projected;
   }
   if (task.private_copy) {
     e.ino = task.projected_ino;  // a plain file now: compared by ino, size and times

@@ -94,7 +94,7 @@ Outcome<StatusReport> project_status(const ProjectPaths& project, const Config& 
       report.phantom_occupied += present ? 1 : 0;
       return true;
     }
-    if ((e.flags & 0x02) == 0) {  // not a link vrift made: a private read-only copy
+    if ((e.flags & manifest::k_flag_projected) == 0) {  // not a link vrift made: a private read-only copy
       ++report.private_copies;
       return true;
     }

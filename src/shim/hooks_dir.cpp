@@ -1,0 +1,347 @@
+// Directories. Project directories are always physical (Phantom keeps the skeleton), so
+// opendir and friends are the kernel's; what the shim adds, for a directory inside the
+// project, is the view of its managed files:
+//   - Phantom: after the physical entries, the directory's phantom files from the
+//     manifest (those not physically present), with d_type DT_REG and the virtual inode;
+//   - Solid: a Tier-1 symlink projection is shown as the regular file it stands for
+//     (DT_REG), and every managed file carries its virtual inode in d_ino.
+// glibc's scandir reads through its internal readdir, so scandir is rebuilt here on the
+// wrapped readdir. telldir/seekdir positions are the kernel's and do not cover the
+// phantom entries that follow the physical ones.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "shim/export.hpp"
+#include "shim/real.hpp"
+#include "shim/state.hpp"
+#include "shim/vfs.hpp"
+
+namespace vrift::shim {
+
+namespace {
+
+struct DirState {
+  DIR* dir = nullptr;
+  char rel[PATH_MAX];
+  size_t rel_len = 0;
+  bool physical_done = false;
+  char* names = nullptr;  // phantom names still to list, NUL-separated
+  size_t names_len = 0;
+  size_t cursor = 0;
+  long next_off = 0;
+  struct dirent64 ent;
+};
+
+constexpr int k_max_dirs = 512;
+constinit std::atomic<DIR*> g_dir_keys[k_max_dirs]{};
+constinit DirState* g_dir_states[k_max_dirs]{};
+constinit std::atomic<int> g_open_dirs{0};
+
+DirState* find_state(DIR* dir) noexcept {
+  if (g_open_dirs.load(std::memory_order_acquire) == 0) {
+    return nullptr;
+  }
+  for (int i = 0; i < k_max_dirs; ++i) {
+    if (g_dir_keys[i].load(std::memory_order_acquire) == dir) {
+      return g_dir_states[i];
+    }
+  }
+  return nullptr;
+}
+
+void register_dir(DIR* dir, const ManagedPath& mp) noexcept {
+  auto* state = static_cast<DirState*>(std::calloc(1, sizeof(DirState)));
+  if (state == nullptr) {
+    return;  // the directory is listed as the kernel has it
+  }
+  state->dir = dir;
+  std::memcpy(state->rel, mp.rel, mp.rel_len);
+  state->rel[mp.rel_len] = '\0';
+  state->rel_len = mp.rel_len;
+  for (int i = 0; i < k_max_dirs; ++i) {
+    DIR* expected = nullptr;
+    if (g_dir_keys[i].load(std::memory_order_relaxed) == nullptr) {
+      g_dir_states[i] = state;
+      if (g_dir_keys[i].compare_exchange_strong(expected, dir, std::memory_order_acq_rel)) {
+        g_open_dirs.fetch_add(1, std::memory_order_acq_rel);
+        return;
+      }
+    }
+  }
+  std::free(state);  // table full: this directory is listed as the kernel has it
+}
+
+void reset_state(DirState* state) noexcept {
+  std::free(state->names);
+  state->names = nullptr;
+  state->names_len = 0;
+  state->cursor = 0;
+  state->physical_done = false;
+}
+
+void unregister_dir(DIR* dir) noexcept {
+  for (int i = 0; i < k_max_dirs; ++i) {
+    if (g_dir_keys[i].load(std::memory_order_acquire) == dir) {
+      DirState* state = g_dir_states[i];
+      g_dir_keys[i].store(nullptr, std::memory_order_release);
+      g_open_dirs.fetch_sub(1, std::memory_order_acq_rel);
+      reset_state(state);
+      std::free(state);
+      return;
+    }
+  }
+}
+
+// The child path rel/name in buf; returns its length.
+size_t child_rel(const DirState* state, const char* name, char* buf) noexcept {
+  size_t n = std::strlen(name);
+  size_t len = 0;
+  if (state->rel_len > 0) {
+    std::memcpy(buf, state->rel, state->rel_len);
+    buf[state->rel_len] = '/';
+    len = state->rel_len + 1;
+  }
+  if (len + n >= PATH_MAX) {
+    return 0;
+  }
+  std::memcpy(buf + len, name, n + 1);
+  return len + n;
+}
+
+// Gathers the phantom files of the directory that are not physically there.
+void collect_phantoms(DirState* state) noexcept {
+  Lookup lookup;
+  int dfd = ::dirfd(state->dir);
+  size_t cap = 0;
+  lookup.children(state->rel, state->rel_len, [&](std::string_view name, const manifest::Entry& e) {
+    if (e.kind != manifest::EntryKind::file || !e.phantom() || name.size() >= 256) {
+      return true;
+    }
+    char cname[256];
+    std::memcpy(cname, name.data(), name.size());
+    cname[name.size()] = '\0';
+    struct stat st;
+    if (real().fstatat(dfd, cname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      return true;  // a physical file of that name is listed already
+    }
+    if (state->names_len + name.size() + 1 > cap) {
+      size_t grown = cap == 0 ? 4096 : cap * 2;
+      while (grown < state->names_len + name.size() + 1) {
+        grown *= 2;
+      }
+      auto* bigger = static_cast<char*>(std::realloc(state->names, grown));
+      if (bigger == nullptr) {
+        return false;
+      }
+      state->names = bigger;
+      cap = grown;
+    }
+    std::memcpy(state->names + state->names_len, name.data(), name.size());
+    state->names[state->names_len + name.size()] = '\0';
+    state->names_len += name.size() + 1;
+    return true;
+  });
+}
+
+struct dirent64* read_managed(DirState* state) noexcept {
+  Guard guard;
+  int saved = errno;
+  if (!state->physical_done) {
+    errno = 0;
+    struct dirent64* d = real().readdir64(state->dir);
+    if (d != nullptr) {
+      if (d->d_name[0] == '.' && (d->d_name[1] == '\0' || (d->d_name[1] == '.' && d->d_name[2] == '\0'))) {
+        errno = saved;
+        return d;
+      }
+      if (d->d_type == DT_LNK || d->d_type == DT_REG || d->d_type == DT_UNKNOWN) {
+        char rel[PATH_MAX];
+        size_t len = child_rel(state, d->d_name, rel);
+        Lookup lookup;
+        manifest::Entry entry;
+        ManagedPath mp;
+        struct stat st;
+        if (len > 0 && project_path(rel, len, mp) && virtual_stat(mp, lookup, entry, st) == 1) {
+          d->d_type = DT_REG;
+          d->d_ino = st.st_ino;
+        }
+      }
+      errno = saved;
+      return d;
+    }
+    if (errno != 0) {
+      return nullptr;
+    }
+    state->physical_done = true;
+    if (g_session.phantom) {
+      collect_phantoms(state);
+    }
+  }
+  if (state->cursor >= state->names_len) {
+    errno = saved;
+    return nullptr;
+  }
+  const char* name = state->names + state->cursor;
+  size_t n = std::strlen(name);
+  state->cursor += n + 1;
+  char rel[PATH_MAX];
+  size_t len = child_rel(state, name, rel);
+  std::memset(&state->ent, 0, offsetof(struct dirent64, d_name));
+  state->ent.d_ino = virtual_ino(rel, len);
+  state->ent.d_off = ++state->next_off;
+  state->ent.d_reclen = static_cast<unsigned short>(offsetof(struct dirent64, d_name) + n + 1);
+  state->ent.d_type = DT_REG;
+  std::memcpy(state->ent.d_name, name, n + 1);
+  errno = saved;
+  return &state->ent;
+}
+
+void maybe_register(DIR* dir, int dirfd, const char* path) noexcept {
+  if (dir == nullptr || !active()) {
+    return;
+  }
+  Guard guard;
+  ManagedPath mp;
+  if (classify(dirfd, path, mp)) {
+    register_dir(dir, mp);
+  }
+}
+
+template <class Ent, class Filter, class Compare>
+int scan(const char* path, Ent*** out, Filter filter, Compare compare) noexcept;
+
+}  // namespace
+
+}  // namespace vrift::shim
+
+using namespace vrift::shim;
+
+VRIFT_EXPORT DIR* opendir(const char* path) {
+  DIR* dir = real().opendir(path);
+  int saved = errno;
+  maybe_register(dir, AT_FDCWD, path);
+  errno = saved;
+  return dir;
+}
+
+VRIFT_EXPORT DIR* fdopendir(int fd) {
+  DIR* dir = real().fdopendir(fd);
+  if (dir != nullptr && active()) {
+    int saved = errno;
+    char proc[32];
+    char path[PATH_MAX];
+    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    ssize_t n = real().readlink(proc, path, sizeof path - 1);
+    if (n > 0) {
+      path[n] = '\0';
+      maybe_register(dir, AT_FDCWD, path);
+    }
+    errno = saved;
+  }
+  return dir;
+}
+
+VRIFT_EXPORT int closedir(DIR* dir) {
+  unregister_dir(dir);
+  return real().closedir(dir);
+}
+
+VRIFT_EXPORT struct dirent64* readdir64(DIR* dir) {
+  DirState* state = find_state(dir);
+  if (state == nullptr) {
+    return real().readdir64(dir);
+  }
+  return read_managed(state);
+}
+
+// struct dirent and struct dirent64 are the same on x86-64.
+VRIFT_EXPORT struct dirent* readdir(DIR* dir) { return reinterpret_cast<struct dirent*>(readdir64(dir)); }
+
+VRIFT_EXPORT void rewinddir(DIR* dir) {
+  if (DirState* state = find_state(dir)) {
+    reset_state(state);
+  }
+  real().rewinddir(dir);
+}
+
+namespace vrift::shim {
+namespace {
+
+template <class Ent, class Filter, class Compare>
+int scan(const char* path, Ent*** out, Filter filter, Compare compare) noexcept {
+  DIR* dir = ::opendir(path);  // the wrapper above
+  if (dir == nullptr) {
+    return -1;
+  }
+  Ent** list = nullptr;
+  size_t count = 0;
+  size_t cap = 0;
+  int saved = errno;
+  errno = 0;
+  while (struct dirent64* d = ::readdir64(dir)) {
+    auto* ent = reinterpret_cast<Ent*>(d);
+    if (filter != nullptr && filter(ent) == 0) {
+      errno = 0;
+      continue;
+    }
+    if (count == cap) {
+      cap = cap == 0 ? 32 : cap * 2;
+      auto** bigger = static_cast<Ent**>(std::realloc(list, cap * sizeof(Ent*)));
+      if (bigger == nullptr) {
+        break;
+      }
+      list = bigger;
+    }
+    auto* copy = static_cast<Ent*>(std::malloc(sizeof(Ent)));
+    if (copy == nullptr) {
+      break;
+    }
+    std::memcpy(copy, d, d->d_reclen < sizeof(Ent) ? d->d_reclen : sizeof(Ent));
+    list[count++] = copy;
+    errno = 0;
+  }
+  int err = errno;
+  ::closedir(dir);
+  if (err != 0) {
+    for (size_t i = 0; i < count; ++i) {
+      std::free(list[i]);
+    }
+    std::free(list);
+    errno = err;
+    return -1;
+  }
+  if (compare != nullptr && count > 1) {
+    std::qsort(list, count, sizeof(Ent*), reinterpret_cast<int (*)(const void*, const void*)>(compare));
+  }
+  errno = saved;
+  *out = list;
+  return static_cast<int>(count);
+}
+
+}  // namespace
+}  // namespace vrift::shim
+
+VRIFT_EXPORT int scandir(const char* path, struct dirent*** out, int (*filter)(const struct dirent*),
+                         int (*compare)(const struct dirent**, const struct dirent**)) {
+  if (!active()) {
+    return real().scandir(path, out, filter, compare);
+  }
+  return scan<struct dirent>(path, out, filter, compare);
+}
+
+VRIFT_EXPORT int scandir64(const char* path, struct dirent64*** out, int (*filter)(const struct dirent64*),
+                           int (*compare)(const struct dirent64**, const struct dirent64**)) {
+  if (!active()) {
+    return real().scandir64(path, out, filter, compare);
+  }
+  return scan<struct dirent64>(path, out, filter, compare);
+}

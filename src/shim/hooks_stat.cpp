@@ -1,0 +1,216 @@
+// The stat family, access and readlink. A managed file answers from the manifest
+// (vfs.hpp); everything else, and every fd that is not a managed file, asks the kernel.
+// struct stat and struct stat64 are the same on x86-64, and the old __xstat ABI (node
+// 20 and make 4.3 still import it) is served by the same code: glibc 2.33+ keeps
+// __xstat only as a compat symbol that dlsym cannot reach, so it is never forwarded.
+
+#include <fcntl.h>
+#include <sys/sysmacros.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "shim/export.hpp"
+#include "shim/hooks.hpp"
+#include "shim/real.hpp"
+#include "shim/state.hpp"
+#include "shim/vfs.hpp"
+
+namespace vrift::shim {
+
+int stat_at(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
+  if (path != nullptr && path[0] == '\0' && (flags & AT_EMPTY_PATH) != 0) {
+    int rc = real().fstatat(dirfd, path, buf, flags);
+    if (rc == 0 && active()) {
+      overlay_fd_stat(dirfd, *buf);
+    }
+    return rc;
+  }
+  if (active()) {
+    Guard guard;
+    ManagedPath mp;
+    Lookup lookup;
+    manifest::Entry entry;
+    if (resolve_managed(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, mp, lookup, entry, *buf) == 1) {
+      if (mp.trailing_slash) {
+        errno = ENOTDIR;
+        return -1;
+      }
+      return 0;
+    }
+  }
+  return real().fstatat(dirfd, path, buf, flags);
+}
+
+int stat_fd(int fd, struct stat* buf) noexcept {
+  int rc = real().fstat(fd, buf);
+  if (rc == 0 && active()) {
+    overlay_fd_stat(fd, *buf);
+  }
+  return rc;
+}
+
+namespace {
+
+void fill_statx(const struct stat& st, unsigned int mask, struct statx* out) {
+  std::memset(out, 0, sizeof *out);
+  out->stx_mask = STATX_BASIC_STATS & (mask | STATX_BASIC_STATS);
+  out->stx_blksize = static_cast<uint32_t>(st.st_blksize);
+  out->stx_nlink = static_cast<uint32_t>(st.st_nlink);
+  out->stx_uid = st.st_uid;
+  out->stx_gid = st.st_gid;
+  out->stx_mode = static_cast<uint16_t>(st.st_mode);
+  out->stx_ino = st.st_ino;
+  out->stx_size = static_cast<uint64_t>(st.st_size);
+  out->stx_blocks = static_cast<uint64_t>(st.st_blocks);
+  auto ts = [](const timespec& t) {
+    struct statx_timestamp x {};
+    x.tv_sec = t.tv_sec;
+    x.tv_nsec = static_cast<uint32_t>(t.tv_nsec);
+    return x;
+  };
+  out->stx_atime = ts(st.st_atim);
+  out->stx_mtime = ts(st.st_mtim);
+  out->stx_ctime = ts(st.st_ctim);
+  out->stx_btime = ts(st.st_mtim);
+  if ((mask & STATX_BTIME) != 0) {
+    out->stx_mask |= STATX_BTIME;
+  }
+  out->stx_dev_major = major(st.st_dev);
+  out->stx_dev_minor = minor(st.st_dev);
+}
+
+}  // namespace
+
+int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct statx* buf, StatxFn real_statx) noexcept {
+  if (active() && path != nullptr && buf != nullptr) {
+    if (path[0] == '\0' && (flags & AT_EMPTY_PATH) != 0) {
+      int rc = real_statx(dirfd, path, flags, mask, buf);
+      struct stat vst;
+      if (rc == 0 && fd_virtual_stat(dirfd, makedev(buf->stx_dev_major, buf->stx_dev_minor), buf->stx_ino, vst)) {
+        fill_statx(vst, mask, buf);
+      }
+      return rc;
+    }
+    Guard guard;
+    ManagedPath mp;
+    Lookup lookup;
+    manifest::Entry entry;
+    struct stat vst;
+    if (resolve_managed(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, mp, lookup, entry, vst) == 1) {
+      if (mp.trailing_slash) {
+        errno = ENOTDIR;
+        return -1;
+      }
+      fill_statx(vst, mask, buf);
+      return 0;
+    }
+  }
+  return real_statx(dirfd, path, flags, mask, buf);
+}
+
+int access_at(int dirfd, const char* path, int mode, int flags) noexcept {
+  if (active()) {
+    Guard guard;
+    ManagedPath mp;
+    Lookup lookup;
+    manifest::Entry entry;
+    struct stat vst;
+    if (resolve_managed(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, mp, lookup, entry, vst) == 1) {
+      if (mode == F_OK) {
+        return 0;
+      }
+      // The session user owns managed files: the owner bits decide (root: any x bit).
+      unsigned bits = (vst.st_mode >> 6) & 7;
+      bool root = ((flags & AT_EACCESS) != 0 ? ::geteuid() : ::getuid()) == 0;
+      bool ok = ((mode & R_OK) == 0 || root || (bits & 4) != 0) &&
+                ((mode & W_OK) == 0 || root || (bits & 2) != 0) &&
+                ((mode & X_OK) == 0 || (vst.st_mode & 0111) != 0);
+      if (!ok) {
+        errno = EACCES;
+        return -1;
+      }
+      return 0;
+    }
+  }
+  return real().faccessat(dirfd, path, mode, flags);
+}
+
+ssize_t readlink_at(int dirfd, const char* path, char* buf, size_t size) noexcept {
+  if (active()) {
+    Guard guard;
+    ManagedPath mp;
+    Lookup lookup;
+    manifest::Entry entry;
+    struct stat vst;
+    if (resolve_managed(dirfd, path, false, mp, lookup, entry, vst) == 1) {
+      errno = EINVAL;  // a managed file is a regular file, even where a symlink projects it
+      return -1;
+    }
+  }
+  return real().readlinkat(dirfd, path, buf, size);
+}
+
+}  // namespace vrift::shim
+
+using namespace vrift::shim;
+
+VRIFT_EXPORT int stat(const char* path, struct stat* buf) { return stat_at(AT_FDCWD, path, buf, 0); }
+VRIFT_EXPORT int stat64(const char* path, struct stat64* buf) {
+  return stat_at(AT_FDCWD, path, reinterpret_cast<struct stat*>(buf), 0);
+}
+VRIFT_EXPORT int lstat(const char* path, struct stat* buf) { return stat_at(AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW); }
+VRIFT_EXPORT int lstat64(const char* path, struct stat64* buf) {
+  return stat_at(AT_FDCWD, path, reinterpret_cast<struct stat*>(buf), AT_SYMLINK_NOFOLLOW);
+}
+VRIFT_EXPORT int fstat(int fd, struct stat* buf) { return stat_fd(fd, buf); }
+VRIFT_EXPORT int fstat64(int fd, struct stat64* buf) { return stat_fd(fd, reinterpret_cast<struct stat*>(buf)); }
+VRIFT_EXPORT int fstatat(int dirfd, const char* path, struct stat* buf, int flags) {
+  return stat_at(dirfd, path, buf, flags);
+}
+VRIFT_EXPORT int fstatat64(int dirfd, const char* path, struct stat64* buf, int flags) {
+  return stat_at(dirfd, path, reinterpret_cast<struct stat*>(buf), flags);
+}
+VRIFT_EXPORT int __xstat(int, const char* path, struct stat* buf) { return stat_at(AT_FDCWD, path, buf, 0); }
+VRIFT_EXPORT int __xstat64(int, const char* path, struct stat64* buf) {
+  return stat_at(AT_FDCWD, path, reinterpret_cast<struct stat*>(buf), 0);
+}
+VRIFT_EXPORT int __lxstat(int, const char* path, struct stat* buf) {
+  return stat_at(AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW);
+}
+VRIFT_EXPORT int __lxstat64(int, const char* path, struct stat64* buf) {
+  return stat_at(AT_FDCWD, path, reinterpret_cast<struct stat*>(buf), AT_SYMLINK_NOFOLLOW);
+}
+VRIFT_EXPORT int __fxstat(int, int fd, struct stat* buf) { return stat_fd(fd, buf); }
+VRIFT_EXPORT int __fxstat64(int, int fd, struct stat64* buf) { return stat_fd(fd, reinterpret_cast<struct stat*>(buf)); }
+VRIFT_EXPORT int __fxstatat(int, int dirfd, const char* path, struct stat* buf, int flags) {
+  return stat_at(dirfd, path, buf, flags);
+}
+VRIFT_EXPORT int __fxstatat64(int, int dirfd, const char* path, struct stat64* buf, int flags) {
+  return stat_at(dirfd, path, reinterpret_cast<struct stat*>(buf), flags);
+}
+VRIFT_EXPORT int statx(int dirfd, const char* path, int flags, unsigned int mask, struct statx* buf) {
+  return statx_at(dirfd, path, flags, mask, buf, real().statx);
+}
+
+VRIFT_EXPORT int access(const char* path, int mode) { return access_at(AT_FDCWD, path, mode, 0); }
+VRIFT_EXPORT int faccessat(int dirfd, const char* path, int mode, int flags) {
+  return access_at(dirfd, path, mode, flags);
+}
+VRIFT_EXPORT int eaccess(const char* path, int mode) { return access_at(AT_FDCWD, path, mode, AT_EACCESS); }
+VRIFT_EXPORT int euidaccess(const char* path, int mode) { return access_at(AT_FDCWD, path, mode, AT_EACCESS); }
+
+VRIFT_EXPORT ssize_t readlink(const char* path, char* buf, size_t size) {
+  return readlink_at(AT_FDCWD, path, buf, size);
+}
+VRIFT_EXPORT ssize_t readlinkat(int dirfd, const char* path, char* buf, size_t size) {
+  return readlink_at(dirfd, path, buf, size);
+}
+VRIFT_EXPORT ssize_t __readlink_chk(const char* path, char* buf, size_t size, size_t) {
+  return readlink_at(AT_FDCWD, path, buf, size);
+}
+VRIFT_EXPORT ssize_t __readlinkat_chk(int dirfd, const char* path, char* buf, size_t size, size_t) {
+  return readlink_at(dirfd, path, buf, size);
+}

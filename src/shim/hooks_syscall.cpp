@@ -1,0 +1,96 @@
+// syscall(): libuv (node) issues statx, newfstatat and close through syscall() rather
+// than their libc wrappers. The calls that read paths are dispatched to the same cores
+// as the wrappers; every other number passes through unchanged with all six argument
+// registers. io_uring_setup is refused (ENOSYS) so libuv falls back to system calls the
+// shim sees; sessions also set UV_USE_IO_URING=0.
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "shim/export.hpp"
+#include "shim/hooks.hpp"
+#include "shim/path.hpp"
+#include "shim/real.hpp"
+#include "shim/state.hpp"
+
+namespace vrift::shim {
+namespace {
+
+int raw_statx(int dirfd, const char* path, int flags, unsigned int mask, struct statx* buf) {
+  return static_cast<int>(real().syscall(SYS_statx, dirfd, path, flags, mask, buf));
+}
+
+}  // namespace
+}  // namespace vrift::shim
+
+using namespace vrift::shim;
+
+VRIFT_EXPORT long syscall(long number, ...) {
+  va_list ap;
+  va_start(ap, number);
+  long a0 = va_arg(ap, long);
+  long a1 = va_arg(ap, long);
+  long a2 = va_arg(ap, long);
+  long a3 = va_arg(ap, long);
+  long a4 = va_arg(ap, long);
+  long a5 = va_arg(ap, long);
+  va_end(ap);
+  if (active()) {
+    switch (number) {
+      case SYS_statx:
+        return statx_at(static_cast<int>(a0), reinterpret_cast<const char*>(a1), static_cast<int>(a2),
+                        static_cast<unsigned int>(a3), reinterpret_cast<struct statx*>(a4), raw_statx);
+      case SYS_newfstatat:
+        return stat_at(static_cast<int>(a0), reinterpret_cast<const char*>(a1), reinterpret_cast<struct stat*>(a2),
+                       static_cast<int>(a3));
+      case SYS_stat:
+        return stat_at(AT_FDCWD, reinterpret_cast<const char*>(a0), reinterpret_cast<struct stat*>(a1), 0);
+      case SYS_lstat:
+        return stat_at(AT_FDCWD, reinterpret_cast<const char*>(a0), reinterpret_cast<struct stat*>(a1),
+                       AT_SYMLINK_NOFOLLOW);
+      case SYS_fstat:
+        return stat_fd(static_cast<int>(a0), reinterpret_cast<struct stat*>(a1));
+      case SYS_open:
+        return ::open(reinterpret_cast<const char*>(a0), static_cast<int>(a1), static_cast<mode_t>(a2));
+      case SYS_openat:
+        return ::openat(static_cast<int>(a0), reinterpret_cast<const char*>(a1), static_cast<int>(a2),
+                        static_cast<mode_t>(a3));
+      case SYS_access:
+        return access_at(AT_FDCWD, reinterpret_cast<const char*>(a0), static_cast<int>(a1), 0);
+      case SYS_faccessat:
+        return access_at(static_cast<int>(a0), reinterpret_cast<const char*>(a1), static_cast<int>(a2), 0);
+      case SYS_faccessat2:
+        return access_at(static_cast<int>(a0), reinterpret_cast<const char*>(a1), static_cast<int>(a2),
+                         static_cast<int>(a3));
+      case SYS_readlink:
+        return readlink_at(AT_FDCWD, reinterpret_cast<const char*>(a0), reinterpret_cast<char*>(a1),
+                           static_cast<size_t>(a2));
+      case SYS_readlinkat:
+        return readlink_at(static_cast<int>(a0), reinterpret_cast<const char*>(a1), reinterpret_cast<char*>(a2),
+                           static_cast<size_t>(a3));
+      case SYS_io_uring_setup:
+        errno = ENOSYS;
+        return -1;
+      default:
+        break;
+    }
+  }
+  return real().syscall(number, a0, a1, a2, a3, a4, a5);
+}
+
+VRIFT_EXPORT int chdir(const char* path) {
+  int rc = real().chdir(path);
+  invalidate_cwd();
+  return rc;
+}
+
+VRIFT_EXPORT int fchdir(int fd) {
+  int rc = real().fchdir(fd);
+  invalidate_cwd();
+  return rc;
+}

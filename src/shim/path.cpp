@@ -1,0 +1,166 @@
+#include "shim/path.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "shim/real.hpp"
+#include "shim/state.hpp"
+
+namespace vrift::shim {
+
+namespace {
+
+constinit char g_cwd[PATH_MAX] = {};
+constinit size_t g_cwd_len = 0;
+constinit std::atomic<bool> g_cwd_valid{false};
+
+// Copies the cwd into out; false if it cannot be had.
+bool current_dir(char* out, size_t& len) noexcept {
+  if (!g_cwd_valid.load(std::memory_order_acquire)) {
+    if (::getcwd(g_cwd, sizeof g_cwd) == nullptr) {
+      return false;
+    }
+    g_cwd_len = std::strlen(g_cwd);
+    g_cwd_valid.store(true, std::memory_order_release);
+  }
+  len = g_cwd_len;
+  std::memcpy(out, g_cwd, len);
+  return true;
+}
+
+bool dir_fd_path(int dirfd, char* out, size_t& len) noexcept {
+  char proc[32];
+  std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", dirfd);
+  ssize_t n = real().readlink(proc, out, PATH_MAX - 1);
+  if (n <= 0 || out[0] != '/') {
+    return false;
+  }
+  len = static_cast<size_t>(n);
+  return true;
+}
+
+// Normalizes abs[0..len) in place: collapses "//", drops ".", resolves "..".
+size_t normalize(char* abs, size_t len) noexcept {
+  size_t out = 0;
+  size_t i = 0;
+  while (i < len) {
+    while (i < len && abs[i] == '/') {
+      ++i;
+    }
+    size_t start = i;
+    while (i < len && abs[i] != '/') {
+      ++i;
+    }
+    size_t n = i - start;
+    if (n == 0 || (n == 1 && abs[start] == '.')) {
+      continue;
+    }
+    if (n == 2 && abs[start] == '.' && abs[start + 1] == '.') {
+      while (out > 0 && abs[out - 1] != '/') {
+        --out;
+      }
+      if (out > 0) {
+        --out;  // the '/' before the dropped component
+      }
+      continue;
+    }
+    abs[out++] = '/';
+    std::memmove(abs + out, abs + start, n);
+    out += n;
+  }
+  if (out == 0) {
+    abs[out++] = '/';
+  }
+  abs[out] = '\0';
+  return out;
+}
+
+bool needs_normalizing(const char* p, size_t len) noexcept {
+  for (size_t i = 0; i + 1 < len; ++i) {
+    if (p[i] == '/' && (p[i + 1] == '/' || p[i + 1] == '.')) {
+      return true;
+    }
+  }
+  return len > 1 && p[len - 1] == '/';
+}
+
+}  // namespace
+
+bool project_path(const char* rel, size_t len, ManagedPath& out) noexcept {
+  size_t plen = g_session.project_len;
+  if (plen + 1 + len >= PATH_MAX) {
+    return false;
+  }
+  std::memcpy(out.abs, g_session.project, plen);
+  out.abs[plen] = '/';
+  std::memcpy(out.abs + plen + 1, rel, len);
+  out.abs_len = plen + 1 + len;
+  out.abs[out.abs_len] = '\0';
+  out.rel = out.abs + plen + 1;
+  out.rel_len = len;
+  out.trailing_slash = false;
+  return true;
+}
+
+void invalidate_cwd() noexcept { g_cwd_valid.store(false, std::memory_order_release); }
+
+bool classify(int dirfd, const char* path, ManagedPath& out) noexcept {
+  if (path == nullptr || path[0] == '\0') {
+    return false;
+  }
+  const size_t plen = g_session.project_len;
+  size_t len = std::strlen(path);
+  if (path[0] == '/') {
+    // The common case outside the project costs this compare and nothing else.
+    if (len < plen || std::memcmp(path, g_session.project, plen) != 0 || (len > plen && path[plen] != '/')) {
+      if (!needs_normalizing(path, len)) {
+        return false;
+      }
+    }
+    if (len >= PATH_MAX) {
+      return false;
+    }
+    std::memcpy(out.abs, path, len + 1);
+    out.abs_len = len;
+  } else {
+    int saved = errno;
+    size_t base = 0;
+    bool ok = dirfd == AT_FDCWD ? current_dir(out.abs, base) : dir_fd_path(dirfd, out.abs, base);
+    errno = saved;
+    if (!ok || base + 1 + len >= PATH_MAX) {
+      return false;
+    }
+    out.abs[base] = '/';
+    std::memcpy(out.abs + base + 1, path, len + 1);
+    out.abs_len = base + 1 + len;
+  }
+  out.trailing_slash = out.abs_len > 1 && out.abs[out.abs_len - 1] == '/';
+  if (needs_normalizing(out.abs, out.abs_len)) {
+    out.abs_len = normalize(out.abs, out.abs_len);
+  }
+  if (out.abs_len < plen || std::memcmp(out.abs, g_session.project, plen) != 0) {
+    return false;
+  }
+  if (out.abs_len == plen) {
+    out.rel = out.abs + plen;
+    out.rel_len = 0;
+    return true;
+  }
+  if (out.abs[plen] != '/') {
+    return false;
+  }
+  out.rel = out.abs + plen + 1;
+  out.rel_len = out.abs_len - plen - 1;
+  // vrift's own state is never virtualized.
+  if (out.rel_len >= 6 && std::memcmp(out.rel, ".vrift", 6) == 0 && (out.rel_len == 6 || out.rel[6] == '/')) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace vrift::shim

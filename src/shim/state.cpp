@@ -1,0 +1,128 @@
+#include "shim/state.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "manifest/lmdb_manifest.hpp"
+#include "shim/real.hpp"
+
+namespace vrift::shim {
+
+constinit SessionConfig g_session{};
+constinit manifest::LmdbManifest* g_manifest = nullptr;
+__thread int t_depth __attribute__((tls_model("initial-exec"))) = 0;
+
+namespace {
+
+enum : int { k_uninit = 0, k_initializing = 1, k_ready = 2, k_disabled = 3 };
+constinit std::atomic<int> g_state{k_uninit};
+
+bool copy_env(const char* name, char* out, size_t cap, size_t& len) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || value[0] != '/') {
+    return false;
+  }
+  len = std::strlen(value);
+  while (len > 1 && value[len - 1] == '/') {
+    --len;
+  }
+  if (len >= cap) {
+    return false;
+  }
+  std::memcpy(out, value, len);
+  out[len] = '\0';
+  return true;
+}
+
+bool initialize() noexcept {
+  Guard guard;
+  const char* debug = std::getenv("VRIFT_DEBUG");
+  g_session.debug = debug != nullptr && debug[0] != '\0' && debug[0] != '0';
+  if (!copy_env("VRIFT_PROJECT", g_session.project, sizeof g_session.project, g_session.project_len) ||
+      !copy_env("VRIFT_CAS_ROOT", g_session.cas_root, sizeof g_session.cas_root, g_session.cas_root_len)) {
+    return false;  // not in a session: pass everything through
+  }
+  const char* mode = std::getenv("VRIFT_MODE");
+  g_session.phantom = mode != nullptr && std::strcmp(mode, "phantom") == 0;
+  struct stat st;
+  if (real().fstatat(AT_FDCWD, g_session.project, &st, 0) != 0) {
+    debug_log("vrift shim: project %s unreadable; passing through", g_session.project);
+    return false;
+  }
+  g_session.project_dev = st.st_dev;
+  g_session.uid = ::getuid();
+  g_session.gid = ::getgid();
+
+  char env_dir[4096 + 32];
+  std::snprintf(env_dir, sizeof env_dir, "%s/.vrift/manifest.lmdb", g_session.project);
+  manifest::OpenOptions options;
+  options.read_only = true;
+  auto opened = manifest::LmdbManifest::open(env_dir, options);
+  if (!opened) {
+    debug_log("vrift shim: cannot open manifest %s (%s); passing through", env_dir, error_reason(opened.error()));
+    return false;
+  }
+  g_manifest = new (std::nothrow) manifest::LmdbManifest(std::move(*opened));
+  if (g_manifest == nullptr) {
+    return false;
+  }
+  debug_log("vrift shim: ready, project %s, %s mode", g_session.project, g_session.phantom ? "phantom" : "solid");
+  return true;
+}
+
+}  // namespace
+
+bool active() noexcept {
+  if (t_depth != 0) {
+    return false;
+  }
+  int state = g_state.load(std::memory_order_acquire);
+  if (__builtin_expect(state == k_ready, 1)) {
+    return true;
+  }
+  if (state != k_uninit) {
+    return false;
+  }
+  int expected = k_uninit;
+  if (!g_state.compare_exchange_strong(expected, k_initializing, std::memory_order_acq_rel)) {
+    return false;
+  }
+  int saved = errno;
+  bool ok = initialize();
+  errno = saved;
+  g_state.store(ok ? k_ready : k_disabled, std::memory_order_release);
+  return ok;
+}
+
+void debug_log(const char* fmt, ...) noexcept {
+  if (!g_session.debug) {
+    return;
+  }
+  int saved = errno;
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = std::vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) {
+    errno = saved;
+    return;
+  }
+  size_t len = static_cast<size_t>(n) < sizeof buf - 1 ? static_cast<size_t>(n) : sizeof buf - 2;
+  buf[len++] = '\n';
+  ssize_t ignored = ::write(STDERR_FILENO, buf, len);
+  (void)ignored;
+  errno = saved;
+}
+
+}  // namespace vrift::shim

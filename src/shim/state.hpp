@@ -1,0 +1,67 @@
+#pragma once
+// The shim's process-wide state: what the session said (project, The Source, mode), the
+// manifest, and the guard that keeps the shim's own calls from re-entering it.
+//
+// Initialization is lazy and happens inside the first wrapper that needs it, because
+// other libraries' constructors call wrapped functions before ours runs. States:
+// uninit -> initializing -> ready (or disabled when there is no session or the manifest
+// cannot be opened: then every wrapper passes straight through). A call that arrives
+// while another thread initializes passes through too.
+//
+// Every global of the shim is constinit: other libraries' constructors may initialize
+// the shim before its own constructors would run, and a dynamic initializer running
+// afterwards would wipe that state.
+//
+// The re-entry guard is a thread-local counter in the initial-exec TLS model (a
+// preloaded object gets static TLS: no allocation on first touch). Wrappers that find it
+// raised pass through: that is how LMDB's own open/fstat/mmap calls, made from inside a
+// lookup, reach libc untouched.
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace vrift::manifest {
+class LmdbManifest;
+struct Entry;
+}  // namespace vrift::manifest
+
+namespace vrift::shim {
+
+struct SessionConfig {
+  char project[4096] = {};   // absolute, normalized, no trailing '/'
+  size_t project_len = 0;
+  char cas_root[4096] = {};  // absolute
+  size_t cas_root_len = 0;
+  bool phantom = false;
+  bool debug = false;
+  dev_t project_dev = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+extern SessionConfig g_session;
+extern manifest::LmdbManifest* g_manifest;
+
+extern __thread int t_depth __attribute__((tls_model("initial-exec")));
+
+// True when the shim is ready and this call is not nested inside the shim itself.
+// Initializes on first use.
+bool active() noexcept;
+
+// Raises the re-entry guard for a scope, and keeps errno as the caller expects: a
+// wrapper sets errno only for the result it reports.
+class Guard {
+ public:
+  Guard() noexcept { ++t_depth; }
+  ~Guard() { --t_depth; }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+};
+
+// One line on stderr when VRIFT_DEBUG is set (a stack buffer and one write).
+void debug_log(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
+
+}  // namespace vrift::shim

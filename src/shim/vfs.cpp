@@ -1,0 +1,264 @@
+#include "shim/vfs.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "cas/layout.hpp"
+#include "shim/real.hpp"
+#include "shim/state.hpp"
+
+namespace vrift::shim {
+
+namespace {
+
+// One read transaction per thread, kept across lookups (reset between them, renewed
+// without allocation), freed when the thread exits.
+__thread manifest::ReadTxn* t_txn __attribute__((tls_model("initial-exec"))) = nullptr;
+pthread_key_t g_txn_key;
+constinit pthread_once_t g_txn_key_once = PTHREAD_ONCE_INIT;
+
+void free_txn(void* txn) { delete static_cast<manifest::ReadTxn*>(txn); }
+void make_txn_key() { ::pthread_key_create(&g_txn_key, free_txn); }
+
+manifest::ReadTxn* thread_txn() noexcept {
+  if (t_txn == nullptr) {
+    ::pthread_once(&g_txn_key_once, make_txn_key);
+    t_txn = new (std::nothrow) manifest::ReadTxn();
+    if (t_txn != nullptr) {
+      ::pthread_setspecific(g_txn_key, t_txn);
+    }
+  }
+  return t_txn;
+}
+
+// fd table: slots for fds below k_max_fds; larger fds are simply not virtualized.
+constexpr int k_max_fds = 1 << 16;
+struct FdSlot {
+  std::atomic<uint64_t> real_ino{0};  // 0: empty
+  uint64_t real_dev = 0;
+  uint32_t mode = 0;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t ino = 0;
+};
+constinit FdSlot g_fds[k_max_fds]{};
+
+}  // namespace
+
+Lookup::Lookup() noexcept {
+  if (g_manifest == nullptr) {
+    return;
+  }
+  int saved = errno;
+  manifest::ReadTxn* txn = thread_txn();
+  if (txn != nullptr && g_manifest->begin_read(*txn)) {
+    m_txn = txn;
+  }
+  errno = saved;
+}
+
+Lookup::~Lookup() {
+  if (m_txn != nullptr) {
+    m_txn->reset();
+  }
+}
+
+bool Lookup::find(const char* rel, size_t len, manifest::Entry& out) noexcept {
+  if (m_txn == nullptr) {
+    return false;
+  }
+  int saved = errno;
+  auto hit = g_manifest->get(*m_txn, std::string_view(rel, len), out);
+  errno = saved;
+  return hit && *hit;
+}
+
+uint64_t virtual_ino(const char* rel, size_t len) noexcept {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (size_t i = 0; i < len; ++i) {
+    h ^= static_cast<unsigned char>(rel[i]);
+    h *= 1099511628211ull;
+  }
+  return (h & ((uint64_t{1} << 47) - 1)) | (uint64_t{1} << 47);
+}
+
+void fill_stat(const manifest::Entry& e, const char* rel, size_t len, struct stat& st) noexcept {
+  std::memset(&st, 0, sizeof st);
+  st.st_dev = g_session.project_dev;
+  st.st_ino = virtual_ino(rel, len);
+  st.st_mode = e.mode;
+  st.st_nlink = 1;
+  st.st_uid = g_session.uid;
+  st.st_gid = g_session.gid;
+  st.st_size = static_cast<off_t>(e.size);
+  st.st_blksize = 4096;
+  st.st_blocks = static_cast<blkcnt_t>((e.size + 511) / 512);
+  st.st_mtim.tv_sec = e.mtime_ns / 1000000000;
+  st.st_mtim.tv_nsec = e.mtime_ns % 1000000000;
+  st.st_atim = st.st_mtim;
+  st.st_ctim = st.st_mtim;
+}
+
+bool blob_path(const manifest::Entry& e, char* out) noexcept {
+  size_t root = g_session.cas_root_len;
+  if (root + 1 + cas::k_max_blob_rel_path + 1 > PATH_MAX) {
+    return false;
+  }
+  std::memcpy(out, g_session.cas_root, root);
+  out[root] = '/';
+  cas::blob_rel_path(manifest::blob_key(e), out + root + 1);
+  return true;
+}
+
+int virtual_stat(const ManagedPath& path, Lookup& lookup, manifest::Entry& entry, struct stat& st) noexcept {
+  if (!lookup.find(path.rel, path.rel_len, entry) || entry.kind != manifest::EntryKind::file) {
+    return 0;
+  }
+  if (!g_session.phantom) {
+    // Solid: only the projection vrift made is answered from the manifest.
+    struct stat real_st;
+    int saved = errno;
+    int rc = real().fstatat(AT_FDCWD, path.abs, &real_st, AT_SYMLINK_NOFOLLOW);
+    errno = saved;
+    if (rc != 0) {
+      return 0;
+    }
+    bool projected = (entry.flags & manifest::k_flag_projected) != 0;
+    bool ours = projected && (S_ISLNK(real_st.st_mode) || (S_ISREG(real_st.st_mode) && real_st.st_ino == entry.ino));
+    if (!ours) {
+      return 0;
+    }
+  }
+  fill_stat(entry, path.rel, path.rel_len, st);
+  return 1;
+}
+
+namespace {
+
+// mp := the path `target` (a symlink's content) means when found in directory `dir`.
+bool reclassify(const char* dir, size_t dir_len, const char* target, size_t target_len, ManagedPath& mp) noexcept {
+  char next[PATH_MAX];
+  size_t n = 0;
+  if (target[0] != '/') {
+    if (dir_len + 1 >= PATH_MAX) {
+      return false;
+    }
+    std::memcpy(next, dir, dir_len);
+    next[dir_len] = '/';
+    n = dir_len + 1;
+  }
+  if (n + target_len >= PATH_MAX) {
+    return false;
+  }
+  std::memcpy(next + n, target, target_len);
+  next[n + target_len] = '\0';
+  return classify(AT_FDCWD, next, mp);
+}
+
+size_t dirname_len(const ManagedPath& mp) noexcept {
+  size_t i = mp.abs_len;
+  while (i > 1 && mp.abs[i - 1] != '/') {
+    --i;
+  }
+  return i > 1 ? i - 1 : 1;
+}
+
+}  // namespace
+
+int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, Lookup& lookup,
+                    manifest::Entry& entry, struct stat& st) noexcept {
+  if (!classify(dirfd, path, mp)) {
+    return 0;
+  }
+  int saved = errno;
+  int result = 0;
+  for (int hops = 0; hops < 40; ++hops) {
+    if (virtual_stat(mp, lookup, entry, st) == 1) {
+      result = 1;
+      break;
+    }
+    struct stat real_st;
+    if (real().fstatat(AT_FDCWD, mp.abs, &real_st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (!follow || !S_ISLNK(real_st.st_mode)) {
+        break;  // a real file, directory or unfollowed link: the kernel answers
+      }
+      char target[PATH_MAX];
+      ssize_t n = real().readlink(mp.abs, target, sizeof target - 1);
+      size_t dir_len = dirname_len(mp);
+      char dir[PATH_MAX];
+      std::memcpy(dir, mp.abs, dir_len);
+      if (n <= 0 || !reclassify(dir, dir_len, target, static_cast<size_t>(n), mp)) {
+        break;
+      }
+      continue;
+    }
+    if (errno != ENOENT || !g_session.phantom) {
+      break;
+    }
+    // Missing in Phantom: a parent may be a symlink into the project; look again
+    // through the parent's canonical path.
+    size_t dir_len = dirname_len(mp);
+    char dir[PATH_MAX];
+    std::memcpy(dir, mp.abs, dir_len);
+    dir[dir_len] = '\0';
+    char canon[PATH_MAX];
+    if (real().realpath(dir, canon) == nullptr || std::strcmp(canon, dir) == 0) {
+      break;
+    }
+    const char* name = mp.abs + dir_len + 1;
+    size_t name_len = mp.abs_len - dir_len - 1;
+    if (!reclassify(canon, std::strlen(canon), name, name_len, mp)) {
+      break;
+    }
+  }
+  errno = saved;
+  return result;
+}
+
+void remember_fd(int fd, const struct stat& real_st, const struct stat& virtual_st) noexcept {
+  if (fd < 0 || fd >= k_max_fds) {
+    return;
+  }
+  FdSlot& slot = g_fds[fd];
+  slot.real_ino.store(0, std::memory_order_relaxed);
+  slot.real_dev = real_st.st_dev;
+  slot.mode = virtual_st.st_mode;
+  slot.size = static_cast<uint64_t>(virtual_st.st_size);
+  slot.mtime_ns = static_cast<int64_t>(virtual_st.st_mtim.tv_sec) * 1000000000 + virtual_st.st_mtim.tv_nsec;
+  slot.ino = virtual_st.st_ino;
+  slot.real_ino.store(real_st.st_ino, std::memory_order_release);
+}
+
+bool fd_virtual_stat(int fd, dev_t dev, ino_t ino, struct stat& out) noexcept {
+  if (fd < 0 || fd >= k_max_fds) {
+    return false;
+  }
+  const FdSlot& slot = g_fds[fd];
+  uint64_t real_ino = slot.real_ino.load(std::memory_order_acquire);
+  if (real_ino == 0 || real_ino != ino || slot.real_dev != dev) {
+    return false;
+  }
+  out.st_dev = g_session.project_dev;
+  out.st_ino = slot.ino;
+  out.st_mode = slot.mode;
+  out.st_nlink = 1;
+  out.st_uid = g_session.uid;
+  out.st_gid = g_session.gid;
+  out.st_size = static_cast<off_t>(slot.size);
+  out.st_blocks = static_cast<blkcnt_t>((slot.size + 511) / 512);
+  out.st_mtim.tv_sec = slot.mtime_ns / 1000000000;
+  out.st_mtim.tv_nsec = slot.mtime_ns % 1000000000;
+  out.st_atim = out.st_mtim;
+  out.st_ctim = out.st_mtim;
+  return true;
+}
+
+bool overlay_fd_stat(int fd, struct stat& st) noexcept { return fd_virtual_stat(fd, st.st_dev, st.st_ino, st); }
+
+}  // namespace vrift::shim

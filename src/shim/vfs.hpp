@@ -1,0 +1,78 @@
+#pragma once
+// The virtual view: what the manifest says a project path is, and the stat a program
+// sees for it.
+//
+// A managed file (a manifest file entry) is answered from the manifest: its recorded
+// mode, size and mtime, nlink 1, the session user as owner, the project's st_dev and a
+// stable inode number unique to its path. In Phantom mode that is all there is; in
+// Solid mode only while the path still holds the projection vrift made (a symlink to
+// the blob, or the blob's own inode): a path someone replaced is reported as it is.
+//
+// Open descriptors on a managed file are remembered by fd in a table, with the real
+// (device, inode) they were opened on. fstat() of such an fd returns the virtual stat
+// when the fd still refers to that inode, so a reused fd number is never misreported
+// and no close() bookkeeping is needed for correctness.
+
+#include <sys/stat.h>
+
+#include <cstdint>
+
+#include "manifest/entry.hpp"
+#include "manifest/lmdb_manifest.hpp"
+#include "shim/path.hpp"
+#include "shim/state.hpp"
+
+namespace vrift::shim {
+
+// One lookup's view of the manifest: a read snapshot of this thread, reset on scope
+// exit, so entries found through it stay valid for the scope only.
+class Lookup {
+ public:
+  Lookup() noexcept;
+  ~Lookup();
+  Lookup(const Lookup&) = delete;
+  Lookup& operator=(const Lookup&) = delete;
+
+  bool ok() const noexcept { return m_txn != nullptr; }
+  // A managed file or other entry at `rel`; false on a miss, a whiteout or an error.
+  bool find(const char* rel, size_t len, manifest::Entry& out) noexcept;
+  // Visits the children of `dir_rel` (layered view).
+  template <class F>
+  bool children(const char* dir_rel, size_t len, F&& visit) noexcept {
+    return m_txn != nullptr &&
+           static_cast<bool>(g_manifest->list_children(*m_txn, std::string_view(dir_rel, len), visit));
+  }
+
+ private:
+  manifest::ReadTxn* m_txn = nullptr;
+};
+
+// A stable inode number for a project path, in a range real inode numbers never reach.
+uint64_t virtual_ino(const char* rel, size_t len) noexcept;
+
+// Fills `st` from a file entry as described above.
+void fill_stat(const manifest::Entry& e, const char* rel, size_t len, struct stat& st) noexcept;
+
+// What a program should see at `path`. Returns:
+//   1  the path is a managed file: `st` holds its virtual stat (and `entry` its entry)
+//   0  not managed here: ask the kernel
+int virtual_stat(const ManagedPath& path, Lookup& lookup, manifest::Entry& entry, struct stat& st) noexcept;
+
+// virtual_stat() for (dirfd, path), following what the kernel would follow: a symlink as
+// the last component when `follow`, and symlinked parent directories (whose targets the
+// kernel cannot see into when the file is phantom). On 1, `mp` names the managed file
+// itself. Keeps errno.
+int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, Lookup& lookup,
+                    manifest::Entry& entry, struct stat& st) noexcept;
+
+// Writes the blob path of a file entry into out (PATH_MAX). Returns false if too long.
+bool blob_path(const manifest::Entry& e, char* out) noexcept;
+
+// The fd table.
+void remember_fd(int fd, const struct stat& real_st, const struct stat& virtual_st) noexcept;
+// Replaces `st` (the real fstat of fd) with the virtual stat when fd is a managed file.
+bool overlay_fd_stat(int fd, struct stat& st) noexcept;
+// The virtual stat of fd (true) when fd is a managed file whose real inode is (dev, ino).
+bool fd_virtual_stat(int fd, dev_t dev, ino_t ino, struct stat& out) noexcept;
+
+}  // namespace vrift::shim

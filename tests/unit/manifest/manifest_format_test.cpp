@@ -1,0 +1,290 @@
+// What open() and lookups do with environments that are not (or no longer) what this
+// build writes: a newer format, a garbled or missing format record, files that are not
+// LMDB, truncated files, damaged records. Each must be a clear error, never a crash.
+//
+// Tampering goes through the raw LMDB API, always after the manifest is closed (one
+// process must not open an environment twice).
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <functional>
+#include <random>
+#include <string>
+
+#include "manifest/keys.hpp"
+#include "manifest/lmdb_manifest.hpp"
+#include "manifest_test_util.hpp"
+#include "temp_dir.hpp"
+
+namespace vrift::manifest {
+namespace {
+
+using namespace std::string_literals;
+using test::create_options;
+using test::describe;
+using test::file_entry;
+using test::run_in_child;
+
+void make_manifest(const std::string& path, int entries = 10) {
+  auto m = LmdbManifest::open(path.c_str(), create_options());
+  ASSERT_TRUE(m) << describe(m.error());
+  ASSERT_OK(m->write([&](WriteTxn& w) -> Status {
+    for (int i = 0; i < entries; ++i) {
+      VRIFT_CHECK(
+          w.put(Layer::base, "f" + std::to_string(i), file_entry(static_cast<uint64_t>(i))));
+    }
+    return {};
+  }));
+}
+
+// Runs `edit(txn, dbi of `db`)` in a raw LMDB write transaction on the environment.
+void tamper(const std::string& path, const char* db,
+            const std::function<void(MDB_txn*, MDB_dbi)>& edit) {
+  MDB_env* env = nullptr;
+  ASSERT_EQ(::mdb_env_create(&env), MDB_SUCCESS);
+  ::mdb_env_set_maxdbs(env, 4);
+  ASSERT_EQ(::mdb_env_open(env, path.c_str(), 0, 0644), MDB_SUCCESS);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(::mdb_txn_begin(env, nullptr, 0, &txn), MDB_SUCCESS);
+  MDB_dbi dbi;
+  ASSERT_EQ(::mdb_dbi_open(txn, db, 0, &dbi), MDB_SUCCESS);
+  edit(txn, dbi);
+  ASSERT_EQ(::mdb_txn_commit(txn), MDB_SUCCESS);
+  ::mdb_env_close(env);
+}
+
+void put_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value) {
+  MDB_val k = lmdb::to_val(key);
+  MDB_val v = lmdb::to_val(value);
+  ASSERT_EQ(::mdb_put(txn, dbi, &k, &v, 0), MDB_SUCCESS);
+}
+
+void set_format(const std::string& path, std::string_view value) {
+  tamper(path, "meta", [&](MDB_txn* txn, MDB_dbi dbi) { put_raw(txn, dbi, "format", value); });
+}
+
+std::string u32(uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), sizeof(v)); }
+
+// Opens in a child process so that a crash (SIGBUS, SIGSEGV) fails the test cleanly;
+// returns the Errc as an int, 100 for success, 128+signal for a crash.
+int open_code(const std::string& path, bool create = false) {
+  return run_in_child([&] {
+    auto m = LmdbManifest::open(path.c_str(), create ? create_options() : OpenOptions{});
+    if (m) {
+      auto t = m->read();
+      Entry e;
+      if (t) {
+        (void)m->get(*t, "f1", e);
+      }
+      return 100;
+    }
+    return static_cast<int>(m.error().code);
+  });
+}
+
+constexpr int k_corrupt = static_cast<int>(Errc::corrupt);
+constexpr int k_too_new = static_cast<int>(Errc::too_new);
+
+TEST(ManifestFormat, NewerFormatIsRefused) {
+  vrift::test::TempDir dir;
+  std::string path = dir / "m";
+  make_manifest(path);
+  set_format(path, u32(k_format_version + 1));
+  auto m = LmdbManifest::open(path.c_str(), OpenOptions{});
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().code, Errc::too_new);
+  EXPECT_NE(std::string(error_reason(m.error())).find("newer"), std::string::npos);
+  // create does not paper over it either.
+  m = LmdbManifest::open(path.c_str(), create_options());
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().code, Errc::too_new);
+  // Back to the current version: fine again.
+  set_format(path, u32(k_format_version));
+  EXPECT_TRUE(LmdbManifest::open(path.c_str(), OpenOptions{}));
+}
+
+TEST(ManifestFormat, GarbledOrMissingFormatIsCorrupt) {
+  vrift::test::TempDir dir;
+  std::string path = dir / "m";
+  make_manifest(path);
+  for (std::string bad : {"\x01\x00\x00"s, "\x01\x00\x00\x00\x00"s, u32(0), ""s}) {
+    if (bad.empty()) {
+      tamper(path, "meta", [](MDB_txn* txn, MDB_dbi dbi) {
+        MDB_val k = lmdb::to_val("format");
+        ASSERT_EQ(::mdb_del(txn, dbi, &k, nullptr), MDB_SUCCESS);
+      });
+    } else {
+      set_format(path, bad);
+    }
+    auto m = LmdbManifest::open(path.c_str(), OpenOptions{});
+    ASSERT_FALSE(m) << bad.size();
+    EXPECT_EQ(m.error().code, Errc::corrupt);
+    m = LmdbManifest::open(path.c_str(), create_options());
+    ASSERT_FALSE(m);
+    EXPECT_EQ(m.error().code, Errc::corrupt);
+  }
+}
+
+TEST(ManifestFormat, MissingLayerIsCorrupt) {
+  vrift::test::TempDir dir;
+  std::string path = dir / "m";
+  make_manifest(path);
+  tamper(path, "delta",
+         [](MDB_txn* txn, MDB_dbi dbi) { ASSERT_EQ(::mdb_drop(txn, dbi, 1), MDB_SUCCESS); });
+  EXPECT_EQ(open_code(path), k_corrupt);
+  EXPECT_EQ(open_code(path, true), k_corrupt);
+}
+
+TEST(ManifestFormat, OtherLmdbEnvironmentIsNotAManifest) {
+  vrift::test::TempDir dir;
+  std::string path = dir / "other";
+  ASSERT_EQ(::mkdir(path.c_str(), 0755), 0);
+  {
+    MDB_env* env = nullptr;
+    ASSERT_EQ(::mdb_env_create(&env), MDB_SUCCESS);
+    ASSERT_EQ(::mdb_env_open(env, path.c_str(), 0, 0644), MDB_SUCCESS);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(::mdb_txn_begin(env, nullptr, 0, &txn), MDB_SUCCESS);
+    MDB_dbi dbi;
+    ASSERT_EQ(::mdb_dbi_open(txn, nullptr, 0, &dbi), MDB_SUCCESS);
+    put_raw(txn, dbi, "meta", "not a database");  // a plain key named like our DB
+    ASSERT_EQ(::mdb_txn_commit(txn), MDB_SUCCESS);
+    ::mdb_env_close(env);
+  }
+  EXPECT_EQ(open_code(path), k_corrupt);
+  EXPECT_EQ(open_code(path, true), k_corrupt);
+}
+
+TEST(ManifestFormat, FilesThatAreNotLmdb) {
+  vrift::test::TempDir dir;
+  auto write_file = [](const std::string& p, const std::string& bytes) {
+    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    ::close(fd);
+  };
+  std::mt19937_64 rng(3);
+  std::string random_bytes(64 * 1024, '\0');
+  for (char& c : random_bytes) {
+    c = static_cast<char>(rng());
+  }
+  struct Case {
+    const char* name;
+    std::string data;
+  } cases[] = {
+      {"text", std::string(64 * 1024, 'x')},
+      {"random", random_bytes},
+      {"short", "SQLite format 3\0"s},
+      {"one-page-of-zeros", std::string(4096, '\0')},
+  };
+  for (const Case& c : cases) {
+    std::string path = dir / c.name;
+    ASSERT_EQ(::mkdir(path.c_str(), 0755), 0);
+    write_file(path + "/data.mdb", c.data);
+    EXPECT_EQ(open_code(path), k_corrupt) << c.name;
+    EXPECT_EQ(open_code(path, true), k_corrupt) << c.name;
+  }
+  // A regular file where the environment directory should be.
+  write_file(dir / "plain", "hello");
+  auto m = LmdbManifest::open((dir / "plain").c_str(), OpenOptions{});
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().code, Errc::system);
+  EXPECT_EQ(m.error().sys, ENOTDIR);
+  // A valid manifest with a garbage lock file.
+  std::string path = dir / "badlock";
+  make_manifest(path);
+  write_file(path + "/lock.mdb", std::string(8192, 'L'));
+  EXPECT_EQ(open_code(path), 100);  // LMDB rebuilds a lock file that no process holds
+}
+
+TEST(ManifestFormat, TruncatedDataFileIsCorruptNotSigbus) {
+  vrift::test::TempDir dir;
+  std::string path = dir / "m";
+  make_manifest(path, 20000);
+  struct stat st;
+  ASSERT_EQ(::stat((path + "/data.mdb").c_str(), &st), 0);
+  ASSERT_GT(st.st_size, 64 * 1024);
+  ASSERT_EQ(::truncate((path + "/data.mdb").c_str(), st.st_size / 2), 0);
+  EXPECT_EQ(open_code(path), k_corrupt);
+  EXPECT_EQ(open_code(path, true), k_corrupt);
+  ASSERT_EQ(::truncate((path + "/data.mdb").c_str(), 0), 0);
+  EXPECT_EQ(open_code(path), k_corrupt);  // empty: not a manifest, and left untouched
+  ASSERT_EQ(::stat((path + "/data.mdb").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 0);
+  ASSERT_EQ(::truncate((path + "/data.mdb").c_str(), 100), 0);
+  EXPECT_EQ(open_code(path), k_corrupt);
+}
+
+TEST(ManifestFormat, DamagedRecordsAreReportedNotTrusted) {
+  vrift::test::TempDir dir;
+  std::string path = dir / "m";
+  make_manifest(path);
+  KeyBuf key;
+  ASSERT_TRUE(encode_key("f1", key));
+  KeyBuf newer;
+  ASSERT_TRUE(encode_key("f2", newer));
+  KeyBuf bad_key_hashed;
+  ASSERT_TRUE(encode_key(std::string(300, 'p') + "/x", bad_key_hashed));
+  tamper(path, "base", [&](MDB_txn* txn, MDB_dbi dbi) {
+    put_raw(txn, dbi, key.view(), "\x01garbage");
+    std::string rec(k_record_header, '\0');
+    rec[0] = 9;  // a future record layout
+    put_raw(txn, dbi, newer.view(), rec);
+    put_raw(txn, dbi, "\x07weird-key", std::string(k_record_header, '\0'));
+  });
+  auto m = LmdbManifest::open(path.c_str(), OpenOptions{});
+  ASSERT_TRUE(m);
+  auto t = m->read();
+  ASSERT_TRUE(t);
+  Entry e;
+  auto r = m->get(*t, "f1", e);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::corrupt);
+  r = m->get(*t, "f2", e);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::too_new);
+  EXPECT_EQ(m->get(*t, "f3", e), true);  // the rest is fine
+  Status st = m->list_children(*t, "", [](std::string_view, const Entry&) { return true; });
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Errc::corrupt);
+  st = m->for_each(*t, [](std::string_view, const Entry&) { return true; });
+  ASSERT_FALSE(st);
+  auto census = m->census(*t);
+  EXPECT_FALSE(census);
+}
+
+TEST(ManifestFormat, HashedKeyWithWrongParentIsCorrupt) {
+  vrift::test::TempDir dir;
+  std::string path = dir / "m";
+  std::string long_dir = std::string(200, 'a') + "/" + std::string(100, 'b');
+  {
+    auto m = LmdbManifest::open(path.c_str(), create_options());
+    ASSERT_TRUE(m);
+    ASSERT_OK(
+        m->write([&](WriteTxn& w) { return w.put(Layer::base, long_dir + "/x", file_entry(1)); }));
+  }
+  KeyBuf key;
+  ASSERT_TRUE(encode_key(long_dir + "/x", key));
+  tamper(path, "base", [&](MDB_txn* txn, MDB_dbi dbi) {
+    // Same key, but the record names another parent.
+    Entry e = file_entry(1);
+    std::string other = std::string(200, 'a') + "/" + std::string(100, 'c');
+    std::string rec(record_size(e, other), '\0');
+    ASSERT_TRUE(encode_record(e, other, rec.data(), rec.size()));
+    put_raw(txn, dbi, key.view(), rec);
+  });
+  auto m = LmdbManifest::open(path.c_str(), OpenOptions{});
+  ASSERT_TRUE(m);
+  auto t = m->read();
+  ASSERT_TRUE(t);
+  Status st = m->for_each(*t, [](std::string_view, const Entry&) { return true; });
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Errc::corrupt);
+}
+
+}  // namespace
+}  // namespace vrift::manifest
