@@ -1,5 +1,6 @@
 #include "project/session.hpp"
 
+#include <dlfcn.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -126,6 +127,15 @@ Outcome<int> run_in_session(const SessionSpec& spec, const std::vector<std::stri
   if (pid == 0) {
     for (int i = 0; i < 4; ++i) {
       ::sigaction(sigs[i], &old[i], nullptr);
+    }
+    // Exec through the shim's own execvp, so the command itself may be a phantom file
+    // (./node_modules/.bin/tool) that only the shim knows how to run.
+    environ = envp.data();
+    using ExecvpFn = int (*)(const char*, char* const*);
+    if (void* shim = ::dlopen(spec.shim_path.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+      if (auto shim_execvp = reinterpret_cast<ExecvpFn>(::dlsym(shim, "execvp"))) {
+        shim_execvp(argp[0], argp.data());
+      }
     }
     ::execvpe(argp[0], argp.data(), envp.data());
     int err = errno;

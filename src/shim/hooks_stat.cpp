@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -213,4 +214,44 @@ VRIFT_EXPORT ssize_t __readlink_chk(const char* path, char* buf, size_t size, si
 }
 VRIFT_EXPORT ssize_t __readlinkat_chk(int dirfd, const char* path, char* buf, size_t size, size_t) {
   return readlink_at(dirfd, path, buf, size);
+}
+
+namespace vrift::shim {
+namespace {
+
+// True when path is a managed file (following a final symlink when `follow`).
+bool is_managed_file(const char* path, bool follow) noexcept {
+  if (!active()) {
+    return false;
+  }
+  Guard guard;
+  ManagedPath mp;
+  Lookup lookup;
+  manifest::Entry entry;
+  struct stat vst;
+  return resolve_managed(AT_FDCWD, path, follow, mp, lookup, entry, vst) == 1;
+}
+
+}  // namespace
+}  // namespace vrift::shim
+
+VRIFT_EXPORT ssize_t getxattr(const char* path, const char* name, void* value, size_t size) {
+  if (is_managed_file(path, true)) {
+    errno = ENODATA;
+    return -1;
+  }
+  return real().getxattr(path, name, value, size);
+}
+VRIFT_EXPORT ssize_t lgetxattr(const char* path, const char* name, void* value, size_t size) {
+  if (is_managed_file(path, false)) {
+    errno = ENODATA;
+    return -1;
+  }
+  return real().lgetxattr(path, name, value, size);
+}
+VRIFT_EXPORT ssize_t listxattr(const char* path, char* list, size_t size) {
+  return is_managed_file(path, true) ? 0 : real().listxattr(path, list, size);
+}
+VRIFT_EXPORT ssize_t llistxattr(const char* path, char* list, size_t size) {
+  return is_managed_file(path, false) ? 0 : real().llistxattr(path, list, size);
 }

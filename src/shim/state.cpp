@@ -1,5 +1,6 @@
 #include "shim/state.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -62,6 +63,15 @@ bool initialize() noexcept {
   g_session.project_dev = st.st_dev;
   g_session.uid = ::getuid();
   g_session.gid = ::getgid();
+
+  Dl_info self;
+  if (::dladdr(reinterpret_cast<void*>(&debug_log), &self) != 0 && self.dli_fname != nullptr) {
+    std::snprintf(g_session.env_preload, sizeof g_session.env_preload, "LD_PRELOAD=%s", self.dli_fname);
+  }
+  std::snprintf(g_session.env_project, sizeof g_session.env_project, "VRIFT_PROJECT=%s", g_session.project);
+  std::snprintf(g_session.env_cas_root, sizeof g_session.env_cas_root, "VRIFT_CAS_ROOT=%s", g_session.cas_root);
+  std::snprintf(g_session.env_mode, sizeof g_session.env_mode, "VRIFT_MODE=%s",
+                g_session.phantom ? "phantom" : "solid");
 
   char env_dir[4096 + 32];
   std::snprintf(env_dir, sizeof env_dir, "%s/.vrift/manifest.lmdb", g_session.project);
@@ -126,3 +136,12 @@ void debug_log(const char* fmt, ...) noexcept {
 }
 
 }  // namespace vrift::shim
+
+namespace {
+
+// Initializes at load as well, not only on first use: a program may clear its
+// environment (env -i, a sandbox) before it calls anything the shim wraps, and the
+// session's variables must have been read by then.
+__attribute__((constructor)) void initialize_at_load() { vrift::shim::active(); }
+
+}  // namespace

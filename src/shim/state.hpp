@@ -40,6 +40,11 @@ struct SessionConfig {
   dev_t project_dev = 0;
   uid_t uid = 0;
   gid_t gid = 0;
+  // The session's variables as "NAME=value", for children whose environment lost them.
+  char env_preload[4096 + 16] = {};  // LD_PRELOAD=<this shim>
+  char env_project[4096 + 16] = {};
+  char env_cas_root[4096 + 16] = {};
+  char env_mode[32] = {};
 };
 
 extern SessionConfig g_session;

@@ -1,0 +1,403 @@
+// exec and spawn. Two jobs:
+//  1. Children stay in the session: a program that rebuilt its environment without
+//     LD_PRELOAD or the VRIFT_* variables gets them back (not `env -i` run by a static
+//     binary: nothing reaches that).
+//  2. A phantom file can be run: the kernel cannot open it, so an ELF runs from its blob
+//     and a `#!` script runs its interpreter with the project path as the script, so $0,
+//     __filename and sys.argv[0] stay project paths. (Solid projections need nothing:
+//     the kernel follows the link and passes the path as given to interpreters.)
+// glibc's execvp, execl* and posix_spawn* reach execve internally, so each is rebuilt
+// here on the wrapped execve. Nothing here allocates: a vfork child runs it in its
+// parent's memory.
+
+#include <alloca.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "shim/export.hpp"
+#include "shim/real.hpp"
+#include "shim/state.hpp"
+#include "shim/vfs.hpp"
+
+extern char** environ;
+
+namespace vrift::shim {
+
+namespace {
+
+constexpr size_t k_max_args = 4096;  // execl-style argument lists only
+
+size_t count(char* const* v) {
+  size_t n = 0;
+  while (v != nullptr && v[n] != nullptr) {
+    ++n;
+  }
+  return n;
+}
+
+bool has_var(char* const* envp, const char* var) {
+  const char* eq = std::strchr(var, '=');
+  size_t n = static_cast<size_t>(eq - var) + 1;
+  for (char* const* e = envp; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, var, n) == 0) {
+      return std::strcmp(*e, var) == 0 || (n == 11 && std::strstr(*e, var + 11) != nullptr);
+    }
+  }
+  return false;
+}
+
+// envp with the session's variables; `out` (count(envp) + 8 slots) is used only when
+// something is missing. LD_PRELOAD keeps whatever else it held, after the shim.
+char* const* session_env(char* const* envp, char** out, char* preload_buf, size_t preload_cap) {
+  const char* vars[] = {g_session.env_preload, g_session.env_project, g_session.env_cas_root, g_session.env_mode,
+                        "UV_USE_IO_URING=0"};
+  bool complete = true;
+  for (const char* v : vars) {
+    if (v[0] != '\0' && !has_var(envp, v)) {
+      complete = false;
+    }
+  }
+  if (complete) {
+    return envp;
+  }
+  size_t n = 0;
+  const char* old_preload = nullptr;
+  for (char* const* e = envp; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, "LD_PRELOAD=", 11) == 0) {
+      old_preload = *e + 11;
+      continue;
+    }
+    if (std::strncmp(*e, "VRIFT_PROJECT=", 14) == 0 || std::strncmp(*e, "VRIFT_CAS_ROOT=", 15) == 0 ||
+        std::strncmp(*e, "VRIFT_MODE=", 11) == 0 || std::strncmp(*e, "UV_USE_IO_URING=", 16) == 0) {
+      continue;
+    }
+    out[n++] = *e;
+  }
+  const char* preload = g_session.env_preload;
+  if (old_preload != nullptr && old_preload[0] != '\0' && std::strstr(old_preload, g_session.env_preload + 11) == nullptr &&
+      std::strlen(g_session.env_preload) + 1 + std::strlen(old_preload) < preload_cap) {
+    std::strcpy(preload_buf, g_session.env_preload);
+    std::strcat(preload_buf, ":");
+    std::strcat(preload_buf, old_preload);
+    preload = preload_buf;
+  } else if (old_preload != nullptr && std::strstr(old_preload, g_session.env_preload + 11) != nullptr &&
+             std::strlen(old_preload) + 11 < preload_cap) {
+    std::strcpy(preload_buf, "LD_PRELOAD=");
+    std::strcat(preload_buf, old_preload);
+    preload = preload_buf;
+  }
+  if (preload[0] != '\0') {
+    out[n++] = const_cast<char*>(preload);
+  }
+  for (size_t i = 1; i < sizeof vars / sizeof vars[0]; ++i) {
+    if (vars[i][0] != '\0') {
+      out[n++] = const_cast<char*>(vars[i]);
+    }
+  }
+  out[n] = nullptr;
+  return out;
+}
+
+// How to run `path` when it is a phantom file. Returns false when the path is not one
+// (run it as given). On true, `exe` and `args` say what to execute.
+struct Plan {
+  char exe[PATH_MAX];
+  char interp_arg[256];
+  char** args;  // count(argv) + 4 slots, provided by the caller
+};
+
+bool plan_phantom(const char* path, char* const* argv, Plan& plan, bool& refused) {
+  refused = false;
+  if (!g_session.phantom) {
+    return false;
+  }
+  ManagedPath mp;
+  Lookup lookup;
+  manifest::Entry entry;
+  struct stat vst;
+  if (resolve_managed(AT_FDCWD, path, true, mp, lookup, entry, vst) != 1) {
+    return false;
+  }
+  if ((vst.st_mode & 0111) == 0) {
+    refused = true;
+    errno = EACCES;
+    return true;
+  }
+  char blob[PATH_MAX];
+  if (!blob_path(entry, blob)) {
+    refused = true;
+    errno = ENAMETOOLONG;
+    return true;
+  }
+  char head[256];
+  ssize_t n = -1;
+  int fd = real().openat(AT_FDCWD, blob, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    n = ::read(fd, head, sizeof head - 1);
+    ::close(fd);
+  }
+  if (n >= 2 && head[0] == '#' && head[1] == '!') {
+    // "#!interp [one arg]", as the kernel reads it.
+    head[n] = '\0';
+    char* end = std::strchr(head, '\n');
+    if (end == nullptr) {
+      refused = true;
+      errno = ENOEXEC;
+      return true;
+    }
+    *end = '\0';
+    char* p = head + 2;
+    while (*p == ' ' || *p == '\t') {
+      ++p;
+    }
+    char* interp = p;
+    while (*p != '\0' && *p != ' ' && *p != '\t') {
+      ++p;
+    }
+    char* arg = nullptr;
+    if (*p != '\0') {
+      *p++ = '\0';
+      while (*p == ' ' || *p == '\t') {
+        ++p;
+      }
+      if (*p != '\0') {
+        arg = p;
+        for (char* q = arg + std::strlen(arg); q > arg && (q[-1] == ' ' || q[-1] == '\t'); --q) {
+          q[-1] = '\0';
+        }
+      }
+    }
+    std::strncpy(plan.exe, interp, sizeof plan.exe - 1);
+    plan.exe[sizeof plan.exe - 1] = '\0';
+    size_t i = 0;
+    plan.args[i++] = plan.exe;
+    if (arg != nullptr) {
+      std::strncpy(plan.interp_arg, arg, sizeof plan.interp_arg - 1);
+      plan.interp_arg[sizeof plan.interp_arg - 1] = '\0';
+      plan.args[i++] = plan.interp_arg;
+    }
+    plan.args[i++] = const_cast<char*>(path);
+    for (size_t k = 1; argv != nullptr && argv[0] != nullptr && argv[k] != nullptr; ++k) {
+      plan.args[i++] = argv[k];
+    }
+    plan.args[i] = nullptr;
+    return true;
+  }
+  std::strcpy(plan.exe, blob);
+  size_t i = 0;
+  for (; argv != nullptr && argv[i] != nullptr; ++i) {
+    plan.args[i] = argv[i];
+  }
+  plan.args[i] = nullptr;
+  return true;
+}
+
+int exec_impl(const char* path, char* const* argv, char* const* envp) {
+  if (!active()) {
+    return real().execve(path, argv, envp);
+  }
+  Guard guard;
+  // Sized to what is there: a vfork child or a small thread stack cannot afford more.
+  auto** env_slots = static_cast<char**>(alloca((count(envp) + 8) * sizeof(char*)));
+  char preload[8192];
+  char* const* env = session_env(envp, env_slots, preload, sizeof preload);
+  Plan plan;
+  plan.args = static_cast<char**>(alloca((count(argv) + 4) * sizeof(char*)));
+  bool refused = false;
+  if (plan_phantom(path, argv, plan, refused)) {
+    if (refused) {
+      return -1;
+    }
+    return real().execve(plan.exe, plan.args, env);
+  }
+  return real().execve(path, argv, env);
+}
+
+// execvpe as glibc does it, on the wrapped execve: search PATH, fall back to /bin/sh
+// for an executable that is not one the kernel can run.
+int execvpe_impl(const char* file, char* const* argv, char* const* envp) {
+  if (file == nullptr || file[0] == '\0') {
+    errno = ENOENT;
+    return -1;
+  }
+  if (std::strchr(file, '/') != nullptr) {
+    exec_impl(file, argv, envp);
+    return -1;
+  }
+  const char* path = std::getenv("PATH");
+  if (path == nullptr) {
+    path = "/bin:/usr/bin";
+  }
+  bool saw_eacces = false;
+  size_t flen = std::strlen(file);
+  for (const char* p = path;; ++p) {
+    const char* start = p;
+    while (*p != '\0' && *p != ':') {
+      ++p;
+    }
+    size_t dlen = static_cast<size_t>(p - start);
+    char candidate[PATH_MAX];
+    if (dlen + 1 + flen < sizeof candidate) {
+      size_t n = 0;
+      if (dlen == 0) {
+        candidate[n++] = '.';
+      } else {
+        std::memcpy(candidate, start, dlen);
+        n = dlen;
+      }
+      candidate[n++] = '/';
+      std::memcpy(candidate + n, file, flen + 1);
+      exec_impl(candidate, argv, envp);
+      if (errno == ENOEXEC) {
+        // A script without "#!": glibc runs it with /bin/sh.
+        auto** sh_args = static_cast<char**>(alloca((count(argv) + 3) * sizeof(char*)));
+        size_t i = 0;
+        sh_args[i++] = const_cast<char*>("/bin/sh");
+        sh_args[i++] = candidate;
+        for (size_t k = 1; argv[0] != nullptr && argv[k] != nullptr; ++k) {
+          sh_args[i++] = argv[k];
+        }
+        sh_args[i] = nullptr;
+        exec_impl("/bin/sh", sh_args, envp);
+        return -1;
+      }
+      if (errno == EACCES) {
+        saw_eacces = true;
+      } else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV && errno != ETIMEDOUT) {
+        return -1;
+      }
+    }
+    if (*p == '\0') {
+      break;
+    }
+  }
+  errno = saw_eacces ? EACCES : ENOENT;
+  return -1;
+}
+
+// Collects execl-style arguments into argv (k_max_args + 1 slots).
+void collect_args(const char* arg0, va_list ap, char** argv, char* const** envp_out) {
+  size_t i = 0;
+  argv[i++] = const_cast<char*>(arg0);
+  while (arg0 != nullptr && i < k_max_args) {
+    char* a = va_arg(ap, char*);
+    argv[i++] = a;
+    if (a == nullptr) {
+      break;
+    }
+  }
+  argv[k_max_args] = nullptr;
+  if (envp_out != nullptr) {
+    *envp_out = va_arg(ap, char* const*);
+  }
+}
+
+int spawn_impl(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
+               const posix_spawnattr_t* attr, char* const* argv, char* const* envp, bool search) {
+  if (!active()) {
+    return search ? real().posix_spawnp(pid, path, actions, attr, argv, envp)
+                  : real().posix_spawn(pid, path, actions, attr, argv, envp);
+  }
+  Guard guard;
+  auto** env_slots = static_cast<char**>(alloca((count(envp) + 8) * sizeof(char*)));
+  char preload[8192];
+  char* const* env = session_env(envp, env_slots, preload, sizeof preload);
+  Plan plan;
+  plan.args = static_cast<char**>(alloca((count(argv) + 4) * sizeof(char*)));
+  bool refused = false;
+  if (!search || std::strchr(path, '/') != nullptr) {
+    if (plan_phantom(path, argv, plan, refused)) {
+      return refused ? errno : real().posix_spawn(pid, plan.exe, actions, attr, plan.args, env);
+    }
+    return search ? real().posix_spawnp(pid, path, actions, attr, argv, env)
+                  : real().posix_spawn(pid, path, actions, attr, argv, env);
+  }
+  // posix_spawnp of a bare name: a phantom executable on PATH comes first where it is.
+  const char* dirs = std::getenv("PATH");
+  if (dirs == nullptr) {
+    dirs = "/bin:/usr/bin";
+  }
+  size_t flen = std::strlen(path);
+  for (const char* p = dirs;; ++p) {
+    const char* start = p;
+    while (*p != '\0' && *p != ':') {
+      ++p;
+    }
+    size_t dlen = static_cast<size_t>(p - start);
+    char candidate[PATH_MAX];
+    if (dlen > 0 && dlen + 1 + flen < sizeof candidate) {
+      std::memcpy(candidate, start, dlen);
+      candidate[dlen] = '/';
+      std::memcpy(candidate + dlen + 1, path, flen + 1);
+      if (plan_phantom(candidate, argv, plan, refused) && !refused) {
+        return real().posix_spawn(pid, plan.exe, actions, attr, plan.args, env);
+      }
+      struct stat st;
+      if (real().fstatat(AT_FDCWD, candidate, &st, 0) == 0) {
+        break;  // a real file comes first: let glibc run it
+      }
+    }
+    if (*p == '\0') {
+      break;
+    }
+  }
+  return real().posix_spawnp(pid, path, actions, attr, argv, env);
+}
+
+}  // namespace
+
+}  // namespace vrift::shim
+
+using namespace vrift::shim;
+
+VRIFT_EXPORT int execve(const char* path, char* const* argv, char* const* envp) { return exec_impl(path, argv, envp); }
+VRIFT_EXPORT int execv(const char* path, char* const* argv) { return exec_impl(path, argv, environ); }
+VRIFT_EXPORT int execvp(const char* file, char* const* argv) { return execvpe_impl(file, argv, environ); }
+VRIFT_EXPORT int execvpe(const char* file, char* const* argv, char* const* envp) {
+  return execvpe_impl(file, argv, envp);
+}
+
+VRIFT_EXPORT int execl(const char* path, const char* arg0, ...) {
+  char* argv[k_max_args + 1];
+  va_list ap;
+  va_start(ap, arg0);
+  collect_args(arg0, ap, argv, nullptr);
+  va_end(ap);
+  return exec_impl(path, argv, environ);
+}
+
+VRIFT_EXPORT int execlp(const char* file, const char* arg0, ...) {
+  char* argv[k_max_args + 1];
+  va_list ap;
+  va_start(ap, arg0);
+  collect_args(arg0, ap, argv, nullptr);
+  va_end(ap);
+  return execvpe_impl(file, argv, environ);
+}
+
+VRIFT_EXPORT int execle(const char* path, const char* arg0, ...) {
+  char* argv[k_max_args + 1];
+  char* const* envp = nullptr;
+  va_list ap;
+  va_start(ap, arg0);
+  collect_args(arg0, ap, argv, &envp);
+  va_end(ap);
+  return exec_impl(path, argv, envp);
+}
+
+VRIFT_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
+                             const posix_spawnattr_t* attr, char* const* argv, char* const* envp) {
+  return spawn_impl(pid, path, actions, attr, argv, envp, false);
+}
+
+VRIFT_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* actions,
+                              const posix_spawnattr_t* attr, char* const* argv, char* const* envp) {
+  return spawn_impl(pid, file, actions, attr, argv, envp, true);
+}
