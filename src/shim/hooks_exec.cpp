@@ -118,20 +118,17 @@ bool plan_phantom(const char* path, char* const* argv, Plan& plan, bool& refused
   if (!g_session.phantom) {
     return false;
   }
-  ManagedPath mp;
-  Lookup lookup;
-  manifest::Entry entry;
-  struct stat vst;
-  if (resolve_managed(AT_FDCWD, path, true, mp, lookup, entry, vst) != 1) {
+  ManagedFile file;
+  if (!file.resolve(AT_FDCWD, path, true)) {
     return false;
   }
-  if ((vst.st_mode & 0111) == 0) {
+  if ((file.st.st_mode & 0111) == 0) {
     refused = true;
     errno = EACCES;
     return true;
   }
   char blob[PATH_MAX];
-  if (!blob_path(entry, blob)) {
+  if (!blob_path(file.entry, blob)) {
     refused = true;
     errno = ENAMETOOLONG;
     return true;
@@ -199,6 +196,42 @@ bool plan_phantom(const char* path, char* const* argv, Plan& plan, bool& refused
   return true;
 }
 
+// Calls visit(candidate) for `file` in each directory of $PATH (default /bin:/usr/bin;
+// an empty entry is the cwd) until it returns true. Returns whether one did.
+template <class Visit>
+bool search_path(const char* file, Visit&& visit) {
+  const char* dirs = std::getenv("PATH");
+  if (dirs == nullptr) {
+    dirs = "/bin:/usr/bin";
+  }
+  size_t flen = std::strlen(file);
+  for (const char* p = dirs;; ++p) {
+    const char* start = p;
+    while (*p != '\0' && *p != ':') {
+      ++p;
+    }
+    size_t dlen = static_cast<size_t>(p - start);
+    char candidate[PATH_MAX];
+    if (dlen + 2 + flen < sizeof candidate) {
+      size_t n = 0;
+      if (dlen == 0) {
+        candidate[n++] = '.';
+      } else {
+        std::memcpy(candidate, start, dlen);
+        n = dlen;
+      }
+      candidate[n++] = '/';
+      std::memcpy(candidate + n, file, flen + 1);
+      if (visit(candidate)) {
+        return true;
+      }
+    }
+    if (*p == '\0') {
+      return false;
+    }
+  }
+}
+
 int exec_impl(const char* path, char* const* argv, char* const* envp) {
   if (!active()) {
     return real().execve(path, argv, envp);
@@ -231,52 +264,30 @@ int execvpe_impl(const char* file, char* const* argv, char* const* envp) {
     exec_impl(file, argv, envp);
     return -1;
   }
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) {
-    path = "/bin:/usr/bin";
-  }
   bool saw_eacces = false;
-  size_t flen = std::strlen(file);
-  for (const char* p = path;; ++p) {
-    const char* start = p;
-    while (*p != '\0' && *p != ':') {
-      ++p;
-    }
-    size_t dlen = static_cast<size_t>(p - start);
-    char candidate[PATH_MAX];
-    if (dlen + 1 + flen < sizeof candidate) {
-      size_t n = 0;
-      if (dlen == 0) {
-        candidate[n++] = '.';
-      } else {
-        std::memcpy(candidate, start, dlen);
-        n = dlen;
+  bool stop = search_path(file, [&](char* candidate) {
+    exec_impl(candidate, argv, envp);
+    if (errno == ENOEXEC) {
+      // A script without "#!": glibc runs it with /bin/sh.
+      auto** sh_args = static_cast<char**>(alloca((count(argv) + 3) * sizeof(char*)));
+      size_t i = 0;
+      sh_args[i++] = const_cast<char*>("/bin/sh");
+      sh_args[i++] = candidate;
+      for (size_t k = 1; argv[0] != nullptr && argv[k] != nullptr; ++k) {
+        sh_args[i++] = argv[k];
       }
-      candidate[n++] = '/';
-      std::memcpy(candidate + n, file, flen + 1);
-      exec_impl(candidate, argv, envp);
-      if (errno == ENOEXEC) {
-        // A script without "#!": glibc runs it with /bin/sh.
-        auto** sh_args = static_cast<char**>(alloca((count(argv) + 3) * sizeof(char*)));
-        size_t i = 0;
-        sh_args[i++] = const_cast<char*>("/bin/sh");
-        sh_args[i++] = candidate;
-        for (size_t k = 1; argv[0] != nullptr && argv[k] != nullptr; ++k) {
-          sh_args[i++] = argv[k];
-        }
-        sh_args[i] = nullptr;
-        exec_impl("/bin/sh", sh_args, envp);
-        return -1;
-      }
-      if (errno == EACCES) {
-        saw_eacces = true;
-      } else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV && errno != ETIMEDOUT) {
-        return -1;
-      }
+      sh_args[i] = nullptr;
+      exec_impl("/bin/sh", sh_args, envp);
+      return true;
     }
-    if (*p == '\0') {
-      break;
+    if (errno == EACCES) {
+      saw_eacces = true;
+      return false;
     }
+    return errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV && errno != ETIMEDOUT;
+  });
+  if (stop) {
+    return -1;
   }
   errno = saw_eacces ? EACCES : ENOENT;
   return -1;
@@ -320,33 +331,17 @@ int spawn_impl(pid_t* pid, const char* path, const posix_spawn_file_actions_t* a
                   : real().posix_spawn(pid, path, actions, attr, argv, env);
   }
   // posix_spawnp of a bare name: a phantom executable on PATH comes first where it is.
-  const char* dirs = std::getenv("PATH");
-  if (dirs == nullptr) {
-    dirs = "/bin:/usr/bin";
-  }
-  size_t flen = std::strlen(path);
-  for (const char* p = dirs;; ++p) {
-    const char* start = p;
-    while (*p != '\0' && *p != ':') {
-      ++p;
+  int spawned = -1;
+  search_path(path, [&](char* candidate) {
+    if (plan_phantom(candidate, argv, plan, refused) && !refused) {
+      spawned = real().posix_spawn(pid, plan.exe, actions, attr, plan.args, env);
+      return true;
     }
-    size_t dlen = static_cast<size_t>(p - start);
-    char candidate[PATH_MAX];
-    if (dlen > 0 && dlen + 1 + flen < sizeof candidate) {
-      std::memcpy(candidate, start, dlen);
-      candidate[dlen] = '/';
-      std::memcpy(candidate + dlen + 1, path, flen + 1);
-      if (plan_phantom(candidate, argv, plan, refused) && !refused) {
-        return real().posix_spawn(pid, plan.exe, actions, attr, plan.args, env);
-      }
-      struct stat st;
-      if (real().fstatat(AT_FDCWD, candidate, &st, 0) == 0) {
-        break;  // a real file comes first: let glibc run it
-      }
-    }
-    if (*p == '\0') {
-      break;
-    }
+    struct stat st;
+    return real().fstatat(AT_FDCWD, candidate, &st, 0) == 0;  // a real file first: glibc runs it
+  });
+  if (spawned >= 0) {
+    return spawned;
   }
   return real().posix_spawnp(pid, path, actions, attr, argv, env);
 }
@@ -401,3 +396,8 @@ VRIFT_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_fi
                               const posix_spawnattr_t* attr, char* const* argv, char* const* envp) {
   return spawn_impl(pid, file, actions, attr, argv, envp, true);
 }
+
+// A true fork: the exec wrappers the child calls may read the manifest, which must
+// happen in a process of its own (LMDB state is per process). The cost is the page
+// table copy vfork avoids; posix_spawn, the common fast path, is not affected.
+VRIFT_EXPORT pid_t vfork(void) { return ::fork(); }

@@ -29,14 +29,11 @@ bool needs_mode(int flags) { return (flags & O_CREAT) != 0 || (flags & O_TMPFILE
 
 // Returns -2 when the call is not ours (the caller then does the real open).
 int open_managed(int dirfd, const char* path, int flags) noexcept {
-  Guard guard;
-  ManagedPath mp;
-  Lookup lookup;
-  manifest::Entry entry;
-  struct stat vst;
-  if (resolve_managed(dirfd, path, (flags & O_NOFOLLOW) == 0, mp, lookup, entry, vst) == 0) {
+  ManagedFile file;
+  if (!file.resolve(dirfd, path, (flags & O_NOFOLLOW) == 0)) {
     return -2;
   }
+  const ManagedPath& mp = file.path;
   if ((flags & O_CREAT) != 0 && (flags & O_EXCL) != 0) {
     errno = EEXIST;
     return -1;
@@ -53,7 +50,7 @@ int open_managed(int dirfd, const char* path, int flags) noexcept {
   char target[PATH_MAX];
   const char* open_path = mp.abs;
   if (g_session.phantom) {
-    if (!blob_path(entry, target)) {
+    if (!blob_path(file.entry, target)) {
       errno = ENAMETOOLONG;
       return -1;
     }
@@ -70,7 +67,7 @@ int open_managed(int dirfd, const char* path, int flags) noexcept {
   struct stat real_st;
   int saved = errno;
   if (real().fstat(fd, &real_st) == 0) {
-    remember_fd(fd, real_st, vst);
+    remember_fd(fd, real_st, file.st);
   }
   errno = saved;
   return fd;

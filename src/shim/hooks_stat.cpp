@@ -30,15 +30,13 @@ int stat_at(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
     return rc;
   }
   if (active()) {
-    Guard guard;
-    ManagedPath mp;
-    Lookup lookup;
-    manifest::Entry entry;
-    if (resolve_managed(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, mp, lookup, entry, *buf) == 1) {
-      if (mp.trailing_slash) {
+    ManagedFile file;
+    if (file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0)) {
+      if (file.path.trailing_slash) {
         errno = ENOTDIR;
         return -1;
       }
+      *buf = file.st;
       return 0;
     }
   }
@@ -95,17 +93,13 @@ int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct s
       }
       return rc;
     }
-    Guard guard;
-    ManagedPath mp;
-    Lookup lookup;
-    manifest::Entry entry;
-    struct stat vst;
-    if (resolve_managed(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, mp, lookup, entry, vst) == 1) {
-      if (mp.trailing_slash) {
+    ManagedFile file;
+    if (file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0)) {
+      if (file.path.trailing_slash) {
         errno = ENOTDIR;
         return -1;
       }
-      fill_statx(vst, mask, buf);
+      fill_statx(file.st, mask, buf);
       return 0;
     }
   }
@@ -114,21 +108,17 @@ int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct s
 
 int access_at(int dirfd, const char* path, int mode, int flags) noexcept {
   if (active()) {
-    Guard guard;
-    ManagedPath mp;
-    Lookup lookup;
-    manifest::Entry entry;
-    struct stat vst;
-    if (resolve_managed(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, mp, lookup, entry, vst) == 1) {
+    ManagedFile file;
+    if (file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0)) {
       if (mode == F_OK) {
         return 0;
       }
       // The session user owns managed files: the owner bits decide (root: any x bit).
-      unsigned bits = (vst.st_mode >> 6) & 7;
+      unsigned bits = (file.st.st_mode >> 6) & 7;
       bool root = ((flags & AT_EACCESS) != 0 ? ::geteuid() : ::getuid()) == 0;
       bool ok = ((mode & R_OK) == 0 || root || (bits & 4) != 0) &&
                 ((mode & W_OK) == 0 || root || (bits & 2) != 0) &&
-                ((mode & X_OK) == 0 || (vst.st_mode & 0111) != 0);
+                ((mode & X_OK) == 0 || (file.st.st_mode & 0111) != 0);
       if (!ok) {
         errno = EACCES;
         return -1;
@@ -141,12 +131,8 @@ int access_at(int dirfd, const char* path, int mode, int flags) noexcept {
 
 ssize_t readlink_at(int dirfd, const char* path, char* buf, size_t size) noexcept {
   if (active()) {
-    Guard guard;
-    ManagedPath mp;
-    Lookup lookup;
-    manifest::Entry entry;
-    struct stat vst;
-    if (resolve_managed(dirfd, path, false, mp, lookup, entry, vst) == 1) {
+    ManagedFile file;
+    if (file.resolve(dirfd, path, false)) {
       errno = EINVAL;  // a managed file is a regular file, even where a symlink projects it
       return -1;
     }
@@ -224,12 +210,8 @@ bool is_managed_file(const char* path, bool follow) noexcept {
   if (!active()) {
     return false;
   }
-  Guard guard;
-  ManagedPath mp;
-  Lookup lookup;
-  manifest::Entry entry;
-  struct stat vst;
-  return resolve_managed(AT_FDCWD, path, follow, mp, lookup, entry, vst) == 1;
+  ManagedFile file;
+  return file.resolve(AT_FDCWD, path, follow);
 }
 
 }  // namespace

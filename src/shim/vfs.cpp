@@ -51,16 +51,24 @@ constinit FdSlot g_fds[k_max_fds]{};
 
 }  // namespace
 
-Lookup::Lookup() noexcept {
+bool Lookup::begin() noexcept {
+  if (m_txn != nullptr) {
+    return true;
+  }
   if (g_manifest == nullptr) {
-    return;
+    return false;
   }
   int saved = errno;
   manifest::ReadTxn* txn = thread_txn();
-  if (txn != nullptr && g_manifest->begin_read(*txn)) {
-    m_txn = txn;
+  if (txn != nullptr) {
+    if (auto begun = g_manifest->begin_read(*txn)) {
+      m_txn = txn;
+    } else {
+      debug_log("vrift shim: cannot read the manifest (%s); passing through", error_reason(begun.error()));
+    }
   }
   errno = saved;
+  return m_txn != nullptr;
 }
 
 Lookup::~Lookup() {
@@ -70,7 +78,7 @@ Lookup::~Lookup() {
 }
 
 bool Lookup::find(const char* rel, size_t len, manifest::Entry& out) noexcept {
-  if (m_txn == nullptr) {
+  if (!begin()) {
     return false;
   }
   int saved = errno;

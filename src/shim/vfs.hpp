@@ -24,26 +24,26 @@
 
 namespace vrift::shim {
 
-// One lookup's view of the manifest: a read snapshot of this thread, reset on scope
-// exit, so entries found through it stay valid for the scope only.
+// One lookup's view of the manifest: a read snapshot of this thread, taken on first use
+// (a path outside the project never touches the manifest) and reset on scope exit, so
+// entries found through it stay valid for the scope only.
 class Lookup {
  public:
-  Lookup() noexcept;
+  Lookup() noexcept = default;
   ~Lookup();
   Lookup(const Lookup&) = delete;
   Lookup& operator=(const Lookup&) = delete;
 
-  bool ok() const noexcept { return m_txn != nullptr; }
   // A managed file or other entry at `rel`; false on a miss, a whiteout or an error.
   bool find(const char* rel, size_t len, manifest::Entry& out) noexcept;
   // Visits the children of `dir_rel` (layered view).
   template <class F>
   bool children(const char* dir_rel, size_t len, F&& visit) noexcept {
-    return m_txn != nullptr &&
-           static_cast<bool>(g_manifest->list_children(*m_txn, std::string_view(dir_rel, len), visit));
+    return begin() && static_cast<bool>(g_manifest->list_children(*m_txn, std::string_view(dir_rel, len), visit));
   }
 
  private:
+  bool begin() noexcept;
   manifest::ReadTxn* m_txn = nullptr;
 };
 
@@ -64,6 +64,21 @@ int virtual_stat(const ManagedPath& path, Lookup& lookup, manifest::Entry& entry
 // itself. Keeps errno.
 int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, Lookup& lookup,
                     manifest::Entry& entry, struct stat& st) noexcept;
+
+// A path resolved against the manifest, with what keeps its entry valid (the re-entry
+// guard and this thread's read snapshot) held for the object's lifetime.
+struct ManagedFile {
+  Guard guard;
+  ManagedPath path;
+  Lookup lookup;
+  manifest::Entry entry;
+  struct stat st;
+
+  // True when (dirfd, p) is a managed file; see resolve_managed().
+  bool resolve(int dirfd, const char* p, bool follow) noexcept {
+    return resolve_managed(dirfd, p, follow, path, lookup, entry, st) == 1;
+  }
+};
 
 // Writes the blob path of a file entry into out (PATH_MAX). Returns false if too long.
 bool blob_path(const manifest::Entry& e, char* out) noexcept;
