@@ -78,6 +78,7 @@ int run_ingest(const Globals& g, const IngestArgs& args) {
     nlohmann::json out = {
         {"mode", project::mode_name(options.mode)}, {"files", s.files}, {"bytes", s.bytes},
         {"hashed", s.hashed}, {"hashed_bytes", s.hashed_bytes}, {"unchanged", s.unchanged},
+        {"converted", s.converted},
         {"new_blobs", s.new_blobs}, {"new_blob_bytes", s.new_blob_bytes}, {"dedup_saved_bytes", saved},
         {"dirs", s.dirs}, {"symlinks", s.symlinks}, {"removed", s.removed}, {"skipped", s.skipped}, {"failed", s.failed},
         {"copies", s.copies}, {"tier1", s.tier1}, {"tier2", s.tier2},
@@ -85,9 +86,10 @@ int run_ingest(const Globals& g, const IngestArgs& args) {
         {"files_per_second", s.seconds > 0 ? static_cast<double>(s.hashed) / s.seconds : 0.0}};
     fmt::print("{}\n", out.dump(2));
   } else if (!g.quiet) {
-    fmt::print("ingested {} files ({}) in [{}] mode: {} hashed, {} unchanged, {} removed, {} skipped, {} failed\n",
+    fmt::print("ingested {} files ({}) in [{}] mode: {} hashed, {} unchanged, {} re-projected, {} removed, "
+               "{} skipped, {} failed\n",
                s.files, human_bytes(s.bytes), options.mode == project::Mode::Phantom ? "Phantom" : "Solid", s.hashed,
-               s.unchanged, s.removed, s.skipped, s.failed);
+               s.unchanged, s.converted, s.removed, s.skipped, s.failed);
     fmt::print("new blobs: {} ({}); dedup saved {} of {} hashed\n", s.new_blobs, human_bytes(s.new_blob_bytes),
                human_bytes(saved), human_bytes(s.hashed_bytes));
     fmt::print("tiers: {} Tier-1, {} Tier-2; {} directories, {} symlinks; {:.2f} s ({:.0f} files/s)\n", s.tier1,

@@ -659,8 +659,12 @@ Outcome<void> Ingester::process_chunk(std::vector<FileTask>& chunk) {
     if (!task.stored_ok) {
       continue;
     }
-    ++m_summary.hashed;
-    m_summary.hashed_bytes += task.stored.key.size;
+    if (task.from_blob) {
+      ++m_summary.converted;
+    } else {
+      ++m_summary.hashed;
+      m_summary.hashed_bytes += task.stored.key.size;
+    }
     if (task.private_copy) {
       ++m_summary.copies;
     }

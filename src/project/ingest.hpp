@@ -38,6 +38,7 @@ struct IngestSummary {
   uint64_t hashed = 0;         // files hashed in this run (new or changed)
   uint64_t hashed_bytes = 0;
   uint64_t unchanged = 0;      // files skipped because nothing changed since the last ingest
+  uint64_t converted = 0;      // files already in The Source whose projection changed (mode switch)
   uint64_t new_blobs = 0;      // blobs this run added to The Source
   uint64_t new_blob_bytes = 0;
   uint64_t dirs = 0;
