@@ -14,6 +14,7 @@ printf 'newline' > $'new\nline.txt'
 printf 'latin1' > $'caf\xe9.txt'
 printf 'backslash' > 'back\slash'
 printf '' > empty.txt
+printf 'twice' > linked-a.txt && ln linked-a.txt linked-b.txt
 truncate -s 5M sparse.img && printf 'tail' >> sparse.img
 ln -s loop-b loop-a && ln -s loop-a loop-b && ln -s missing dangling
 mkfifo fifo
@@ -37,7 +38,9 @@ grep -qF '\file 2 0644 7 ' ls.txt || fail "newline name not listed escaped: $(ca
 grep -qF "$(printf 'caf\xef\xbf\xbd.txt')" ls.txt || fail "non-UTF-8 name not listed"
 grep -q "leaf.txt$" ls.txt || fail "path near PATH_MAX not ingested"
 [ "$(stat -c %b p/build/sparse.img)" -lt 100 ] || fail "sparse file lost its holes"
-pass "awkward names, loops, special files, a sparse file and a ~3,900-byte path"
+[ "$(stat -c %i p/build/linked-a.txt)" == "$(stat -c %i p/build/linked-b.txt)" ] || fail "hardlinked pair no longer shares its blob"
+[ "$(grep -c 'build/linked-[ab].txt$' ls.txt)" -eq 2 ] || fail "hardlinked pair not both recorded"
+pass "awkward names, loops, special files, a hardlinked pair, a sparse file and a ~3,900-byte path"
 
 # --- an unreadable file (as an unprivileged user): warned, left alone ----------------
 mkdir -p u/build && echo readable > u/build/ok.txt && echo secret > u/build/locked.txt

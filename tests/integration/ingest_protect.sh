@@ -11,13 +11,20 @@ mkdir -p project/node_modules/dep project/build
 echo "module.exports = 42;" > project/node_modules/dep/index.js
 echo "compiled" > project/build/main.o
 cd project
-"$VRIFT" init -q
+# A dedicated owner for Tier-1 blobs, when this machine can make one.
+user_made=0
+if ! getent passwd vrift >/dev/null && command -v useradd >/dev/null; then user_made=1; fi
+"$VRIFT" init -q --create-user
+getent passwd vrift >/dev/null || fail "init --create-user made no vrift user"
 "$VRIFT" ingest -q
 
 tier1=node_modules/dep/index.js
 tier2=build/main.o
 blob1=$(readlink "$tier1")
 [ -n "$blob1" ] || fail "$tier1 is not a symlink"
+expect_eq "$(stat -c %U "$blob1")" vrift "owner of the Tier-1 blob"
+expect_eq "$(stat -c %U "$tier2")" root "owner of the Tier-2 blob (not transferred: other projects link it)"
+pass "Tier-1 blobs belong to the vrift user"
 sum1=$(b3sum --no-names "$blob1"); sum2=$(b3sum --no-names "$tier2")
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
 
@@ -43,3 +50,5 @@ else
   echo "note: this filesystem has no immutable flag here; Tier-1 blobs are protected by mode only"
   "$VRIFT" --json status | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["protection"]["tier1_immutable"] == 0, s'
 fi
+
+[ "$user_made" -eq 1 ] && userdel vrift 2>/dev/null || true
