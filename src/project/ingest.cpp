@@ -184,6 +184,7 @@ class Ingester {
   Entry entry_for(const FileTask& task) const;
   Outcome<void> record_dirs_and_links();
   Outcome<void> remove_vanished();
+  void restore_dir_times();
   void warn(const std::string& what, const std::string& rel, const std::string& why) {
     m_warn(Failure{what, m_project.root + "/" + rel, why});
   }
@@ -707,6 +708,18 @@ Outcome<void> Ingester::record_dirs_and_links() {
   return {};
 }
 
+// Projection renames and unlinks entries, which moves every directory's mtime; put back
+// the times the directories had (and the manifest records), so the projected tree shows
+// what the plain one did.
+void Ingester::restore_dir_times() {
+  for (auto it = m_dirs_and_links.rbegin(); it != m_dirs_and_links.rend(); ++it) {
+    if (S_ISDIR(it->st.st_mode)) {
+      timespec times[2] = {{0, UTIME_OMIT}, it->st.st_mtim};
+      ::utimensat(m_root_fd.get(), it->rel.c_str(), times, AT_SYMLINK_NOFOLLOW);
+    }
+  }
+}
+
 Outcome<void> Ingester::remove_vanished() {
   // Entries under the walked paths whose files are gone (and were not phantom: a phantom
   // file is absent by design) were deleted by the user: drop them.
@@ -806,6 +819,7 @@ Outcome<IngestSummary> Ingester::run() {
   if (auto r = remove_vanished(); !r) {
     return tl::unexpected(r.error());
   }
+  restore_dir_times();
 
   // Totals over everything now recorded under the walked paths.
   auto txn = m_manifest.read();
