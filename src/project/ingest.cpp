@@ -453,6 +453,14 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
       task.fd.reset();
       return;
     }
+    if ((task.st.st_mode & S_IROTH) == 0) {
+      // Blobs are readable by everyone (0444): storing a private file would expose it.
+      warn("kept private file as it is", task.rel, "it is not readable by everyone, and blobs are");
+      task.fd.reset();
+      std::lock_guard lock(m_mutex);
+      ++m_summary.skipped;
+      return;
+    }
     cas::StoreRequest request;
     request.fd = task.fd.get();
     request.fd_stat = &task.st;

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <unordered_set>
@@ -96,6 +98,17 @@ Outcome<StatusReport> project_status(const ProjectPaths& project, const Config& 
     }
     if ((e.flags & manifest::k_flag_projected) == 0) {  // not a link vrift made: a private read-only copy
       ++report.private_copies;
+      return true;
+    }
+    if (present && S_ISLNK(st.st_mode)) {
+      // A Tier-1 symlink: it must still point at this entry's blob.
+      char target[PATH_MAX];
+      char blob_abs[PATH_MAX];
+      ssize_t n = ::readlinkat(root.get(), p.c_str(), target, sizeof target - 1);
+      size_t len = source.path_of(key, blob_abs, sizeof blob_abs);
+      if (n < 0 || static_cast<size_t>(n) != len || std::memcmp(target, blob_abs, len) != 0) {
+        ++report.broken_projections;
+      }
       return true;
     }
     if (!present || static_cast<uint64_t>(st.st_ino) != e.ino) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -58,6 +59,10 @@ DirState* find_state(DIR* dir) noexcept {
   return nullptr;
 }
 
+// A slot is claimed with a marker before its state is written, so two threads opening
+// directories at once can never publish each other's state (a double free at closedir).
+DIR* const k_claimed = reinterpret_cast<DIR*>(uintptr_t{1});
+
 void register_dir(DIR* dir, const ManagedPath& mp) noexcept {
   auto* state = static_cast<DirState*>(std::calloc(1, sizeof(DirState)));
   if (state == nullptr) {
@@ -69,12 +74,11 @@ void register_dir(DIR* dir, const ManagedPath& mp) noexcept {
   state->rel_len = mp.rel_len;
   for (int i = 0; i < k_max_dirs; ++i) {
     DIR* expected = nullptr;
-    if (g_dir_keys[i].load(std::memory_order_relaxed) == nullptr) {
+    if (g_dir_keys[i].compare_exchange_strong(expected, k_claimed, std::memory_order_acq_rel)) {
       g_dir_states[i] = state;
-      if (g_dir_keys[i].compare_exchange_strong(expected, dir, std::memory_order_acq_rel)) {
-        g_open_dirs.fetch_add(1, std::memory_order_acq_rel);
-        return;
-      }
+      g_dir_keys[i].store(dir, std::memory_order_release);
+      g_open_dirs.fetch_add(1, std::memory_order_acq_rel);
+      return;
     }
   }
   std::free(state);  // table full: this directory is listed as the kernel has it
@@ -90,8 +94,10 @@ void reset_state(DirState* state) noexcept {
 
 void unregister_dir(DIR* dir) noexcept {
   for (int i = 0; i < k_max_dirs; ++i) {
-    if (g_dir_keys[i].load(std::memory_order_acquire) == dir) {
+    DIR* expected = dir;
+    if (g_dir_keys[i].compare_exchange_strong(expected, k_claimed, std::memory_order_acq_rel)) {
       DirState* state = g_dir_states[i];
+      g_dir_states[i] = nullptr;
       g_dir_keys[i].store(nullptr, std::memory_order_release);
       g_open_dirs.fetch_sub(1, std::memory_order_acq_rel);
       reset_state(state);
@@ -265,6 +271,38 @@ VRIFT_EXPORT struct dirent64* readdir64(DIR* dir) {
 
 // struct dirent and struct dirent64 are the same on x86-64.
 VRIFT_EXPORT struct dirent* readdir(DIR* dir) { return reinterpret_cast<struct dirent*>(readdir64(dir)); }
+
+// Positions: the kernel's (non-negative) while the physical entries are being listed;
+// -(index + 2) among the phantom entries that follow them.
+VRIFT_EXPORT long telldir(DIR* dir) {
+  DirState* state = find_state(dir);
+  if (state == nullptr || !state->physical_done) {
+    return real().telldir(dir);
+  }
+  return -static_cast<long>(state->cursor) - 2;
+}
+
+VRIFT_EXPORT void seekdir(DIR* dir, long pos) {
+  DirState* state = find_state(dir);
+  if (state == nullptr) {
+    real().seekdir(dir, pos);
+    return;
+  }
+  if (pos >= 0) {
+    reset_state(state);
+    real().seekdir(dir, pos);
+    return;
+  }
+  if (!state->physical_done) {
+    Guard guard;
+    state->physical_done = true;
+    if (g_session.phantom) {
+      collect_phantoms(state);
+    }
+  }
+  size_t cursor = static_cast<size_t>(-pos - 2);
+  state->cursor = cursor <= state->names_len ? cursor : state->names_len;
+}
 
 VRIFT_EXPORT void rewinddir(DIR* dir) {
   if (DirState* state = find_state(dir)) {

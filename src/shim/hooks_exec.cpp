@@ -119,8 +119,13 @@ bool plan_phantom(const char* path, char* const* argv, Plan& plan, bool& refused
     return false;
   }
   ManagedFile file;
-  if (!file.resolve(AT_FDCWD, path, true)) {
+  int found = file.resolve(AT_FDCWD, path, true);
+  if (found == 0) {
     return false;
+  }
+  if (found < 0) {
+    refused = true;
+    return true;
   }
   if ((file.st.st_mode & 0111) == 0) {
     refused = true;

@@ -30,8 +30,12 @@ bool needs_mode(int flags) { return (flags & O_CREAT) != 0 || (flags & O_TMPFILE
 // Returns -2 when the call is not ours (the caller then does the real open).
 int open_managed(int dirfd, const char* path, int flags) noexcept {
   ManagedFile file;
-  if (!file.resolve(dirfd, path, (flags & O_NOFOLLOW) == 0)) {
+  int found = file.resolve(dirfd, path, (flags & O_NOFOLLOW) == 0);
+  if (found == 0) {
     return -2;
+  }
+  if (found < 0) {
+    return -1;
   }
   const ManagedPath& mp = file.path;
   if ((flags & O_CREAT) != 0 && (flags & O_EXCL) != 0) {
@@ -73,7 +77,29 @@ int open_managed(int dirfd, const char* path, int flags) noexcept {
   return fd;
 }
 
+// Files the shim itself opens (LMDB's, from inside a lookup) move above the program's
+// descriptors and close on exec: a program expecting its first open to be fd 3 still
+// gets it, and no child inherits the manifest.
+constexpr int k_shim_fd_floor = 1000;
+
+int relocate_shim_fd(int fd) noexcept {
+  if (fd < 0 || fd >= k_shim_fd_floor) {
+    return fd;
+  }
+  int saved = errno;
+  int high = real().fcntl(fd, F_DUPFD_CLOEXEC, k_shim_fd_floor);
+  if (high >= 0) {
+    ::close(fd);
+    fd = high;
+  }
+  errno = saved;
+  return fd;
+}
+
 int do_open(int dirfd, const char* path, int flags, mode_t mode, bool is_at) noexcept {
+  if (t_depth > 0) {
+    return relocate_shim_fd(is_at ? real().openat(dirfd, path, flags, mode) : real().open(path, flags, mode));
+  }
   if (active()) {
     int fd = open_managed(dirfd, path, flags);
     if (fd != -2) {
@@ -200,3 +226,60 @@ VRIFT_EXPORT FILE* freopen(const char* path, const char* mode, FILE* stream) {
 }
 
 VRIFT_EXPORT FILE* freopen64(const char* path, const char* mode, FILE* stream) { return freopen(path, mode, stream); }
+
+// Duplicates carry the managed file's entry, so fstat of any of them agrees.
+VRIFT_EXPORT int dup(int fd) {
+  int to = real().dup(fd);
+  if (to >= 0) {
+    copy_fd(fd, to);
+  }
+  return to;
+}
+
+VRIFT_EXPORT int dup2(int fd, int to) {
+  int rc = real().dup2(fd, to);
+  if (rc >= 0) {
+    copy_fd(fd, rc);
+  }
+  return rc;
+}
+
+VRIFT_EXPORT int dup3(int fd, int to, int flags) {
+  int rc = real().dup3(fd, to, flags);
+  if (rc >= 0) {
+    copy_fd(fd, rc);
+  }
+  return rc;
+}
+
+namespace vrift::shim {
+namespace {
+
+int fcntl_impl(int (*real_fcntl)(int, int, ...), int fd, int cmd, va_list ap) {
+  // Every fcntl command takes at most one argument, an int or a pointer.
+  void* arg = va_arg(ap, void*);
+  int rc = real_fcntl(fd, cmd, arg);
+  if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) {
+    copy_fd(fd, rc);
+  }
+  return rc;
+}
+
+}  // namespace
+}  // namespace vrift::shim
+
+VRIFT_EXPORT int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  int rc = fcntl_impl(real().fcntl, fd, cmd, ap);
+  va_end(ap);
+  return rc;
+}
+
+VRIFT_EXPORT int fcntl64(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  int rc = fcntl_impl(real().fcntl64 != nullptr ? real().fcntl64 : real().fcntl, fd, cmd, ap);
+  va_end(ap);
+  return rc;
+}

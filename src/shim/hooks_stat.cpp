@@ -31,13 +31,12 @@ int stat_at(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
   }
   if (active()) {
     ManagedFile file;
-    if (file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0)) {
-      if (file.path.trailing_slash) {
-        errno = ENOTDIR;
-        return -1;
+    if (int found = file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0); found != 0) {
+      if (found > 0) {
+        *buf = file.st;
+        return 0;
       }
-      *buf = file.st;
-      return 0;
+      return -1;
     }
   }
   return real().fstatat(dirfd, path, buf, flags);
@@ -94,13 +93,12 @@ int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct s
       return rc;
     }
     ManagedFile file;
-    if (file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0)) {
-      if (file.path.trailing_slash) {
-        errno = ENOTDIR;
-        return -1;
+    if (int found = file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0); found != 0) {
+      if (found > 0) {
+        fill_statx(file.st, mask, buf);
+        return 0;
       }
-      fill_statx(file.st, mask, buf);
-      return 0;
+      return -1;
     }
   }
   return real_statx(dirfd, path, flags, mask, buf);
@@ -109,7 +107,10 @@ int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct s
 int access_at(int dirfd, const char* path, int mode, int flags) noexcept {
   if (active()) {
     ManagedFile file;
-    if (file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0)) {
+    if (int found = file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0); found != 0) {
+      if (found < 0) {
+        return -1;
+      }
       if (mode == F_OK) {
         return 0;
       }
@@ -132,8 +133,10 @@ int access_at(int dirfd, const char* path, int mode, int flags) noexcept {
 ssize_t readlink_at(int dirfd, const char* path, char* buf, size_t size) noexcept {
   if (active()) {
     ManagedFile file;
-    if (file.resolve(dirfd, path, false)) {
-      errno = EINVAL;  // a managed file is a regular file, even where a symlink projects it
+    if (int found = file.resolve(dirfd, path, false); found != 0) {
+      if (found > 0) {
+        errno = EINVAL;  // a managed file is a regular file, even where a symlink projects it
+      }
       return -1;
     }
   }
@@ -211,7 +214,7 @@ bool is_managed_file(const char* path, bool follow) noexcept {
     return false;
   }
   ManagedFile file;
-  return file.resolve(AT_FDCWD, path, follow);
+  return file.resolve(AT_FDCWD, path, follow) == 1;
 }
 
 }  // namespace

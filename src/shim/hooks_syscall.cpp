@@ -17,6 +17,7 @@
 #include "shim/path.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
+#include "shim/vfs.hpp"
 
 namespace vrift::shim {
 namespace {
@@ -73,6 +74,13 @@ VRIFT_EXPORT long syscall(long number, ...) {
       case SYS_readlinkat:
         return readlink_at(static_cast<int>(a0), reinterpret_cast<const char*>(a1), reinterpret_cast<char*>(a2),
                            static_cast<size_t>(a3));
+      case SYS_dup3: {
+        long rc = real().syscall(number, a0, a1, a2, a3, a4, a5);
+        if (rc >= 0) {
+          copy_fd(static_cast<int>(a0), static_cast<int>(rc));
+        }
+        return rc;
+      }
       case SYS_io_uring_setup:
         errno = ENOSYS;
         return -1;

@@ -80,6 +80,44 @@ size_t normalize(char* abs, size_t len) noexcept {
   return out;
 }
 
+// End of the last ".." component in abs[0..len), or 0 when there is none.
+size_t last_dotdot_end(const char* abs, size_t len) noexcept {
+  size_t end = 0;
+  for (size_t i = 0; i + 1 < len; ++i) {
+    if (abs[i] == '.' && abs[i + 1] == '.' && (i == 0 || abs[i - 1] == '/') && (i + 2 == len || abs[i + 2] == '/')) {
+      end = i + 2;
+    }
+  }
+  return end;
+}
+
+// ".." after a symlinked directory goes up from the link's target, not lexically: let
+// the kernel resolve everything up to the last "..", then append the rest.
+void resolve_dotdot(char* abs, size_t& len) noexcept {
+  size_t end = last_dotdot_end(abs, len);
+  if (end == 0) {
+    return;
+  }
+  char prefix[PATH_MAX];
+  std::memcpy(prefix, abs, end);
+  prefix[end] = '\0';
+  char resolved[PATH_MAX];
+  int saved = errno;
+  bool ok = real().realpath(prefix, resolved) != nullptr;
+  errno = saved;
+  if (!ok) {
+    return;  // a missing directory: lexical normalization is all there is
+  }
+  size_t rlen = std::strlen(resolved);
+  size_t rest = len - end;
+  if (rlen + rest >= PATH_MAX) {
+    return;
+  }
+  std::memmove(abs + rlen, abs + end, rest + 1);
+  std::memcpy(abs, resolved, rlen);
+  len = rlen + rest;
+}
+
 bool needs_normalizing(const char* p, size_t len) noexcept {
   for (size_t i = 0; i + 1 < len; ++i) {
     if (p[i] == '/' && (p[i + 1] == '/' || p[i + 1] == '.')) {
@@ -141,6 +179,13 @@ bool classify(int dirfd, const char* path, ManagedPath& out) noexcept {
   }
   out.trailing_slash = out.abs_len > 1 && out.abs[out.abs_len - 1] == '/';
   if (needs_normalizing(out.abs, out.abs_len)) {
+    // Only a path that starts inside the project pays for the kernel's view of "..";
+    // elsewhere (gcc's /usr/lib/gcc/.../../../crt1.o) lexical is enough to say "not ours".
+    bool starts_inside = out.abs_len >= plen && std::memcmp(out.abs, g_session.project, plen) == 0 &&
+                         (out.abs_len == plen || out.abs[plen] == '/');
+    if (starts_inside) {
+      resolve_dotdot(out.abs, out.abs_len);
+    }
     out.abs_len = normalize(out.abs, out.abs_len);
   }
   if (out.abs_len < plen || std::memcmp(out.abs, g_session.project, plen) != 0) {

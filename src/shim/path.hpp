@@ -4,8 +4,9 @@
 // the project (and the project's own .vrift/ state) passes straight through.
 //
 // Relative paths are resolved against a cached cwd (refreshed after chdir/fchdir) or,
-// for a directory fd, /proc/self/fd/N. Normalization is lexical: `a/../b` where `a` is a
-// symlink is resolved as the kernel would not; such paths are rare in build trees.
+// for a directory fd, /proc/self/fd/N. A path with ".." has everything up to its last
+// ".." resolved by the kernel (directories are physical), since `link/..` goes up from
+// the link's target; the rest is normalized lexically.
 
 #include <climits>
 #include <cstddef>

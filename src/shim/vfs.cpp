@@ -189,6 +189,10 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
   for (int hops = 0; hops < 40; ++hops) {
     if (virtual_stat(mp, lookup, entry, st) == 1) {
       result = 1;
+      if (mp.trailing_slash) {
+        saved = ENOTDIR;  // "file/": not a directory
+        result = -1;
+      }
       break;
     }
     struct stat real_st;
@@ -207,6 +211,17 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
       continue;
     }
     if (errno != ENOENT || !g_session.phantom) {
+      break;
+    }
+    // "file/x" below a phantom file: not a directory, as the kernel says for real files.
+    size_t parent_len = mp.rel_len;
+    while (parent_len > 0 && mp.rel[parent_len - 1] != '/') {
+      --parent_len;
+    }
+    manifest::Entry parent;
+    if (parent_len > 1 && lookup.find(mp.rel, parent_len - 1, parent) && parent.kind == manifest::EntryKind::file) {
+      saved = ENOTDIR;
+      result = -1;
       break;
     }
     // Missing in Phantom: a parent may be a symlink into the project; look again
@@ -241,6 +256,25 @@ void remember_fd(int fd, const struct stat& real_st, const struct stat& virtual_
   slot.mtime_ns = static_cast<int64_t>(virtual_st.st_mtim.tv_sec) * 1000000000 + virtual_st.st_mtim.tv_nsec;
   slot.ino = virtual_st.st_ino;
   slot.real_ino.store(real_st.st_ino, std::memory_order_release);
+}
+
+void copy_fd(int from, int to) noexcept {
+  if (from < 0 || from >= k_max_fds || to < 0 || to >= k_max_fds || from == to) {
+    return;
+  }
+  const FdSlot& src = g_fds[from];
+  FdSlot& dst = g_fds[to];
+  uint64_t real_ino = src.real_ino.load(std::memory_order_acquire);
+  dst.real_ino.store(0, std::memory_order_relaxed);
+  if (real_ino == 0) {
+    return;
+  }
+  dst.real_dev = src.real_dev;
+  dst.mode = src.mode;
+  dst.size = src.size;
+  dst.mtime_ns = src.mtime_ns;
+  dst.ino = src.ino;
+  dst.real_ino.store(real_ino, std::memory_order_release);
 }
 
 bool fd_virtual_stat(int fd, dev_t dev, ino_t ino, struct stat& out) noexcept {

@@ -60,8 +60,9 @@ int virtual_stat(const ManagedPath& path, Lookup& lookup, manifest::Entry& entry
 
 // virtual_stat() for (dirfd, path), following what the kernel would follow: a symlink as
 // the last component when `follow`, and symlinked parent directories (whose targets the
-// kernel cannot see into when the file is phantom). On 1, `mp` names the managed file
-// itself. Keeps errno.
+// kernel cannot see into when the file is phantom). Returns 1 with `mp` naming the
+// managed file itself; 0 when the kernel should answer (errno kept); -1 with errno set
+// when the answer is an error the kernel cannot give (ENOTDIR for "file/" or "file/x").
 int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, Lookup& lookup,
                     manifest::Entry& entry, struct stat& st) noexcept;
 
@@ -74,9 +75,10 @@ struct ManagedFile {
   manifest::Entry entry;
   struct stat st;
 
-  // True when (dirfd, p) is a managed file; see resolve_managed().
-  bool resolve(int dirfd, const char* p, bool follow) noexcept {
-    return resolve_managed(dirfd, p, follow, path, lookup, entry, st) == 1;
+  // 1: (dirfd, p) is a managed file; 0: ask the kernel; -1: fail with errno (see
+  // resolve_managed()).
+  int resolve(int dirfd, const char* p, bool follow) noexcept {
+    return resolve_managed(dirfd, p, follow, path, lookup, entry, st);
   }
 };
 
@@ -87,6 +89,8 @@ bool blob_path(const manifest::Entry& e, char* out) noexcept;
 void remember_fd(int fd, const struct stat& real_st, const struct stat& virtual_st) noexcept;
 // Replaces `st` (the real fstat of fd) with the virtual stat when fd is a managed file.
 bool overlay_fd_stat(int fd, struct stat& st) noexcept;
+// fd `to` now refers to what `from` does (dup and friends): it inherits from's entry.
+void copy_fd(int from, int to) noexcept;
 // The virtual stat of fd (true) when fd is a managed file whose real inode is (dev, ino).
 bool fd_virtual_stat(int fd, dev_t dev, ino_t ino, struct stat& out) noexcept;
 

@@ -135,7 +135,7 @@ abi_check() {
 abi_check
 run_matrix phantom
 if [ "$SELFTEST" != 1 ] && probe_selected phantom/no-files-left; then
-  left=$(cd "$PROJ" && find build node_modules .venv -type f | head -3 || true)
+  left=$(cd "$PROJ" && find build node_modules .venv -type f -perm -o=r | head -3 || true)
   if [ -z "$left" ]; then
     probe_ok phantom/no-files-left "the probes left no regular file in the project"
   else
