@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -231,27 +232,42 @@ int scan(const char* path, Ent*** out, Filter filter, Compare compare) noexcept;
 
 using namespace vrift::shim;
 
+namespace vrift::shim {
+namespace {
+
+// Registers a directory stream by the directory it really reads: through a symlinked
+// directory, that is the link's target, whose children the manifest holds.
+void register_by_fd(DIR* dir) noexcept {
+  int saved = errno;
+  char proc[32];
+  char path[PATH_MAX];
+  std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", ::dirfd(dir));
+  ssize_t n = real().readlink(proc, path, sizeof path - 1);
+  if (n > 0) {
+    path[n] = '\0';
+    maybe_register(dir, AT_FDCWD, path);
+  }
+  errno = saved;
+}
+
+}  // namespace
+}  // namespace vrift::shim
+
 VRIFT_EXPORT DIR* opendir(const char* path) {
   DIR* dir = real().opendir(path);
-  int saved = errno;
-  maybe_register(dir, AT_FDCWD, path);
-  errno = saved;
+  if (dir != nullptr && active()) {
+    ManagedPath mp;
+    if (classify(AT_FDCWD, path, mp)) {
+      register_by_fd(dir);  // only a project path pays for the readlink
+    }
+  }
   return dir;
 }
 
 VRIFT_EXPORT DIR* fdopendir(int fd) {
   DIR* dir = real().fdopendir(fd);
   if (dir != nullptr && active()) {
-    int saved = errno;
-    char proc[32];
-    char path[PATH_MAX];
-    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    ssize_t n = real().readlink(proc, path, sizeof path - 1);
-    if (n > 0) {
-      path[n] = '\0';
-      maybe_register(dir, AT_FDCWD, path);
-    }
-    errno = saved;
+    register_by_fd(dir);
   }
   return dir;
 }
@@ -382,4 +398,42 @@ VRIFT_EXPORT int scandir64(const char* path, struct dirent64*** out, int (*filte
     return real().scandir64(path, out, filter, compare);
   }
   return scan<struct dirent64>(path, out, filter, compare);
+}
+
+namespace vrift::shim {
+namespace {
+
+// glob's directory and stat callbacks: the wrapped functions, so phantom files match.
+void* glob_opendir(const char* path) { return ::opendir(path); }
+struct dirent* glob_readdir(void* dir) { return ::readdir(static_cast<DIR*>(dir)); }
+void glob_closedir(void* dir) { ::closedir(static_cast<DIR*>(dir)); }
+int glob_lstat(const char* path, struct stat* st) { return ::lstat(path, st); }
+int glob_stat(const char* path, struct stat* st) { return ::stat(path, st); }
+
+template <class GlobT>
+void use_wrapped_functions(GlobT* g) {
+  g->gl_opendir = glob_opendir;
+  g->gl_readdir = reinterpret_cast<decltype(g->gl_readdir)>(glob_readdir);
+  g->gl_closedir = glob_closedir;
+  g->gl_lstat = reinterpret_cast<decltype(g->gl_lstat)>(glob_lstat);
+  g->gl_stat = reinterpret_cast<decltype(g->gl_stat)>(glob_stat);
+}
+
+}  // namespace
+}  // namespace vrift::shim
+
+VRIFT_EXPORT int glob(const char* pattern, int flags, int (*errfunc)(const char*, int), glob_t* g) {
+  if (!active() || (flags & GLOB_ALTDIRFUNC) != 0) {
+    return real().glob(pattern, flags, errfunc, g);  // the caller's own functions win
+  }
+  use_wrapped_functions(g);
+  return real().glob(pattern, flags | GLOB_ALTDIRFUNC, errfunc, g);
+}
+
+VRIFT_EXPORT int glob64(const char* pattern, int flags, int (*errfunc)(const char*, int), glob64_t* g) {
+  if (!active() || (flags & GLOB_ALTDIRFUNC) != 0) {
+    return real().glob64(pattern, flags, errfunc, g);
+  }
+  use_wrapped_functions(g);
+  return real().glob64(pattern, flags | GLOB_ALTDIRFUNC, errfunc, g);
 }
