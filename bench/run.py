@@ -181,7 +181,7 @@ def fig_ingest(args, work):
         ("solid-t1", ["--solid"], None, "symlink", "-as", "Solid Tier-1 (symlinks)"),
     ]:
         v, y = fig_first_ingest(args, work, label, extra, rule, link, cp_flag)
-        rows.append((f"first ingest, {what}, corpus, 2 workers", v.show(),
+        rows.append((f"first ingest, {what}, corpus", v.show(),
                      f"b3sum -P2 + cp {cp_flag}: {y.show()}", f"{v.median / y.median:.2f}x", "<= 1.3x"))
     return rows
 

@@ -113,7 +113,7 @@ void add_ingest_command(CLI::App& app, Globals& g, int& exit_code) {
   cmd->add_option("PATH", args->paths, "Directories to ingest (default: the config's projected paths)");
   auto* solid = cmd->add_flag("--solid", args->solid, "Leave every file visible as a link (default)");
   cmd->add_flag("--phantom", args->phantom, "Keep regular files in The Source only")->excludes(solid);
-  cmd->add_option("-j,--jobs", args->jobs, "Worker threads (default: one per core)");
+  cmd->add_option("-j,--jobs", args->jobs, "Worker threads (default: four per core, so reads overlap)");
   cmd->callback([&g, args, &exit_code] { exit_code = run_ingest(g, *args); });
 }
 

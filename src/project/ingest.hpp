@@ -28,7 +28,7 @@ namespace vrift::project {
 struct IngestOptions {
   std::vector<std::string> paths;  // project-relative; empty: the config's projected paths
   Mode mode = Mode::Solid;
-  unsigned jobs = 0;               // worker threads; 0: one per core
+  unsigned jobs = 0;               // worker threads; 0: four per core (reads overlap)
   bool progress = false;           // draw a progress line on stderr
 };
 
