@@ -32,7 +32,7 @@ namespace vrift::shim {
 
 namespace {
 
-constexpr size_t k_max_args = 4096;  // execl-style argument lists only
+constexpr size_t k_max_args = 1024;  // execl-style argument lists only (on the stack)
 
 size_t count(char* const* v) {
   size_t n = 0;
