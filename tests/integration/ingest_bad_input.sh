@@ -42,6 +42,18 @@ grep -q "leaf.txt$" ls.txt || fail "path near PATH_MAX not ingested"
 [ "$(grep -c 'build/linked-[ab].txt$' ls.txt)" -eq 2 ] || fail "hardlinked pair not both recorded"
 pass "awkward names, loops, special files, a hardlinked pair, a sparse file and a ~3,900-byte path"
 
+# --- init refuses to nest or repeat without --force ------------------------------------
+status=0; "$VRIFT" -C p init > /dev/null 2> err.txt || status=$?
+expect_eq "$status" 1 "exit status of init in an existing project"
+grep -q "already a vrift project; use --force" err.txt || fail "repeat-init message: $(cat err.txt)"
+status=0; "$VRIFT" -C p/build init > /dev/null 2> err.txt || status=$?
+expect_eq "$status" 1 "exit status of init inside a project"
+grep -q "inside the project at .*/p; use --force" err.txt || fail "nested-init message: $(cat err.txt)"
+"$VRIFT" -C p init -q --force || fail "init --force in an existing project"
+"$VRIFT" -C p ls build > /dev/null || fail "init --force lost the manifest"
+[ "$("$VRIFT" -C p ls build | wc -l)" -eq "$(wc -l < ls.txt)" ] || fail "init --force changed the manifest"
+pass "init refuses to repeat or nest without --force, and --force keeps the manifest"
+
 # --- an unreadable file (as an unprivileged user): warned, left alone ----------------
 mkdir -p u/build && echo readable > u/build/ok.txt && echo secret > u/build/locked.txt
 chmod 000 u/build/locked.txt
