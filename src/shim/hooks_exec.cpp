@@ -6,11 +6,14 @@
 //     and a `#!` script runs its interpreter with the project path as the script, so $0,
 //     __filename and sys.argv[0] stay project paths. (Solid projections need nothing:
 //     the kernel follows the link and passes the path as given to interpreters.)
+// 3. A statically linked program (esbuild, Go tools) bypasses LD_PRELOAD: in a Phantom
+//     session it is named on stderr with the remedy, since it cannot see the files.
 // glibc's execvp, execl* and posix_spawn* reach execve internally, so each is rebuilt
 // here on the wrapped execve. Nothing here allocates: a vfork child runs it in its
 // parent's memory.
 
 #include <alloca.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -237,6 +240,47 @@ bool search_path(const char* file, Visit&& visit) {
   }
 }
 
+// True when `path` is an ELF executable without an interpreter (statically linked): no
+// LD_PRELOAD reaches it.
+bool is_static_elf(const char* path) {
+  int fd = real().openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return false;
+  }
+  Elf64_Ehdr eh;
+  bool is_static = false;
+  if (::pread(fd, &eh, sizeof eh, 0) == static_cast<ssize_t>(sizeof eh) && std::memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+      eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum > 0 &&
+      eh.e_phnum < 256) {
+    is_static = true;
+    for (unsigned i = 0; i < eh.e_phnum; ++i) {
+      Elf64_Phdr ph;
+      off_t at = static_cast<off_t>(eh.e_phoff + i * sizeof ph);
+      if (::pread(fd, &ph, sizeof ph, at) != static_cast<ssize_t>(sizeof ph) || ph.p_type == PT_INTERP) {
+        is_static = false;
+        break;
+      }
+    }
+  }
+  ::close(fd);
+  return is_static;
+}
+
+// A Phantom session cannot show its files to a static program: say so, once per exec.
+void warn_if_static(const char* path) {
+  if (g_session.phantom && is_static_elf(path)) {
+    char msg[PATH_MAX + 256];
+    int n = std::snprintf(msg, sizeof msg,
+                          "vrift: warning: %s is statically linked and cannot see Phantom files; "
+                          "run it in a Solid session (vrift run --solid)\n",
+                          path);
+    if (n > 0) {
+      ssize_t ignored = ::write(STDERR_FILENO, msg, static_cast<size_t>(n) < sizeof msg ? static_cast<size_t>(n) : sizeof msg - 1);
+      (void)ignored;
+    }
+  }
+}
+
 int exec_impl(const char* path, char* const* argv, char* const* envp) {
   if (!active()) {
     return real().execve(path, argv, envp);
@@ -253,8 +297,10 @@ int exec_impl(const char* path, char* const* argv, char* const* envp) {
     if (refused) {
       return -1;
     }
+    warn_if_static(plan.exe);
     return real().execve(plan.exe, plan.args, env);
   }
+  warn_if_static(path);
   return real().execve(path, argv, env);
 }
 
@@ -331,6 +377,9 @@ int spawn_impl(pid_t* pid, const char* path, const posix_spawn_file_actions_t* a
   if (!search || std::strchr(path, '/') != nullptr) {
     if (plan_phantom(path, argv, plan, refused)) {
       return refused ? errno : real().posix_spawn(pid, plan.exe, actions, attr, plan.args, env);
+    }
+    if (!search) {
+      warn_if_static(path);
     }
     return search ? real().posix_spawnp(pid, path, actions, attr, argv, env)
                   : real().posix_spawn(pid, path, actions, attr, argv, env);
