@@ -65,6 +65,7 @@ struct FileTask {
   bool stored_ok = false;
   bool private_copy = false;  // left as a read-only private file (no link possible)
   bool projected_link = false;  // now a symlink to its blob
+  bool needs_lock = false;      // a Tier-1 blob to lock once the chunk is projected
   uint64_t projected_ino = 0;
 };
 
@@ -180,7 +181,7 @@ class Ingester {
   Outcome<void> process_chunk(std::vector<FileTask>& chunk);
   void store_one(FileTask& task, cas::StoreBatch& batch);
   void project_one(FileTask& task);
-  void protect_tier1_blob(const cas::BlobKey& key, int fd, bool sole);
+  void protect_tier1_blob(const cas::BlobKey& key, int fd);
   Entry entry_for(const FileTask& task) const;
   Outcome<void> record_dirs_and_links();
   Outcome<void> remove_vanished();
@@ -526,8 +527,7 @@ Entry Ingester::entry_for(const FileTask& task) const {
 }
 
 // `fd` is open on the blob's inode when the file itself became the blob; -1 otherwise.
-// `sole` says the blob is known to have no other link than The Source's.
-void Ingester::protect_tier1_blob(const cas::BlobKey& key, int fd, bool sole) {
+void Ingester::protect_tier1_blob(const cas::BlobKey& key, int fd) {
   UniqueFd opened;
   if (fd < 0) {
     char rel[cas::k_max_blob_rel_path + 1];
@@ -538,7 +538,7 @@ void Ingester::protect_tier1_blob(const cas::BlobKey& key, int fd, bool sole) {
   struct stat st;
   // Only a blob no project links to can be locked: the immutable flag would also freeze
   // those links (they could no longer be replaced or removed).
-  if (fd < 0 || (!sole && (::fstat(fd, &st) != 0 || st.st_nlink != 1))) {
+  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_nlink != 1) {
     return;
   }
   if (m_owner_uid != static_cast<uid_t>(-1)) {
@@ -574,7 +574,7 @@ void Ingester::project_one(FileTask& task) {
     m_source.path_of(key, blob_abs, sizeof blob_abs);
     if (task.from_blob && S_ISLNK(task.st.st_mode)) {
       task.projected_link = true;  // already the link it should be
-      protect_tier1_blob(key, -1, false);
+      task.needs_lock = true;
       return;
     }
     if (::symlinkat(blob_abs, root, tmp.c_str()) != 0 || ::renameat(root, tmp.c_str(), root, task.rel.c_str()) != 0) {
@@ -583,10 +583,7 @@ void Ingester::project_one(FileTask& task) {
       return;
     }
     task.projected_link = true;  // re-ingest recognizes it by its target
-    // The file itself became the blob and had no other name: after the rename its only
-    // link is The Source's, so it can be locked without a stat to check.
-    bool sole = task.stored.method == cas::StoreMethod::linked && task.st.st_nlink == 1;
-    protect_tier1_blob(key, task.stored.method == cas::StoreMethod::linked ? task.fd.get() : -1, sole);
+    task.needs_lock = true;      // after every link of the chunk exists (see process_chunk)
     return;
   }
   // Hard link: the project path and the blob share one inode.
@@ -659,6 +656,13 @@ Outcome<void> Ingester::process_chunk(std::vector<FileTask>& chunk) {
       project_one(chunk[i]);
     }
   });
+  // Lock Tier-1 blobs only now: a Tier-2 path of this chunk with the same content may
+  // have linked the blob meanwhile, and a locked inode would freeze that link too.
+  for (auto& task : chunk) {
+    if (task.needs_lock) {
+      protect_tier1_blob(task.stored.key, task.stored.method == cas::StoreMethod::linked ? task.fd.get() : -1);
+    }
+  }
   if (!phantom) {
     if (auto w = write_entries(); !w) {
       return w;
