@@ -53,6 +53,10 @@ inline constexpr uint8_t k_flag_phantom = 0x01;
 // The project path holds a link vrift made to the entry's blob (Solid projection): a
 // hardlink (`ino` is then the blob's inode) or, for Tier-1, a symlink.
 inline constexpr uint8_t k_flag_projected = 0x02;
+// The project path holds a private file written inside a session and not yet
+// re-ingested: the path, not the entry's blob, has the current content (the other
+// fields describe the content before the write). Re-ingest clears it.
+inline constexpr uint8_t k_flag_dirty = 0x04;
 
 inline constexpr size_t k_max_ext = cas::k_max_ext;  // 10
 inline constexpr size_t k_max_target = 4095;         // PATH_MAX without its NUL
@@ -79,6 +83,7 @@ struct Entry {
 
   bool is_whiteout() const noexcept { return kind == EntryKind::whiteout; }
   bool phantom() const noexcept { return (flags & k_flag_phantom) != 0; }
+  bool dirty() const noexcept { return (flags & k_flag_dirty) != 0; }
   bool executable() const noexcept { return (mode & 0111u) != 0; }
 };
 

@@ -28,6 +28,7 @@
 #include "shim/real.hpp"
 #include "shim/state.hpp"
 #include "shim/vfs.hpp"
+#include "shim/writes.hpp"
 
 extern char** environ;
 
@@ -281,6 +282,21 @@ void warn_if_static(const char* path) {
   }
 }
 
+// env with `var` ("NAME=value") set, replacing an earlier value; `out` has
+// count(env) + 2 slots.
+char* const* with_var(char* const* env, char** out, char* var) {
+  size_t name_len = static_cast<size_t>(std::strchr(var, '=') - var) + 1;
+  size_t n = 0;
+  for (char* const* e = env; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, var, name_len) != 0) {
+      out[n++] = *e;
+    }
+  }
+  out[n++] = var;
+  out[n] = nullptr;
+  return out;
+}
+
 int exec_impl(const char* path, char* const* argv, char* const* envp) {
   if (!active()) {
     return real().execve(path, argv, envp);
@@ -290,6 +306,11 @@ int exec_impl(const char* path, char* const* argv, char* const* envp) {
   auto** env_slots = static_cast<char**>(alloca((count(envp) + 8) * sizeof(char*)));
   char preload[8192];
   char* const* env = session_env(envp, env_slots, preload, sizeof preload);
+  char writing[8192];
+  if (writing_env(writing, sizeof writing)) {
+    auto** slots = static_cast<char**>(alloca((count(env) + 2) * sizeof(char*)));
+    env = with_var(env, slots, writing);
+  }
   Plan plan;
   plan.args = static_cast<char**>(alloca((count(argv) + 4) * sizeof(char*)));
   bool refused = false;
@@ -371,6 +392,11 @@ int spawn_impl(pid_t* pid, const char* path, const posix_spawn_file_actions_t* a
   auto** env_slots = static_cast<char**>(alloca((count(envp) + 8) * sizeof(char*)));
   char preload[8192];
   char* const* env = session_env(envp, env_slots, preload, sizeof preload);
+  char writing[8192];
+  if (writing_env(writing, sizeof writing)) {
+    auto** slots = static_cast<char**>(alloca((count(env) + 2) * sizeof(char*)));
+    env = with_var(env, slots, writing);
+  }
   Plan plan;
   plan.args = static_cast<char**>(alloca((count(argv) + 4) * sizeof(char*)));
   bool refused = false;

@@ -1,7 +1,9 @@
 // The open family. A managed file opens its blob (Phantom) or its projection (Solid)
-// read-only, and the fd is remembered so fstat() answers the virtual stat. Writing to a
-// managed file is refused with EROFS until break-before-write takes it over: the blob
-// must never be opened for writing (through a 0444 hardlink root could).
+// read-only, and the fd is remembered so fstat() answers the virtual stat. An open that
+// may write a managed file first breaks it away from its blob (bbw.hpp) and is then
+// tracked until its last close, when the file is re-ingested (writes.hpp). Files opened
+// for writing in a directory the manifest records (new outputs, files being written by
+// another process) are tracked the same way.
 
 #include <fcntl.h>
 #include <stdarg.h>
@@ -12,10 +14,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "shim/bbw.hpp"
 #include "shim/export.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
 #include "shim/vfs.hpp"
+#include "shim/writes.hpp"
 
 namespace vrift::shim {
 
@@ -27,8 +31,75 @@ constexpr int k_kept_flags = O_CLOEXEC | O_NONBLOCK | O_NOATIME | O_NOCTTY | O_L
 
 bool needs_mode(int flags) { return (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE; }
 
+// Opens the path of a file being written with the caller's flags and tracks the fd.
+int open_tracked(const ManagedPath& mp, int flags, mode_t mode, manifest::Tier tier) noexcept {
+  int fd = real().open(mp.abs, flags, mode);
+  if (fd < 0) {
+    return -1;
+  }
+  int saved = errno;
+  struct stat st;
+  if (real().fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    track_write(fd, st.st_dev, st.st_ino, mp.rel, mp.rel_len, tier);
+  }
+  errno = saved;
+  return fd;
+}
+
+// Break-before-write, then the caller's open of the now private file.
+int open_for_writing(ManagedFile& file, int flags, mode_t mode) noexcept {
+  FileFacts facts;
+  facts.assign(file.entry);
+  file.lookup.release();
+  if (!g_session.writable) {
+    debug_log("vrift shim: refusing to write %s (the manifest is read-only here)", file.path.abs);
+    errno = EROFS;
+    return -1;
+  }
+  if (break_before_write(file.path, facts, (flags & O_TRUNC) != 0) != 0) {
+    return -1;
+  }
+  return open_tracked(file.path, flags & ~(O_EXCL | O_NOFOLLOW), mode, facts.entry.tier);
+}
+
+// A write-intent open of a project path that is not a managed file: tracked when the
+// manifest records the file as being written (dirty) or records its directory, so the
+// file is ingested at its last close. Returns -2 when the call is not ours.
+int open_unmanaged_for_writing(int dirfd, const char* path, int flags, mode_t mode) noexcept {
+  if (!g_session.writable) {
+    return -2;
+  }
+  Guard guard;
+  ManagedPath mp;
+  if (!classify(dirfd, path, mp) || mp.rel_len == 0 || mp.trailing_slash) {
+    return -2;
+  }
+  manifest::Tier tier = manifest::Tier::tier2;
+  {
+    Lookup lookup;
+    manifest::Entry e;
+    if (lookup.find(mp.rel, mp.rel_len, e)) {
+      if (e.kind != manifest::EntryKind::file || !e.dirty()) {
+        return -2;
+      }
+      tier = e.tier;
+    } else {
+      size_t parent = mp.rel_len;
+      while (parent > 0 && mp.rel[parent - 1] != '/') {
+        --parent;
+      }
+      bool in_managed_dir = parent > 1 && lookup.find(mp.rel, parent - 1, e) && e.kind == manifest::EntryKind::dir;
+      if (!in_managed_dir) {
+        return -2;
+      }
+      tier = e.tier;
+    }
+  }
+  return open_tracked(mp, flags, mode, tier);
+}
+
 // Returns -2 when the call is not ours (the caller then does the real open).
-int open_managed(int dirfd, const char* path, int flags) noexcept {
+int open_managed(int dirfd, const char* path, int flags, mode_t mode) noexcept {
   ManagedFile file;
   int found = file.resolve(dirfd, path, (flags & O_NOFOLLOW) == 0);
   if (found == 0) {
@@ -47,9 +118,7 @@ int open_managed(int dirfd, const char* path, int flags) noexcept {
     return -1;
   }
   if ((flags & k_write_intent) != 0) {
-    debug_log("vrift shim: refusing to write %s (managed file)", mp.abs);
-    errno = EROFS;
-    return -1;
+    return open_for_writing(file, flags, mode);
   }
   char target[PATH_MAX];
   const char* open_path = mp.abs;
@@ -101,7 +170,10 @@ int do_open(int dirfd, const char* path, int flags, mode_t mode, bool is_at) noe
     return relocate_shim_fd(is_at ? real().openat(dirfd, path, flags, mode) : real().open(path, flags, mode));
   }
   if (active()) {
-    int fd = open_managed(dirfd, path, flags);
+    int fd = open_managed(dirfd, path, flags, mode);
+    if (fd == -2 && (flags & k_write_intent) != 0) {
+      fd = open_unmanaged_for_writing(dirfd, path, flags, mode);
+    }
     if (fd != -2) {
       return fd;
     }
@@ -137,7 +209,11 @@ int fopen_managed(const char* path, const char* mode) noexcept {
   if (path == nullptr || mode == nullptr || !fopen_flags(mode, flags) || !active()) {
     return -2;
   }
-  return open_managed(AT_FDCWD, path, flags);
+  int fd = open_managed(AT_FDCWD, path, flags, 0666);
+  if (fd == -2 && (flags & k_write_intent) != 0) {
+    fd = open_unmanaged_for_writing(AT_FDCWD, path, flags, 0666);
+  }
+  return fd;
 }
 
 }  // namespace
@@ -220,6 +296,10 @@ VRIFT_EXPORT FILE* freopen(const char* path, const char* mode, FILE* stream) {
   std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
   FILE* f = real().freopen(proc, mode, stream);
   int saved = errno;
+  if (f != nullptr) {
+    copy_fd(fd, ::fileno(f));
+    tracked_dup(fd, ::fileno(f));
+  }
   ::close(fd);
   errno = saved;
   return f;
@@ -232,14 +312,19 @@ VRIFT_EXPORT int dup(int fd) {
   int to = real().dup(fd);
   if (to >= 0) {
     copy_fd(fd, to);
+    tracked_dup(fd, to);
   }
   return to;
 }
 
+// dup2 and dup3 close `to` first when it is open: that may be the last close of a file
+// being written.
 VRIFT_EXPORT int dup2(int fd, int to) {
   int rc = real().dup2(fd, to);
-  if (rc >= 0) {
+  if (rc >= 0 && fd != to) {
     copy_fd(fd, rc);
+    fd_closed(rc);
+    tracked_dup(fd, rc);
   }
   return rc;
 }
@@ -248,6 +333,8 @@ VRIFT_EXPORT int dup3(int fd, int to, int flags) {
   int rc = real().dup3(fd, to, flags);
   if (rc >= 0) {
     copy_fd(fd, rc);
+    fd_closed(rc);
+    tracked_dup(fd, rc);
   }
   return rc;
 }
@@ -261,6 +348,7 @@ int fcntl_impl(int (*real_fcntl)(int, int, ...), int fd, int cmd, va_list ap) {
   int rc = real_fcntl(fd, cmd, arg);
   if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) {
     copy_fd(fd, rc);
+    tracked_dup(fd, rc);
   }
   return rc;
 }

@@ -10,6 +10,8 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <utime.h>
 #include <sys/types.h>
 
 namespace vrift::shim {

@@ -75,9 +75,13 @@ bool initialize() noexcept {
 
   char env_dir[4096 + 32];
   std::snprintf(env_dir, sizeof env_dir, "%s/.vrift/manifest.lmdb", g_session.project);
+  // Read-write when the project lets this user write it: files written in the session
+  // are recorded in the delta layer. Otherwise read-only, and writes to managed files
+  // fail with EROFS.
   manifest::OpenOptions options;
-  options.read_only = true;
+  options.read_only = ::access(env_dir, W_OK) != 0;
   auto opened = manifest::LmdbManifest::open(env_dir, options);
+  g_session.writable = opened && !options.read_only;
   if (!opened) {
     debug_log("vrift shim: cannot open manifest %s (%s); passing through", env_dir, error_reason(opened.error()));
     return false;

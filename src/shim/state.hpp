@@ -36,6 +36,7 @@ struct SessionConfig {
   char cas_root[4096] = {};  // absolute
   size_t cas_root_len = 0;
   bool phantom = false;
+  bool writable = false;     // the manifest is open read-write (files can be re-ingested)
   bool debug = false;
   dev_t project_dev = 0;
   uid_t uid = 0;

@@ -71,9 +71,12 @@ bool Lookup::begin() noexcept {
   return m_txn != nullptr;
 }
 
-Lookup::~Lookup() {
+Lookup::~Lookup() { release(); }
+
+void Lookup::release() noexcept {
   if (m_txn != nullptr) {
     m_txn->reset();
+    m_txn = nullptr;
   }
 }
 
@@ -125,8 +128,8 @@ bool blob_path(const manifest::Entry& e, char* out) noexcept {
 }
 
 int virtual_stat(const ManagedPath& path, Lookup& lookup, manifest::Entry& entry, struct stat& st) noexcept {
-  if (!lookup.find(path.rel, path.rel_len, entry) || entry.kind != manifest::EntryKind::file) {
-    return 0;
+  if (!lookup.find(path.rel, path.rel_len, entry) || entry.kind != manifest::EntryKind::file || entry.dirty()) {
+    return 0;  // a dirty entry's path holds the file being written: the kernel answers
   }
   if (!g_session.phantom) {
     // Solid: only the projection vrift made is answered from the manifest.

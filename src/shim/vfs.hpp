@@ -36,6 +36,9 @@ class Lookup {
 
   // A managed file or other entry at `rel`; false on a miss, a whiteout or an error.
   bool find(const char* rel, size_t len, manifest::Entry& out) noexcept;
+  // Ends this lookup's snapshot early (entries found through it become invalid), so
+  // the thread may write the manifest.
+  void release() noexcept;
   // Visits the children of `dir_rel` (layered view).
   template <class F>
   bool children(const char* dir_rel, size_t len, F&& visit) noexcept {

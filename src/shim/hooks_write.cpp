@@ -1,0 +1,136 @@
+// The ends of writing: close and its relatives, writable shared mappings, and process
+// exit. Each may drop the last reference to a file being written (writes.hpp), which
+// re-ingests it. The manifest's own descriptors are never closed for the program: a
+// program that closes every descriptor (daemons, some shells) would cut the session off.
+
+#include <linux/close_range.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "manifest/lmdb_manifest.hpp"
+#include "shim/export.hpp"
+#include "shim/real.hpp"
+#include "shim/state.hpp"
+#include "shim/writes.hpp"
+
+namespace vrift::shim {
+namespace {
+
+bool is_manifest_fd(int fd) noexcept {
+  if (g_manifest == nullptr || fd < 3) {
+    return false;
+  }
+  int fds[8];
+  size_t n = g_manifest->descriptors(fds, 8);
+  for (size_t i = 0; i < n && i < 8; ++i) {
+    if (fds[i] == fd) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+int close_fd(int fd) noexcept {
+  if (t_depth > 0) {
+    return real().close(fd);
+  }
+  if (is_manifest_fd(fd)) {
+    return 0;  // pretend: the program no longer sees it (it is close-on-exec)
+  }
+  int rc = real().close(fd);
+  int saved = errno;
+  fd_closed(fd);
+  errno = saved;
+  return rc;
+}
+
+int close_fd_range(unsigned first, unsigned last, int flags) noexcept {
+  int fds[8];
+  size_t n = t_depth == 0 && g_manifest != nullptr ? g_manifest->descriptors(fds, 8) : 0;
+  std::sort(fds, fds + (n < 8 ? n : 8));
+  // Close around the manifest's descriptors.
+  int rc = 0;
+  unsigned start = first;
+  for (size_t i = 0; i < n && i < 8; ++i) {
+    unsigned keep = static_cast<unsigned>(fds[i]);
+    if (keep < start || keep > last) {
+      continue;
+    }
+    if (keep > start) {
+      rc |= real().close_range(start, keep - 1, flags);
+    }
+    start = keep + 1;
+  }
+  if (start <= last && start != 0) {
+    rc |= real().close_range(start, last, flags);
+  }
+  int saved = errno;
+  if ((flags & CLOSE_RANGE_CLOEXEC) == 0 && t_depth == 0) {
+    fd_range_closed(first, last);
+  }
+  errno = saved;
+  return rc;
+}
+
+}  // namespace vrift::shim
+
+using namespace vrift::shim;
+
+VRIFT_EXPORT int close(int fd) { return close_fd(fd); }
+
+VRIFT_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
+  return close_fd_range(first, last, flags);
+}
+
+// glibc's fclose closes the descriptor internally, past the close() wrapper.
+VRIFT_EXPORT int fclose(FILE* stream) {
+  int fd = stream != nullptr ? ::fileno(stream) : -1;
+  int rc = real().fclose(stream);
+  if (fd >= 0 && t_depth == 0) {
+    int saved = errno;
+    fd_closed(fd);
+    errno = saved;
+  }
+  return rc;
+}
+
+VRIFT_EXPORT void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t offset) {
+  void* p = real().mmap(addr, len, prot, flags, fd, offset);
+  if (p != MAP_FAILED && (prot & PROT_WRITE) != 0 && (flags & MAP_SHARED) != 0 && t_depth == 0) {
+    int saved = errno;
+    tracked_map(fd, p, len);
+    errno = saved;
+  }
+  return p;
+}
+
+VRIFT_EXPORT void* mmap64(void* addr, size_t len, int prot, int flags, int fd, off64_t offset) {
+  return mmap(addr, len, prot, flags, fd, static_cast<off_t>(offset));
+}
+
+VRIFT_EXPORT int munmap(void* addr, size_t len) {
+  int rc = real().munmap(addr, len);
+  if (rc == 0 && t_depth == 0) {
+    int saved = errno;
+    tracked_unmap(addr, len);
+    errno = saved;
+  }
+  return rc;
+}
+
+namespace {
+
+// Files still open for writing when the program exits normally are re-ingested then.
+__attribute__((destructor)) void flush_at_exit() {
+  if (active()) {
+    flush_all_writes();
+  }
+}
+
+}  // namespace

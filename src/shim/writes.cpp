@@ -1,0 +1,429 @@
+#include "shim/writes.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "cas/the_source.hpp"
+#include "shim/bbw.hpp"
+#include "shim/delta.hpp"
+#include "shim/path.hpp"
+#include "shim/real.hpp"
+#include "shim/state.hpp"
+
+namespace vrift::shim {
+
+namespace {
+
+constexpr int k_max_fds = 1 << 16;
+constexpr int k_max_slots = 256;
+constexpr int k_max_maps = 64;
+
+struct WriteSlot {
+  bool used = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  int fds = 0;   // descriptors of this process on the file
+  int maps = 0;  // writable shared mappings
+  manifest::Tier tier = manifest::Tier::tier2;
+  size_t rel_len = 0;
+  char rel[PATH_MAX] = {};
+};
+
+struct MapRecord {
+  uintptr_t addr = 0;  // 0: free
+  size_t len = 0;
+  int slot = -1;
+};
+
+// One lock for the table: it is touched only by opens for writing, closes of tracked
+// descriptors and mappings of tracked files, never on a read path.
+constinit pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+constinit WriteSlot g_slots[k_max_slots]{};
+constinit MapRecord g_maps[k_max_maps]{};
+// fd -> slot + 1 (0: not tracked). Read without the lock by is_tracked_fd().
+constinit std::atomic<int16_t> g_fd_slot[k_max_fds]{};
+
+class Locked {
+ public:
+  Locked() noexcept { ::pthread_mutex_lock(&g_lock); }
+  ~Locked() { ::pthread_mutex_unlock(&g_lock); }
+  Locked(const Locked&) = delete;
+  Locked& operator=(const Locked&) = delete;
+};
+
+// A tracked file whose last reference is gone, copied out of its slot.
+struct Finished {
+  bool due = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  manifest::Tier tier = manifest::Tier::tier2;
+  size_t rel_len = 0;
+  char rel[PATH_MAX];
+};
+
+// With the lock held: frees the slot when nothing refers to it, copying it to `out`.
+void finish_if_unused(int slot, Finished& out) noexcept {
+  WriteSlot& s = g_slots[slot];
+  if (!s.used || s.fds > 0 || s.maps > 0) {
+    return;
+  }
+  out.due = true;
+  out.dev = s.dev;
+  out.ino = s.ino;
+  out.tier = s.tier;
+  out.rel_len = s.rel_len;
+  std::memcpy(out.rel, s.rel, s.rel_len + 1);
+  s.used = false;
+}
+
+// With the lock held: drops fd's reference.
+void drop_fd(int fd, Finished& out) noexcept {
+  int16_t slot = g_fd_slot[fd].exchange(0, std::memory_order_relaxed);
+  if (slot == 0) {
+    return;
+  }
+  WriteSlot& s = g_slots[slot - 1];
+  --s.fds;
+  finish_if_unused(slot - 1, out);
+}
+
+void reingest_finished(const Finished& f) noexcept {
+  if (f.due) {
+    reingest(f.rel, f.rel_len, f.dev, f.ino, f.tier);
+  }
+}
+
+// The Source, opened on first re-ingest.
+constinit cas::TheSource* g_source = nullptr;
+constinit pthread_mutex_t g_source_lock = PTHREAD_MUTEX_INITIALIZER;
+
+cas::TheSource* the_source() noexcept {
+  ::pthread_mutex_lock(&g_source_lock);
+  if (g_source == nullptr) {
+    auto opened = cas::TheSource::open(std::string_view(g_session.cas_root, g_session.cas_root_len), false);
+    if (opened) {
+      g_source = new (std::nothrow) cas::TheSource(std::move(*opened));
+    } else {
+      debug_log("vrift shim: cannot open The Source %s (%s)", g_session.cas_root, error_reason(opened.error()));
+    }
+  }
+  cas::TheSource* source = g_source;
+  ::pthread_mutex_unlock(&g_source_lock);
+  return source;
+}
+
+int64_t ns_of(const struct timespec& t) noexcept { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; }
+
+}  // namespace
+
+bool track_write(int fd, dev_t dev, ino_t ino, const char* rel, size_t rel_len, manifest::Tier tier) noexcept {
+  if (fd < 0 || fd >= k_max_fds || rel_len >= PATH_MAX) {
+    return false;
+  }
+  Finished replaced;
+  bool tracked = false;
+  {
+    Locked lock;
+    drop_fd(fd, replaced);  // a stale entry for a number the kernel reused
+    int free_slot = -1;
+    int found = -1;
+    for (int i = 0; i < k_max_slots; ++i) {
+      if (g_slots[i].used && g_slots[i].dev == dev && g_slots[i].ino == ino) {
+        found = i;
+        break;
+      }
+      if (!g_slots[i].used && free_slot < 0) {
+        free_slot = i;
+      }
+    }
+    if (found < 0 && free_slot >= 0) {
+      WriteSlot& s = g_slots[free_slot];
+      s.used = true;
+      s.dev = dev;
+      s.ino = ino;
+      s.fds = 0;
+      s.maps = 0;
+      s.tier = tier;
+      s.rel_len = rel_len;
+      std::memcpy(s.rel, rel, rel_len);
+      s.rel[rel_len] = '\0';
+      found = free_slot;
+    }
+    if (found >= 0) {
+      ++g_slots[found].fds;
+      g_fd_slot[fd].store(static_cast<int16_t>(found + 1), std::memory_order_relaxed);
+      tracked = true;
+    }
+  }
+  reingest_finished(replaced);
+  return tracked;
+}
+
+bool is_tracked_fd(int fd) noexcept {
+  return fd >= 0 && fd < k_max_fds && g_fd_slot[fd].load(std::memory_order_relaxed) != 0;
+}
+
+void tracked_dup(int from, int to) noexcept {
+  if (!is_tracked_fd(from) || to < 0 || to >= k_max_fds || from == to) {
+    return;
+  }
+  Locked lock;
+  int16_t slot = g_fd_slot[from].load(std::memory_order_relaxed);
+  if (slot != 0) {
+    ++g_slots[slot - 1].fds;
+    g_fd_slot[to].store(slot, std::memory_order_relaxed);
+  }
+}
+
+void fd_closed(int fd) noexcept {
+  if (!is_tracked_fd(fd)) {
+    return;
+  }
+  Finished f;
+  {
+    Locked lock;
+    drop_fd(fd, f);
+  }
+  reingest_finished(f);
+}
+
+void fd_range_closed(unsigned first, unsigned last) noexcept {
+  for (unsigned fd = first; fd <= last && fd < static_cast<unsigned>(k_max_fds); ++fd) {
+    fd_closed(static_cast<int>(fd));
+  }
+}
+
+void tracked_map(int fd, void* addr, size_t len) noexcept {
+  if (!is_tracked_fd(fd)) {
+    return;
+  }
+  Locked lock;
+  int16_t slot = g_fd_slot[fd].load(std::memory_order_relaxed);
+  for (MapRecord& m : g_maps) {
+    if (slot != 0 && m.addr == 0) {
+      m.addr = reinterpret_cast<uintptr_t>(addr);
+      m.len = len;
+      m.slot = slot - 1;
+      ++g_slots[slot - 1].maps;
+      return;
+    }
+  }
+}
+
+void tracked_unmap(void* addr, size_t len) noexcept {
+  uintptr_t lo = reinterpret_cast<uintptr_t>(addr);
+  uintptr_t hi = lo + len;
+  Finished done[4];
+  int n = 0;
+  {
+    Locked lock;
+    for (MapRecord& m : g_maps) {
+      // A mapping counts as gone once any part of it is unmapped: writes through it
+      // after that are the program's own business, and are caught by the next sweep.
+      if (m.addr != 0 && m.addr < hi && lo < m.addr + m.len) {
+        int slot = m.slot;
+        m.addr = 0;
+        --g_slots[slot].maps;
+        if (n < 4) {
+          finish_if_unused(slot, done[n]);
+          n += done[n].due ? 1 : 0;
+        }
+      }
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    reingest_finished(done[i]);
+  }
+}
+
+void tracked_rename(const char* from_rel, size_t from_len, const char* to_rel, size_t to_len) noexcept {
+  if (to_len >= PATH_MAX) {
+    return;
+  }
+  Locked lock;
+  for (WriteSlot& s : g_slots) {
+    if (!s.used || s.rel_len < from_len || std::memcmp(s.rel, from_rel, from_len) != 0 ||
+        (s.rel_len > from_len && s.rel[from_len] != '/')) {
+      continue;
+    }
+    char moved[PATH_MAX];
+    size_t tail = s.rel_len - from_len;
+    if (to_len + tail >= PATH_MAX) {
+      continue;
+    }
+    std::memcpy(moved, to_rel, to_len);
+    std::memcpy(moved + to_len, s.rel + from_len, tail);
+    s.rel_len = to_len + tail;
+    std::memcpy(s.rel, moved, s.rel_len);
+    s.rel[s.rel_len] = '\0';
+  }
+}
+
+void flush_all_writes() noexcept {
+  for (int i = 0; i < k_max_slots; ++i) {
+    Finished f;
+    {
+      Locked lock;
+      if (g_slots[i].used) {
+        g_slots[i].fds = 0;
+        g_slots[i].maps = 0;
+        finish_if_unused(i, f);
+      }
+    }
+    reingest_finished(f);
+  }
+}
+
+bool writing_env(char* out, size_t cap) noexcept {
+  size_t len = static_cast<size_t>(std::snprintf(out, cap, "VRIFT_WRITING="));
+  bool any = false;
+  Locked lock;
+  for (int fd = 0; fd < k_max_fds; ++fd) {
+    int16_t slot = g_fd_slot[fd].load(std::memory_order_relaxed);
+    if (slot == 0) {
+      continue;
+    }
+    int flags = real().fcntl(fd, F_GETFD);
+    if (flags < 0 || (flags & FD_CLOEXEC) != 0) {
+      continue;
+    }
+    const WriteSlot& s = g_slots[slot - 1];
+    // The path goes last in each record; a ';' or newline in it ends the list early,
+    // which only leaves that file for the end-of-session sweep.
+    int n = std::snprintf(out + len, cap - len, "%s%d:%llu:%llu:%d:%s", any ? ";" : "", fd,
+                          static_cast<unsigned long long>(s.dev), static_cast<unsigned long long>(s.ino),
+                          static_cast<int>(s.tier), s.rel);
+    if (n < 0 || len + static_cast<size_t>(n) >= cap) {
+      break;
+    }
+    len += static_cast<size_t>(n);
+    any = true;
+  }
+  return any;
+}
+
+void adopt_writing_env() noexcept {
+  const char* env = std::getenv("VRIFT_WRITING");
+  if (env == nullptr) {
+    return;
+  }
+  for (const char* p = env; *p != '\0';) {
+    char* end = nullptr;
+    long fd = std::strtol(p, &end, 10);
+    unsigned long long dev = end && *end == ':' ? std::strtoull(end + 1, &end, 10) : 0;
+    unsigned long long ino = end && *end == ':' ? std::strtoull(end + 1, &end, 10) : 0;
+    long tier = end && *end == ':' ? std::strtol(end + 1, &end, 10) : 0;
+    if (end == nullptr || *end != ':') {
+      return;
+    }
+    const char* rel = end + 1;
+    const char* stop = std::strchr(rel, ';');
+    size_t rel_len = stop ? static_cast<size_t>(stop - rel) : std::strlen(rel);
+    struct stat st;
+    // Only a descriptor that still is that file: the new image may have closed or
+    // replaced it before we got here.
+    if (fd >= 0 && real().fstat(static_cast<int>(fd), &st) == 0 && st.st_dev == dev && st.st_ino == ino) {
+      track_write(static_cast<int>(fd), st.st_dev, st.st_ino, rel, rel_len,
+                  tier == 1 ? manifest::Tier::tier1 : manifest::Tier::tier2);
+    }
+    if (stop == nullptr) {
+      break;
+    }
+    p = stop + 1;
+  }
+  ::unsetenv("VRIFT_WRITING");
+}
+
+void reingest(const char* rel, size_t rel_len, dev_t dev, ino_t ino, manifest::Tier tier) noexcept {
+  Guard guard;
+  int saved = errno;
+  ManagedPath mp;
+  if (!project_path(rel, rel_len, mp)) {
+    errno = saved;
+    return;
+  }
+  int fd = real().open(mp.abs, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || real().fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino) {
+    // Moved, replaced or removed since: whoever did that recorded it, or the sweep will.
+    if (fd >= 0) {
+      real().close(fd);
+    }
+    errno = saved;
+    return;
+  }
+  cas::TheSource* source = the_source();
+  cas::StoreRequest request;
+  request.fd = fd;
+  request.fd_stat = &st;
+  request.path = mp.abs;
+  request.executable = (st.st_mode & 0111) != 0;
+  request.allow_link = false;  // see the header essay: copy, never link the written inode
+  auto stored = source != nullptr ? source->store_file(request) : Result<cas::Stored>(fail(Errc::invalid, "open"));
+  real().close(fd);
+  if (!stored) {
+    debug_log("vrift shim: cannot store %s in The Source (%s); it stays a private file", mp.abs,
+              error_reason(stored.error()));
+    errno = saved;
+    return;
+  }
+  manifest::Entry e;
+  e.kind = manifest::EntryKind::file;
+  e.tier = tier;
+  e.mode = st.st_mode;
+  e.size = static_cast<uint64_t>(st.st_size);
+  e.mtime_ns = ns_of(st.st_mtim);
+  e.ctime_ns = ns_of(st.st_ctim);
+  e.ino = st.st_ino;
+  e.hash = stored->key.digest;
+  e.ext = stored->key.extension();
+
+  char blob[PATH_MAX];
+  char tmp[PATH_MAX];
+  if (g_session.phantom) {
+    e.flags = manifest::k_flag_phantom;
+    if (commit_entry(rel, rel_len, e)) {
+      struct stat now;
+      if (real().fstatat(AT_FDCWD, mp.abs, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_ino == ino && now.st_dev == dev) {
+        real().unlink(mp.abs);
+      }
+    }
+    errno = saved;
+    return;
+  }
+  // Solid: the path becomes a link to the blob again, made beside it and renamed over.
+  bool linked = false;
+  if (source->path_of(stored->key, blob, sizeof blob) != 0 && temp_beside(mp.abs, mp.abs_len, tmp)) {
+    if (tier == manifest::Tier::tier1) {
+      linked = real().symlink(blob, tmp) == 0;
+    } else {
+      struct stat blob_st;
+      linked = real().link(blob, tmp) == 0 && real().fstatat(AT_FDCWD, tmp, &blob_st, AT_SYMLINK_NOFOLLOW) == 0;
+      e.ino = linked ? blob_st.st_ino : e.ino;
+      if (!linked) {
+        real().unlink(tmp);
+      }
+    }
+  }
+  e.flags = linked ? manifest::k_flag_projected : 0;
+  if (!commit_entry(rel, rel_len, e)) {
+    if (linked) {
+      real().unlink(tmp);
+    }
+  } else if (linked && real().rename(tmp, mp.abs) != 0) {
+    real().unlink(tmp);
+  }
+  errno = saved;
+}
+
+}  // namespace vrift::shim
