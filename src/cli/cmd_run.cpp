@@ -6,6 +6,7 @@
 #include "cli/context.hpp"
 #include "project/ingest.hpp"
 #include "project/session.hpp"
+#include "project/settle.hpp"
 #include "project/status.hpp"
 
 namespace vrift::cli {
@@ -65,6 +66,17 @@ int run_run(const Globals& g, const RunArgs& args) {
   if (!status) {
     print_failure(status.error());
     return 1;
+  }
+  // Files a writer left unclosed (killed, or handed to a program the shim could not
+  // follow) are recorded now.
+  auto settled = project::settle_writes(ctx->paths, ctx->config, *ctx->source, *ctx->manifest, mode,
+                                        [&](const project::Failure& f) { print_warning(f); });
+  if (!settled) {
+    print_failure(settled.error());
+    return *status != 0 ? *status : 1;
+  }
+  if (*settled > 0 && g.verbose) {
+    fmt::print(stderr, "vrift: recorded {} file(s) left open for writing by the command\n", *settled);
   }
   return *status;
 }
