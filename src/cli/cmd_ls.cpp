@@ -1,6 +1,7 @@
 // `vrift ls [PATH...]`: the manifest's entries (the layered view), one per line:
 //   <kind> <tier> <mode> <size> <hash|-> <path>[ -> <target>]
-// kind: file, phantom (a file kept in The Source only), dir, symlink. Paths are
+// kind: file, phantom (a file kept in The Source only), dirty (being written in a
+// session: the path has the current bytes), dir, symlink. Paths are
 // project-relative; '\' and newline in them are escaped as b3sum does.
 
 #include <fmt/core.h>
@@ -16,7 +17,7 @@ namespace {
 
 const char* kind_name(const manifest::Entry& e) {
   switch (e.kind) {
-    case manifest::EntryKind::file: return e.phantom() ? "phantom" : "file";
+    case manifest::EntryKind::file: return e.dirty() ? "dirty" : e.phantom() ? "phantom" : "file";
     case manifest::EntryKind::symlink: return "symlink";
     case manifest::EntryKind::dir: return "dir";
     case manifest::EntryKind::whiteout: return "whiteout";

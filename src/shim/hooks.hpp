@@ -16,5 +16,7 @@ int stat_fd(int fd, struct stat* buf) noexcept;
 int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct statx* buf, StatxFn real_statx) noexcept;
 int access_at(int dirfd, const char* path, int mode, int flags) noexcept;
 ssize_t readlink_at(int dirfd, const char* path, char* buf, size_t size) noexcept;
+int close_fd(int fd) noexcept;
+int close_fd_range(unsigned first, unsigned last, int flags) noexcept;
 
 }  // namespace vrift::shim

@@ -9,9 +9,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "shim/bbw.hpp"
@@ -370,4 +372,59 @@ VRIFT_EXPORT int fcntl64(int fd, int cmd, ...) {
   int rc = fcntl_impl(real().fcntl64 != nullptr ? real().fcntl64 : real().fcntl, fd, cmd, ap);
   va_end(ap);
   return rc;
+}
+
+VRIFT_EXPORT int creat(const char* path, mode_t mode) { return do_open(AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC, mode, false); }
+VRIFT_EXPORT int creat64(const char* path, mode_t mode) {
+  return do_open(AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_LARGEFILE, mode, false);
+}
+
+namespace vrift::shim {
+namespace {
+
+// mkstemp and friends, on the wrapped open: glibc's own versions open internally, and a
+// temp file made beside a managed file (sed -i, python, git) must be tracked like any
+// other new file there.
+int make_temp(char* tmpl, int suffix_len, int flags) noexcept {
+  static constexpr char k_letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  size_t len = tmpl != nullptr ? std::strlen(tmpl) : 0;
+  if (suffix_len < 0 || len < 6 + static_cast<size_t>(suffix_len) ||
+      std::memcmp(tmpl + len - suffix_len - 6, "XXXXXX", 6) != 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  char* x = tmpl + len - suffix_len - 6;
+  uint64_t seed = 0;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    if (seed < 62ull * 62 * 62 * 62 * 62 * 62) {
+      struct timespec now;
+      ::clock_gettime(CLOCK_MONOTONIC, &now);
+      seed = (static_cast<uint64_t>(now.tv_nsec) * 0x9E3779B97F4A7C15ull) ^ (static_cast<uint64_t>(::getpid()) << 32) ^
+             static_cast<uint64_t>(attempt) * 7919;
+    }
+    for (int i = 0; i < 6; ++i) {
+      x[i] = k_letters[seed % 62];
+      seed /= 62;
+    }
+    int fd = do_open(AT_FDCWD, tmpl, (flags & ~O_ACCMODE) | O_RDWR | O_CREAT | O_EXCL, 0600, false);
+    if (fd >= 0 || errno != EEXIST) {
+      return fd;
+    }
+  }
+  errno = EEXIST;
+  return -1;
+}
+
+}  // namespace
+}  // namespace vrift::shim
+
+VRIFT_EXPORT int mkstemp(char* tmpl) { return make_temp(tmpl, 0, 0); }
+VRIFT_EXPORT int mkstemp64(char* tmpl) { return make_temp(tmpl, 0, O_LARGEFILE); }
+VRIFT_EXPORT int mkostemp(char* tmpl, int flags) { return make_temp(tmpl, 0, flags); }
+VRIFT_EXPORT int mkostemp64(char* tmpl, int flags) { return make_temp(tmpl, 0, flags | O_LARGEFILE); }
+VRIFT_EXPORT int mkstemps(char* tmpl, int suffix_len) { return make_temp(tmpl, suffix_len, 0); }
+VRIFT_EXPORT int mkstemps64(char* tmpl, int suffix_len) { return make_temp(tmpl, suffix_len, O_LARGEFILE); }
+VRIFT_EXPORT int mkostemps(char* tmpl, int suffix_len, int flags) { return make_temp(tmpl, suffix_len, flags); }
+VRIFT_EXPORT int mkostemps64(char* tmpl, int suffix_len, int flags) {
+  return make_temp(tmpl, suffix_len, flags | O_LARGEFILE);
 }

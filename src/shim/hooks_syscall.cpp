@@ -74,13 +74,15 @@ VRIFT_EXPORT long syscall(long number, ...) {
       case SYS_readlinkat:
         return readlink_at(static_cast<int>(a0), reinterpret_cast<const char*>(a1), reinterpret_cast<char*>(a2),
                            static_cast<size_t>(a3));
-      case SYS_dup3: {
-        long rc = real().syscall(number, a0, a1, a2, a3, a4, a5);
-        if (rc >= 0) {
-          copy_fd(static_cast<int>(a0), static_cast<int>(rc));
-        }
-        return rc;
-      }
+      case SYS_dup3:
+        return ::dup3(static_cast<int>(a0), static_cast<int>(a1), static_cast<int>(a2));
+      case SYS_close:
+        return close_fd(static_cast<int>(a0));
+      case SYS_close_range:
+        return close_fd_range(static_cast<unsigned>(a0), static_cast<unsigned>(a1), static_cast<int>(a2));
+      case SYS_renameat2:
+        return ::renameat2(static_cast<int>(a0), reinterpret_cast<const char*>(a1), static_cast<int>(a2),
+                           reinterpret_cast<const char*>(a3), static_cast<unsigned>(a4));
       case SYS_io_uring_setup:
         errno = ENOSYS;
         return -1;

@@ -13,6 +13,7 @@
 
 #include "manifest/lmdb_manifest.hpp"
 #include "shim/export.hpp"
+#include "shim/hooks.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
 #include "shim/writes.hpp"

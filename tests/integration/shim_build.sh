@@ -6,41 +6,13 @@
 # dirty or on disk in Phantom), The Source verifies, and a clone that shares the blobs
 # (built earlier, so its outputs' blobs carry older times) sees no change.
 source "$(dirname "$0")/lib/common.bash"
+source "$(dirname "$0")/lib/cproject.bash"
 need make cc b3sum
 cd "$SCRATCH"
 
-# make_project DIR: 40 C sources in three groups, one header per group and one shared.
-make_project() {
-  local d=$1/build/cproj
-  mkdir -p "$d/src" "$d/include"
-  printf '#pragma once\n#define SHARED 3\n' > "$d/include/common.h"
-  for g in 0 1 2; do printf '#pragma once\n#include "common.h"\n#define GROUP%s (%s * SHARED)\n' "$g" "$g" > "$d/include/g$g.h"; done
-  local calls=""
-  for i in $(seq 1 40); do
-    local g=$((i % 3))
-    printf '#include "g%s.h"\nint f%s(void) { return %s + GROUP%s; }\n' "$g" "$i" "$i" "$g" > "$d/src/u$i.c"
-    calls="$calls s += f$i();"
-  done
-  printf '#include <stdio.h>\n%s\nint main(void) { int s = 0;%s printf("sum %%d\\n", s); return 0; }\n' \
-    "$(for i in $(seq 1 40); do printf 'int f%s(void);' "$i"; done)" "$calls" > "$d/src/main.c"
-  cat > "$d/Makefile" <<'MK'
-SRCS := $(wildcard src/*.c)
-OBJS := $(SRCS:src/%.c=obj/%.o)
-CFLAGS := -O1 -Iinclude -MMD -MP
-app: $(OBJS)
-	cc -o $@ $(OBJS)
-obj/%.o: src/%.c | obj
-	cc $(CFLAGS) -c -o $@ $<
-obj:
-	mkdir -p obj
-clean:
-	rm -rf obj app
--include $(OBJS:.o=.d)
-.PHONY: clean
-MK
-}
+make_project() { make_cproject "$1/build/cproj" 40; }
 
-# build_steps: the build sequence; prints what make ran (sorted: -j2 reorders).
+# The build sequence; each step prints what make ran (sorted: -j2 reorders).
 STEPS=(
   'make -j2 2>&1 | sort && ./app'
   'make -j2 2>&1 | sort'

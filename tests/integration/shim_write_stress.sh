@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Writers at once, Solid and Phantom: 8 processes appending to distinct managed files,
+# 16 threads of one process rewriting files, node writing through libuv (which closes
+# with syscall(SYS_close)), and make -j8. Each file is re-ingested by the process that
+# closed it (checked inside the session, before `vrift run` settles anything), every
+# result is what the same work gives on plain files, and The Source verifies.
+source "$(dirname "$0")/lib/common.bash"
+source "$(dirname "$0")/lib/cproject.bash"
+need python3 make cc b3sum node
+cd "$SCRATCH"
+
+make_tree() {
+  mkdir -p "$1/target/logs" "$1/target/py" "$1/target/js"
+  for p in $(seq 1 8); do printf 'start %s\n' "$p" > "$1/target/logs/l$p.txt"; done
+  for t in $(seq 1 16); do printf 'thread file %s\n' "$t" > "$1/target/py/t$t.txt"; done
+  for j in 1 2 3; do printf 'js %s\n' "$j" > "$1/target/js/j$j.txt"; done
+  make_cproject "$1/target/cproj" 60
+}
+
+WORK='
+for p in $(seq 1 8); do
+  (for i in $(seq 1 60); do echo "line $i of $p" >> target/logs/l$p.txt; done) &
+done
+wait
+python3 - <<PY
+import threading
+def rewrite(t):
+    for i in range(20):
+        with open(f"target/py/t{t}.txt", "a") as f:
+            f.write(f"thread {t} pass {i}\n")
+threads = [threading.Thread(target=rewrite, args=(t,)) for t in range(1, 17)]
+for th in threads: th.start()
+for th in threads: th.join()
+PY
+node -e "
+const fs = require(\"fs\");
+fs.writeFileSync(\"target/js/j1.txt\", \"sync write\\n\");
+fs.appendFileSync(\"target/js/j2.txt\", \"appended\\n\");
+fs.promises.writeFile(\"target/js/j3.txt\", \"async write\\n\").then(() => fs.writeFileSync(\"target/js/new.txt\", \"new\\n\"));
+"
+(cd target/cproj && make -s -j8 && ./app)
+'
+
+view() { (cd "$1" && find target -type f -print0 | sort -z | xargs -0 b3sum && find target -printf '%p %y %s %m\n' | sort); }
+
+for mode in solid phantom; do
+  rm -rf plain project
+  make_tree plain
+  cp -a plain project
+  want=$(cd plain && bash -c "$WORK" 2>&1) || fail "plain run: $want"
+  cd project
+  "$VRIFT" init -q
+  "$VRIFT" ingest -q --$mode target
+  # Inside the session, after the writers are done: nothing may be left dirty.
+  got=$("$VRIFT" run -- bash -c "$WORK"'
+    "$VRIFT" ls | awk '\''$1 == "dirty" { print "still dirty: " $6 }'\''' 2>&1) || fail "$mode: session run: $got"
+  expect_eq "$got" "$want" "$mode: output of the writers (and nothing left dirty)"
+  expect_eq "$("$VRIFT" run -- bash -c "$(declare -f view); view .")" "$(view ../plain)" "$mode: the tree after the writers"
+  "$VRIFT" cas verify --deep >/dev/null || fail "$mode: The Source does not verify"
+  for p in $(seq 1 8); do
+    n=$("$VRIFT" run -- cat target/logs/l$p.txt | wc -l)
+    expect_eq "$n" 61 "$mode: lines in target/logs/l$p.txt"
+  done
+  cd ..
+  pass "$mode: 8 appending processes, 16 threads, node (libuv) and make -j8 all recorded as written"
+done
