@@ -53,3 +53,12 @@ tree_hashes() {
   local dir=$1; shift
   (cd "$dir" && find "${@:-.}" \( -type f -o -type l \) -print0 | sort -z | xargs -0 -r b3sum 2>/dev/null) || true
 }
+
+# check_iron_law MSG: in the project in the current directory, every blob hashes to its
+# name (cas verify --deep) and, inside a session, every manifest entry reads its
+# recorded bytes.
+check_iron_law() {
+  "$VRIFT" cas verify --deep > "$SCRATCH/verify.out" 2>&1 || fail "$1: The Source: $(cat "$SCRATCH/verify.out")"
+  "$VRIFT" ls | awk '$1 == "file" || $1 == "phantom" { print $5 "  " substr($0, index($0, $6)) }' > "$SCRATCH/recorded"
+  "$VRIFT" run -- b3sum --check --quiet "$SCRATCH/recorded" || fail "$1: a manifest entry does not read its recorded bytes"
+}

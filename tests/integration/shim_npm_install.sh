@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# npm rewriting an ingested node_modules inside a session (Phantom and Solid): install
+# another version of a package and a new one, then remove one, as on a plain copy. npm
+# replaces package directories by rename and rm -rf, writes through libuv, and rewrites
+# node_modules/.package-lock.json. Afterwards node loads the new versions, the tree reads
+# as the plain copy's, and both invariants hold.
+source "$(dirname "$0")/lib/common.bash"
+need b3sum
+cd "$SCRATCH"
+npm_tree fixture
+NPM='npm --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error'
+STEPS=(
+  "$NPM install semver@7.6.3 >/dev/null && node -p 'require(\"semver/package.json\").version'"
+  "$NPM install ms@2.1.3 >/dev/null && node -p 'require(\"ms\")(60000)'"
+  "$NPM uninstall minimist >/dev/null && node -e 'try { require(\"minimist\"); } catch (e) { console.log(e.code) }'"
+)
+listing() { (cd "$1" && find node_modules package.json package-lock.json -printf '%p %y %s %m\n' | sort && tree_hashes . node_modules); }
+
+for mode in phantom solid; do
+  rm -rf plain project
+  cp -a fixture plain
+  cp -a fixture project
+  cd project
+  "$VRIFT" init -q
+  "$VRIFT" ingest -q --$mode node_modules
+  for step in "${STEPS[@]}"; do
+    want=$(cd ../plain && bash -c "$step" 2>&1) || { echo "SKIP: npm cannot install offline here: $want"; exit 125; }
+    got=$("$VRIFT" run -- bash -c "$step" 2>&1) || fail "$mode: session: $step: $got"
+    expect_eq "$got" "$want" "$mode: $step"
+    check_iron_law "$mode: after '$step'"
+  done
+  session_view=$("$VRIFT" run -- bash -c "$(declare -f listing tree_hashes); listing .")
+  plain_view=$(listing ../plain)
+  [ "$session_view" == "$plain_view" ] ||
+    fail "$mode: node_modules differs from the plain copy: $(diff <(echo "$plain_view") <(echo "$session_view") | head -20)"
+  cd ..
+  pass "$mode: npm install/uninstall inside the session match the plain copy"
+done
