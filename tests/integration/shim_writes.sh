@@ -43,6 +43,8 @@ SCENARIOS=(
   'mkdir target/newdir && echo inside > target/newdir/n.txt && mv target/sub target/sub2'
   'rm -r target/deep && ! test -e target/deep'
   'git -C target/repo checkout -q other && git -C target/repo status --porcelain && ls target/repo'
+  # gold closes its output, then writes it through a shared mapping
+  'cc -fuse-ld=gold -o target/gold-app ../gold.c && ./target/gold-app; echo "exit $?"'
 )
 
 # listing DIR: what a program sees of target/ (path, type, size, mode, content hash).
@@ -50,6 +52,8 @@ listing() {
   (cd "$1" && find target -path target/repo/.git -prune -o -printf '%p %y %s %m\n' | sort &&
      find target -path target/repo/.git -prune -o -type f -print0 | sort -z | xargs -0 b3sum)
 }
+
+printf 'int main(void) { return 7; }\n' > gold.c
 
 for mode in solid phantom; do
   rm -rf plain project clone
