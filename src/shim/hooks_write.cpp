@@ -22,7 +22,8 @@ namespace vrift::shim {
 namespace {
 
 bool is_manifest_fd(int fd) noexcept {
-  if (g_manifest == nullptr || fd < 3) {
+  // The manifest's descriptors sit at 1000 and above (hooks_open.cpp moves them there).
+  if (fd < 1000 || g_manifest == nullptr) {
     return false;
   }
   int fds[8];
