@@ -176,7 +176,7 @@ int TheSource::link_to_blob(int old_dirfd, const char* old_path, const BlobKey& 
 Result<Stored> TheSource::store_file(const StoreRequest& request) noexcept {
   StoreBatch batch(*this);
   Stored stored = VRIFT_TRY(batch.add_file(request));
-  VRIFT_CHECK(batch.commit());
+  VRIFT_CHECK(batch.commit_each());
   return stored;
 }
 
@@ -368,6 +368,37 @@ Result<Stored> StoreBatch::add_bytes(const void* data, size_t len, bool executab
     return fail(written.error());
   }
   return finish_staged(std::move(tmp_fd), std::move(tmp_name), key, StoreMethod::copied);
+}
+
+Status StoreBatch::commit_each() noexcept {
+  if (pending() != m_staged.size()) {
+    return commit();  // linked blobs: their data is made durable by syncing everything
+  }
+  int root = m_source->root_fd();
+  for (const auto& staged : m_staged) {
+    UniqueFd tmp(::openat(root, staged.tmp_name.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!tmp || ::fdatasync(tmp.get()) != 0) {
+      return fail_sys("sync blob");
+    }
+    if (int err = m_source->link_to_blob(root, staged.tmp_name.c_str(), staged.key, 0); err != 0 && err != EEXIST) {
+      errno = err;
+      return fail_sys("publish blob");
+    }
+    ::unlinkat(root, staged.tmp_name.c_str(), 0);
+    // The new name, and the shard directories that may be new too.
+    char rel[k_max_blob_rel_path + 1];
+    blob_rel_path(staged.key, rel);
+    for (size_t cut : {size_t{12}, size_t{9}}) {
+      rel[cut] = '\0';
+      UniqueFd dir(::openat(root, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!dir || ::fsync(dir.get()) != 0) {
+        return fail_sys("sync shard directory");
+      }
+    }
+  }
+  m_staged.clear();
+  m_pending.store(0, std::memory_order_relaxed);
+  return {};
 }
 
 Status StoreBatch::commit() noexcept {

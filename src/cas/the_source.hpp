@@ -123,6 +123,11 @@ class StoreBatch {
 
   // Makes everything added durable and published. Errors: Errc::system.
   Status commit() noexcept;
+  // The same for a batch of one or a few copied files: a data sync per file and a sync
+  // of its shard directories instead of syncing the whole filesystem twice, which costs
+  // far more while other programs write to it. Falls back to commit() when a file was
+  // linked rather than copied.
+  Status commit_each() noexcept;
 
   // How many files were added since the last commit().
   size_t pending() const noexcept { return m_pending.load(std::memory_order_relaxed); }
