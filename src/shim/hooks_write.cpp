@@ -45,39 +45,42 @@ int close_fd(int fd) noexcept {
   if (is_manifest_fd(fd)) {
     return 0;  // pretend: the program no longer sees it (it is close-on-exec)
   }
+  Finished f;
+  release_fd(fd, f);
   int rc = real().close(fd);
   int saved = errno;
-  fd_closed(fd);
+  finish(f);
   errno = saved;
   return rc;
 }
 
 int close_fd_range(unsigned first, unsigned last, int flags) noexcept {
+  if (t_depth > 0 || (flags & CLOSE_RANGE_CLOEXEC) != 0) {
+    return real().close_range(first, last, flags);
+  }
   int fds[8];
-  size_t n = t_depth == 0 && g_manifest != nullptr ? g_manifest->descriptors(fds, 8) : 0;
-  std::sort(fds, fds + (n < 8 ? n : 8));
-  // Close around the manifest's descriptors.
-  int rc = 0;
-  unsigned start = first;
-  for (size_t i = 0; i < n && i < 8; ++i) {
-    unsigned keep = static_cast<unsigned>(fds[i]);
-    if (keep < start || keep > last) {
-      continue;
+  size_t n = g_manifest != nullptr ? g_manifest->descriptors(fds, 8) : 0;
+  n = n < 8 ? n : 8;
+  std::sort(fds, fds + n);
+  return release_range(first, last, [&]() {
+    // Close around the manifest's descriptors.
+    int rc = 0;
+    unsigned start = first;
+    for (size_t i = 0; i < n; ++i) {
+      unsigned keep = static_cast<unsigned>(fds[i]);
+      if (keep < start || keep > last) {
+        continue;
+      }
+      if (keep > start) {
+        rc |= real().close_range(start, keep - 1, flags);
+      }
+      start = keep + 1;
     }
-    if (keep > start) {
-      rc |= real().close_range(start, keep - 1, flags);
+    if (start <= last && start != 0) {
+      rc |= real().close_range(start, last, flags);
     }
-    start = keep + 1;
-  }
-  if (start <= last && start != 0) {
-    rc |= real().close_range(start, last, flags);
-  }
-  int saved = errno;
-  if ((flags & CLOSE_RANGE_CLOEXEC) == 0 && t_depth == 0) {
-    fd_range_closed(first, last);
-  }
-  errno = saved;
-  return rc;
+    return rc;
+  });
 }
 
 }  // namespace vrift::shim
@@ -92,13 +95,14 @@ VRIFT_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
 
 // glibc's fclose closes the descriptor internally, past the close() wrapper.
 VRIFT_EXPORT int fclose(FILE* stream) {
-  int fd = stream != nullptr ? ::fileno(stream) : -1;
-  int rc = real().fclose(stream);
-  if (fd >= 0 && t_depth == 0) {
-    int saved = errno;
-    fd_closed(fd);
-    errno = saved;
+  Finished f;
+  if (stream != nullptr && t_depth == 0) {
+    release_fd(::fileno(stream), f);
   }
+  int rc = real().fclose(stream);
+  int saved = errno;
+  finish(f);
+  errno = saved;
   return rc;
 }
 

@@ -61,16 +61,6 @@ class Locked {
   Locked& operator=(const Locked&) = delete;
 };
 
-// A tracked file whose last reference is gone, copied out of its slot.
-struct Finished {
-  bool due = false;
-  dev_t dev = 0;
-  ino_t ino = 0;
-  manifest::Tier tier = manifest::Tier::tier2;
-  size_t rel_len = 0;
-  char rel[PATH_MAX];
-};
-
 // With the lock held: frees the slot when nothing refers to it, copying it to `out`.
 void finish_if_unused(int slot, Finished& out) noexcept {
   WriteSlot& s = g_slots[slot];
@@ -185,22 +175,20 @@ void tracked_dup(int from, int to) noexcept {
   }
 }
 
-void fd_closed(int fd) noexcept {
+void release_fd(int fd, Finished& out) noexcept {
   if (!is_tracked_fd(fd)) {
     return;
   }
-  Finished f;
-  {
-    Locked lock;
-    drop_fd(fd, f);
-  }
-  reingest_finished(f);
+  Locked lock;
+  drop_fd(fd, out);
 }
 
-void fd_range_closed(unsigned first, unsigned last) noexcept {
-  for (unsigned fd = first; fd <= last && fd < static_cast<unsigned>(k_max_fds); ++fd) {
-    fd_closed(static_cast<int>(fd));
-  }
+void finish(const Finished& f) noexcept { reingest_finished(f); }
+
+void fd_closed(int fd) noexcept {
+  Finished f;
+  release_fd(fd, f);
+  finish(f);
 }
 
 void tracked_map(int fd, void* addr, size_t len) noexcept {

@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <climits>
 #include <cstddef>
 
 #include "manifest/entry.hpp"
@@ -37,12 +38,30 @@ bool is_tracked_fd(int fd) noexcept;
 // open: call fd_closed(to) before this when that applies.
 void tracked_dup(int from, int to) noexcept;
 
-// fd was closed (or is about to be): drops it, and re-ingests its file when it was the
-// last reference. Call after the real close.
+// A file whose last reference is gone, waiting for its re-ingest.
+struct Finished {
+  bool due = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  manifest::Tier tier = manifest::Tier::tier2;
+  size_t rel_len = 0;
+  char rel[PATH_MAX];
+};
+
+// fd is about to be closed: drops its reference while the number is still ours (once
+// closed, another thread may get the same number and track it). Returns what to
+// re-ingest after the close (finish()).
+void release_fd(int fd, Finished& out) noexcept;
+// Re-ingests what release_fd() returned, if anything.
+void finish(const Finished& f) noexcept;
+
+// release_fd() then finish(), for a descriptor already replaced (dup2 onto it).
 void fd_closed(int fd) noexcept;
 
-// Every fd in [first, last] was closed.
-void fd_range_closed(unsigned first, unsigned last) noexcept;
+// Releases every tracked fd in [first, last], before they are closed; re-ingests the
+// files whose last reference went after `close_all` ran.
+template <class CloseAll>
+int release_range(unsigned first, unsigned last, CloseAll&& close_all) noexcept;
 
 // A writable shared mapping of fd's file was made / a range was unmapped.
 void tracked_map(int fd, void* addr, size_t len) noexcept;
@@ -65,5 +84,30 @@ void adopt_writing_env() noexcept;
 // Re-ingests the private file at project path `rel` now (see the header essay): the
 // file must still be the inode (dev, ino). Leaves the entry dirty when anything fails.
 void reingest(const char* rel, size_t rel_len, dev_t dev, ino_t ino, manifest::Tier tier) noexcept;
+
+template <class CloseAll>
+int release_range(unsigned first, unsigned last, CloseAll&& close_all) noexcept {
+  constexpr int k_batch = 8;
+  Finished due[k_batch];
+  int n = 0;
+  for (unsigned fd = first; fd <= last && fd < 65536; ++fd) {
+    if (!is_tracked_fd(static_cast<int>(fd))) {
+      continue;
+    }
+    Finished f;
+    release_fd(static_cast<int>(fd), f);
+    if (f.due) {
+      if (n == k_batch) {
+        break;  // more files than the batch holds: the rest are settled at the session's end
+      }
+      due[n++] = f;
+    }
+  }
+  int rc = close_all();
+  for (int i = 0; i < n; ++i) {
+    finish(due[i]);
+  }
+  return rc;
+}
 
 }  // namespace vrift::shim

@@ -41,7 +41,8 @@ fs.promises.writeFile(\"target/js/j3.txt\", \"async write\\n\").then(() => fs.wr
 (cd target/cproj && make -s -j8 && ./app)
 '
 
-view() { (cd "$1" && find target -type f -print0 | sort -z | xargs -0 b3sum && find target -printf '%p %y %s %m\n' | sort); }
+# (A directory's size depends on the temps once created in it: not compared.)
+view() { (cd "$1" && find target -type f -print0 | sort -z | xargs -0 b3sum && find target -printf '%p %y %m\n' | sort); }
 
 for mode in solid phantom; do
   rm -rf plain project
@@ -55,7 +56,10 @@ for mode in solid phantom; do
   got=$("$VRIFT" run -- bash -c "$WORK"'
     "$VRIFT" ls | awk '\''$1 == "dirty" { print "still dirty: " $6 }'\''' 2>&1) || fail "$mode: session run: $got"
   expect_eq "$got" "$want" "$mode: output of the writers (and nothing left dirty)"
-  expect_eq "$("$VRIFT" run -- bash -c "$(declare -f view); view .")" "$(view ../plain)" "$mode: the tree after the writers"
+  session_view=$("$VRIFT" run -- bash -c "$(declare -f view); view .")
+  plain_view=$(view ../plain)
+  [ "$session_view" == "$plain_view" ] ||
+    fail "$mode: the tree after the writers differs: $(diff <(echo "$plain_view") <(echo "$session_view") | head -20)"
   "$VRIFT" cas verify --deep >/dev/null || fail "$mode: The Source does not verify"
   for p in $(seq 1 8); do
     n=$("$VRIFT" run -- cat target/logs/l$p.txt | wc -l)
