@@ -83,8 +83,10 @@ void drop_fd(int fd, Finished& out) noexcept {
     return;
   }
   WriteSlot& s = g_slots[slot - 1];
-  --s.fds;
-  finish_if_unused(slot - 1, out);
+  if (s.used) {
+    --s.fds;
+    finish_if_unused(slot - 1, out);
+  }
 }
 
 void reingest_finished(const Finished& f) noexcept {
@@ -113,6 +115,30 @@ cas::TheSource* the_source() noexcept {
 }
 
 int64_t ns_of(const struct timespec& t) noexcept { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; }
+
+// fork: the child neither owns its parent's files being written nor may wait on a lock
+// a parent thread held. Its copy of the table starts empty: its closes of inherited
+// descriptors and its exit leave the parent's files to the parent.
+void lock_for_fork() { ::pthread_mutex_lock(&g_lock); }
+void unlock_after_fork() { ::pthread_mutex_unlock(&g_lock); }
+void forget_in_child() {
+  bool any = false;
+  for (WriteSlot& s : g_slots) {
+    any = any || s.used;
+    s.used = false;
+  }
+  for (MapRecord& m : g_maps) {
+    m.addr = 0;
+  }
+  for (int fd = 0; any && fd < k_max_fds; ++fd) {
+    g_fd_slot[fd].store(0, std::memory_order_relaxed);
+  }
+  ::pthread_mutex_unlock(&g_lock);
+}
+
+__attribute__((constructor)) void register_fork_handlers() {
+  ::pthread_atfork(lock_for_fork, unlock_after_fork, forget_in_child);
+}
 
 }  // namespace
 
