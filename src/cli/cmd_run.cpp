@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
 #include "project/ingest.hpp"
+#include "project/prefetch.hpp"
 #include "project/session.hpp"
 #include "project/settle.hpp"
 #include "project/status.hpp"
@@ -12,6 +13,10 @@
 namespace vrift::cli {
 
 namespace {
+
+// Tier-2 blobs read ahead while the command starts: enough for a build's outputs and
+// sources to be warm, small enough not to push out what the command itself reads.
+constexpr uint64_t k_prefetch_budget = uint64_t{256} << 20;
 
 struct RunArgs {
   bool solid = false;
@@ -62,7 +67,11 @@ int run_run(const Globals& g, const RunArgs& args) {
     }
   }
   project::SessionSpec spec{ctx->paths, ctx->source->root(), *shim, mode};
-  auto status = project::run_in_session(spec, args.command);
+  project::Outcome<int> status = 0;
+  {
+    project::Prefetch prefetch(*ctx->source, *ctx->manifest, k_prefetch_budget);
+    status = project::run_in_session(spec, args.command);
+  }
   if (!status) {
     print_failure(status.error());
     return 1;
