@@ -1035,10 +1035,31 @@ Outcome<DoctorReport> Doctor::run() {
     if (auto written = write_manifest_changes(); !written) {
       return tl::unexpected(written.error());
     }
-    if (!m_made_dirs.empty()) {
+    {
+      // Directories made again, and those ingest is about to record again, get the
+      // mtime the manifest holds for them: ingest records what it finds on disk, and
+      // what repair (or an interrupted restore) did there is no change of the user's.
       DirTimes times(m_root_fd.get());
       for (const auto& [dir, mtime] : m_made_dirs) {
         times.set(dir, mtime);
+      }
+      std::unordered_map<std::string_view, int64_t> recorded;
+      for (const auto& item : m_items) {
+        if (item.kind == EntryKind::dir) {
+          recorded.emplace(item.path, item.mtime_ns);
+        }
+      }
+      for (const auto* list : {&m_reingest_solid, &m_reingest_phantom}) {
+        for (const auto& path : *list) {
+          for (std::string dir = parent_of(path);; dir = parent_of(dir)) {
+            if (auto it = recorded.find(dir); it != recorded.end()) {
+              times.set(dir, it->second);
+            }
+            if (dir.empty()) {
+              break;
+            }
+          }
+        }
       }
       times.put_back();
     }
