@@ -237,6 +237,26 @@ def fig_cold(args, work):
              f"{v.median / y.median:.2f}x", "<= 1.5x")]
 
 
+def fig_doctor(args, work):
+    """doctor on an ingested corpus (Solid, default tiers), as at every session start."""
+    corpus = ensure_corpus(args)
+    project = os.path.join(work, "doctor-p")
+    cas = os.path.join(work, "doctor-cas")
+    new_project(corpus, project)
+    sh(ingest_cmd(project, cas))
+    vrift = os.path.join(BUILD, "vrift")
+    doctor = [vrift, "-C", project, "--cas-root", cas, "doctor"]
+    sh(doctor, stdout=subprocess.DEVNULL)  # clean, or the figure means nothing
+    v, y = alternate(args.runs, lambda: timed(doctor),
+                     lambda: timed(f"find '{project}/node_modules' -printf '%s %T@\\n' > /dev/null"))
+    d = Stat([timed(doctor + ["--deep"]) for _ in range(args.runs)])
+    remove(project)
+    remove(cas)
+    return [("doctor, clean corpus project (one lstat per path and per blob)", v.show(),
+             "find -printf '%s %T@': " + y.show(), f"{v.median / y.median:.2f}x", "< 1 s"),
+            ("doctor --deep (rehash every blob)", d.show(), "-", "-", "-")]
+
+
 def fig_manifest(args, work):
     """Google Benchmark figures for the manifest (no yardstick: absolute targets)."""
     exe = os.path.join(BUILD, "bench_manifest")
@@ -349,7 +369,7 @@ def fig_build(args, work):
 
 
 FIGURES = [("hash", fig_hash), ("ingest", fig_ingest), ("reingest", fig_reingest), ("cold", fig_cold),
-           ("manifest", fig_manifest), ("otrunc", fig_otrunc), ("build", fig_build)]
+           ("doctor", fig_doctor), ("manifest", fig_manifest), ("otrunc", fig_otrunc), ("build", fig_build)]
 
 
 def main():

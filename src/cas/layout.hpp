@@ -3,6 +3,8 @@
 //
 //   <root>/blake3/ab/cd/<64 hex>_<size>[_x][.<ext>]   a published blob
 //   <root>/tmp/                                       staged copies, not yet published
+//   <root>/damaged/                                   blobs `vrift doctor --repair` found damaged,
+//                                                     moved off their names (never read as blobs)
 //
 // `ab` and `cd` are the first four hex digits of the hash; <size> is the content length
 // in decimal, so comparing it with st_size is an O(1) integrity check. A blob's identity

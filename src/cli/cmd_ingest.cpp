@@ -31,36 +31,13 @@ std::string human_bytes(uint64_t bytes) {
   return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
 }
 
-// Turns PATH arguments (relative to the cwd, or absolute) into project-relative paths.
-bool to_project_relative(const project::ProjectPaths& paths, const std::vector<std::string>& args,
-                         std::vector<std::string>& out) {
-  for (const auto& arg : args) {
-    std::string abs = project::absolute_path(arg);
-    if (abs == paths.root) {
-      print_error("cannot ingest", abs, "name directories inside the project, not its root");
-      return false;
-    }
-    if (!abs.starts_with(paths.root + "/")) {
-      print_error("cannot ingest", abs, "it is outside the project at " + paths.root);
-      return false;
-    }
-    std::string rel = abs.substr(paths.root.size() + 1);
-    if (rel == ".vrift" || rel.starts_with(".vrift/")) {
-      print_error("cannot ingest", abs, "that is vrift's own state");
-      return false;
-    }
-    out.push_back(rel);
-  }
-  return true;
-}
-
 int run_ingest(const Globals& g, const IngestArgs& args) {
   auto ctx = open_project(g, true);
   if (!ctx) {
     return 1;
   }
   project::IngestOptions options;
-  if (!to_project_relative(ctx->paths, args.paths, options.paths)) {
+  if (!to_project_relative(ctx->paths, args.paths, "cannot ingest", options.paths)) {
     return 1;
   }
   options.mode = args.phantom ? project::Mode::Phantom : args.solid ? project::Mode::Solid : ctx->config.mode;

@@ -27,5 +27,7 @@ void add_ingest_command(CLI::App& app, Globals& g, int& exit_code);
 void add_status_command(CLI::App& app, Globals& g, int& exit_code);
 void add_ls_command(CLI::App& app, Globals& g, int& exit_code);
 void add_run_command(CLI::App& app, Globals& g, int& exit_code);
+void add_doctor_command(CLI::App& app, Globals& g, int& exit_code);
+void add_restore_command(CLI::App& app, Globals& g, int& exit_code);
 
 }  // namespace vrift::cli

@@ -42,4 +42,27 @@ std::optional<ProjectContext> open_project(const Globals& g, bool create_source)
   return ctx;
 }
 
+// Turns PATH arguments (relative to the cwd, or absolute) into project-relative paths.
+bool to_project_relative(const project::ProjectPaths& paths, const std::vector<std::string>& args, const char* what,
+                         std::vector<std::string>& out) {
+  for (const auto& arg : args) {
+    std::string abs = project::absolute_path(arg);
+    if (abs == paths.root) {
+      print_error(what, abs, "name directories inside the project, not its root");
+      return false;
+    }
+    if (!abs.starts_with(paths.root + "/")) {
+      print_error(what, abs, "it is outside the project at " + paths.root);
+      return false;
+    }
+    std::string rel = abs.substr(paths.root.size() + 1);
+    if (rel == ".vrift" || rel.starts_with(".vrift/")) {
+      print_error(what, abs, "that is vrift's own state");
+      return false;
+    }
+    out.push_back(rel);
+  }
+  return true;
+}
+
 }  // namespace vrift::cli

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cas/the_source.hpp"
 #include "cli/commands.hpp"
@@ -28,5 +29,11 @@ std::optional<ProjectContext> open_project(const Globals& g, bool create_source)
 // Prints a project-layer failure as one error line.
 void print_failure(const project::Failure& f);
 void print_warning(const project::Failure& f);
+
+// Turns PATH arguments (relative to the cwd, or absolute) into project-relative paths.
+// Refuses the root itself, paths outside the project and .vrift/, printing one error
+// line starting with `what` ("cannot ingest"), and returns false.
+bool to_project_relative(const project::ProjectPaths& paths, const std::vector<std::string>& args, const char* what,
+                         std::vector<std::string>& out);
 
 }  // namespace vrift::cli

@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
   add_status_command(app, g, exit_code);
   add_ls_command(app, g, exit_code);
   add_run_command(app, g, exit_code);
+  add_doctor_command(app, g, exit_code);
+  add_restore_command(app, g, exit_code);
   add_hash_command(app, g, exit_code);
   add_cas_command(app, g, exit_code);
 

@@ -1,8 +1,6 @@
 #include "project/ingest.hpp"
 
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -21,6 +19,9 @@
 #include <unordered_set>
 
 #include "base/fd.hpp"
+#include "project/parallel.hpp"
+#include "project/projection.hpp"
+#include "project/restored.hpp"
 #include "project/walk.hpp"
 
 namespace vrift::project {
@@ -74,47 +75,6 @@ struct DirOrLink {
   struct stat st;
   std::string target;  // symlinks only
 };
-
-// Runs fn(i) for i in [0, n) on `jobs` threads. Items are handed out in runs of
-// consecutive indices: tasks are in walk order, so a run mostly stays in one directory
-// and threads rarely contend for the same directory's lock.
-template <class Fn>
-void parallel_for(size_t n, unsigned jobs, Fn&& fn) {
-  constexpr size_t k_run = 32;
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t begin = next.fetch_add(k_run); begin < n; begin = next.fetch_add(k_run)) {
-      for (size_t i = begin; i < n && i < begin + k_run; ++i) {
-        fn(i);
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < jobs && t < n; ++t) {
-    pool.emplace_back(work);
-  }
-  work();
-  for (auto& t : pool) {
-    t.join();
-  }
-}
-
-constexpr std::string_view k_temp_prefix = ".vrift-tmp-";
-
-// A name for a temp link beside `rel`, unique in this process.
-std::string temp_beside(const std::string& rel) {
-  static std::atomic<uint64_t> counter{0};
-  size_t slash = rel.rfind('/');
-  std::string dir = slash == std::string::npos ? "" : rel.substr(0, slash + 1);
-  static const pid_t pid = ::getpid();
-  return fmt::format("{}{}{}-{}", dir, k_temp_prefix, pid, counter.fetch_add(1));
-}
-
-bool is_projection_temp(std::string_view rel) {
-  size_t slash = rel.rfind('/');
-  std::string_view name = slash == std::string_view::npos ? rel : rel.substr(slash + 1);
-  return name.starts_with(k_temp_prefix);
-}
 
 class Progress {
  public:
@@ -214,8 +174,9 @@ class Ingester {
   std::atomic<bool> m_stop{false};
   Error m_stop_error;
   std::once_flag m_stop_once;
-  uid_t m_owner_uid = static_cast<uid_t>(-1);
-  gid_t m_owner_gid = static_cast<gid_t>(-1);
+  Tier1Protection m_protection;
+  std::vector<std::string> m_restored;  // subtrees `vrift restore` gave back to the user
+  std::vector<std::string> m_skip;      // those of them this run leaves alone
 };
 
 Outcome<void> Ingester::load_previous() {
@@ -328,9 +289,15 @@ void Ingester::walk(const std::string& start) {
           return false;
         }
         if (is_projection_temp(e.rel)) {
-          // A link an interrupted projection left behind: only vrift makes these names.
-          ::unlinkat(e.dir_fd, e.name, 0);
+          // Never content: a link an interrupted projection left behind (removed), or a
+          // temp a live process is still using (left alone).
+          if (stale_project_temp(e.rel)) {
+            ::unlinkat(e.dir_fd, e.name, 0);
+          }
           return false;
+        }
+        if (under_any(e.rel, m_skip)) {
+          return false;  // given back to the user by `vrift restore`
         }
         struct stat st;
         auto prev = m_previous.find(e.rel);
@@ -528,31 +495,13 @@ Entry Ingester::entry_for(const FileTask& task) const {
 
 // `fd` is open on the blob's inode when the file itself became the blob; -1 otherwise.
 void Ingester::protect_tier1_blob(const cas::BlobKey& key, int fd) {
-  UniqueFd opened;
-  if (fd < 0) {
-    char rel[cas::k_max_blob_rel_path + 1];
-    cas::blob_rel_path(key, rel);
-    opened.reset(::openat(m_source.root_fd(), rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-    fd = opened.get();
-  }
-  struct stat st;
-  // Only a blob no project links to can be locked: the immutable flag would also freeze
-  // those links (they could no longer be replaced or removed).
-  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_nlink != 1) {
-    return;
-  }
-  if (m_owner_uid != static_cast<uid_t>(-1)) {
-    ::fchown(fd, m_owner_uid, m_owner_gid);
-  }
-  if (m_config.tier1_immutable) {
-    auto locked = cas::TheSource::lock_fd(fd);
-    if (!locked) {
-      std::call_once(m_lock_warning, [&] {
-        m_warn(Failure{"cannot set the immutable flag on Tier-1 blobs", m_source.root(),
-                       std::string(error_reason(locked.error())) +
-                           "; they stay protected by mode 0444 only (run as root on ext4/xfs/btrfs for more)"});
-      });
-    }
+  auto locked = project::protect_tier1_blob(m_source, key, fd, m_protection);
+  if (!locked) {
+    std::call_once(m_lock_warning, [&] {
+      m_warn(Failure{"cannot set the immutable flag on Tier-1 blobs", m_source.root(),
+                     std::string(error_reason(locked.error())) +
+                         "; they stay protected by mode 0444 only (run as root on ext4/xfs/btrfs for more)"});
+    });
   }
 }
 
@@ -565,21 +514,15 @@ void Ingester::project_one(FileTask& task) {
     }
     return;
   }
-  char blob_rel[cas::k_max_blob_rel_path + 1];
-  cas::blob_rel_path(key, blob_rel);
-  std::string tmp = temp_beside(task.rel);
   bool symlink = task.tier == Tier::tier1 && m_config.tier1_link == Tier1Link::symlink;
   if (symlink) {
-    char blob_abs[PATH_MAX];
-    m_source.path_of(key, blob_abs, sizeof blob_abs);
     if (task.from_blob && S_ISLNK(task.st.st_mode)) {
       task.projected_link = true;  // already the link it should be
       task.needs_lock = true;
       return;
     }
-    if (::symlinkat(blob_abs, root, tmp.c_str()) != 0 || ::renameat(root, tmp.c_str(), root, task.rel.c_str()) != 0) {
-      warn("cannot project file", task.rel, error_reason(sys_error("symlink")));
-      ::unlinkat(root, tmp.c_str(), 0);
+    if (auto linked = link_projection(root, m_source, key, task.rel, true); !linked) {
+      warn("cannot project file", task.rel, error_reason(linked.error()));
       return;
     }
     task.projected_link = true;  // re-ingest recognizes it by its target
@@ -587,6 +530,8 @@ void Ingester::project_one(FileTask& task) {
     return;
   }
   // Hard link: the project path and the blob share one inode.
+  char blob_rel[cas::k_max_blob_rel_path + 1];
+  cas::blob_rel_path(key, blob_rel);
   struct stat blob_st;
   if (::fstatat(m_source.root_fd(), blob_rel, &blob_st, AT_SYMLINK_NOFOLLOW) != 0) {
     warn("cannot project file", task.rel, error_reason(sys_error("stat blob")));
@@ -596,13 +541,13 @@ void Ingester::project_one(FileTask& task) {
     task.projected_ino = blob_st.st_ino;  // the file itself became the blob
     return;
   }
-  if (::linkat(m_source.root_fd(), blob_rel, root, tmp.c_str(), 0) == 0) {
-    if (::renameat(root, tmp.c_str(), root, task.rel.c_str()) == 0) {
-      task.projected_ino = blob_st.st_ino;
-      return;
-    }
-    warn("cannot project file", task.rel, error_reason(sys_error("rename")));
-    ::unlinkat(root, tmp.c_str(), 0);
+  auto linked = link_projection(root, m_source, key, task.rel, false);
+  if (linked) {
+    task.projected_ino = blob_st.st_ino;
+    return;
+  }
+  if (std::string_view(linked.error().op) != "link") {
+    warn("cannot project file", task.rel, error_reason(linked.error()));
     return;
   }
   // Another filesystem, or a locked (immutable) blob: keep the file as a private,
@@ -781,12 +726,7 @@ Outcome<IngestSummary> Ingester::run() {
     lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, k_chunk_files + 256);
     ::setrlimit(RLIMIT_NOFILE, &lim);
   }
-  if (::geteuid() == 0) {
-    if (const passwd* pw = ::getpwnam(m_config.tier1_owner.c_str())) {
-      m_owner_uid = pw->pw_uid;
-      m_owner_gid = pw->pw_gid;
-    }
-  }
+  m_protection = tier1_protection(m_config);
 
   m_starts = m_options.paths.empty() ? m_config.projected : m_options.paths;
   if (m_starts.empty()) {
@@ -795,6 +735,22 @@ Outcome<IngestSummary> Ingester::run() {
   }
   if (auto loaded = load_previous(); !loaded) {
     return tl::unexpected(loaded.error());
+  }
+  auto restored = load_restored(m_project);
+  if (!restored) {
+    return tl::unexpected(restored.error());
+  }
+  // A restored subtree is ingested again only when a PATH names it (or a directory
+  // holding it) or lies inside it.
+  m_restored = std::move(*restored);
+  for (const auto& p : m_restored) {
+    bool asked = false;
+    for (const auto& start : m_options.paths) {
+      asked = asked || under_any(p, {start}) || under_any(start, {p});
+    }
+    if (!asked) {
+      m_skip.push_back(p);
+    }
   }
   for (const auto& start : m_starts) {
     struct stat st;
@@ -835,6 +791,17 @@ Outcome<IngestSummary> Ingester::run() {
     return tl::unexpected(r.error());
   }
   restore_dir_times();
+  if (m_skip.size() != m_restored.size()) {
+    std::vector<std::string> still;
+    for (const auto& p : m_restored) {
+      if (!under_any(p, m_options.paths)) {
+        still.push_back(p);
+      }
+    }
+    if (auto saved = save_restored(m_project, still); !saved) {
+      return tl::unexpected(saved.error());
+    }
+  }
 
   // Totals over everything now recorded under the walked paths.
   auto txn = m_manifest.read();

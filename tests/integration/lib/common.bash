@@ -62,3 +62,56 @@ check_iron_law() {
   "$VRIFT" ls | awk '$1 == "file" || $1 == "phantom" { print $5 "  " substr($0, index($0, $6)) }' > "$SCRATCH/recorded"
   "$VRIFT" run -- b3sum --check --quiet "$SCRATCH/recorded" || fail "$1: a manifest entry does not read its recorded bytes"
 }
+
+# check_invariants PROJECT PHASE: the two invariants of the Iron Law over every entry.
+#   P0-a: every blob in The Source hashes to its name (vrift cas verify --deep, and b3sum
+#         of each blob as an independent oracle);
+#   P0-b: every file the manifest holds reads its recorded content: through its path
+#         (Solid), or from its blob (Phantom), checked with b3sum.
+check_invariants() {
+  local project=$1 phase=$2
+  "$VRIFT" cas verify --deep > "$SCRATCH/verify.out" 2>&1 || fail "$phase: The Source does not verify: $(head -3 "$SCRATCH/verify.out")"
+  "$VRIFT" -C "$project" ls > "$SCRATCH/ls.out" 2> "$SCRATCH/ls.err" || fail "$phase: manifest unreadable: $(cat "$SCRATCH/ls.err")"
+  python3 - "$phase" "$VRIFT_CAS_ROOT" "$project" "$SCRATCH/ls.out" <<'PY' || exit 1
+import os, re, subprocess, sys
+phase, cas, project, listing = sys.argv[1:]
+def b3(paths):
+    out = {}
+    for i in range(0, len(paths), 500):
+        r = subprocess.run(["b3sum", "--"] + paths[i:i + 500], capture_output=True)
+        for line in r.stdout.decode("utf-8", "surrogateescape").splitlines():
+            h, p = line.split("  ", 1)
+            out[p] = h
+    return out
+blobs = []
+for d, _, files in os.walk(os.path.join(cas, "blake3")):
+    blobs += [os.path.join(d, f) for f in files]
+sums = b3(blobs)
+bad = [b for b in blobs if sums.get(b) != os.path.basename(b)[:64]]
+if bad:
+    sys.exit(f"FAIL: {phase}: {len(bad)} blobs do not hash to their names, e.g. {bad[:3]}")
+want = {}
+for line in open(listing, encoding="utf-8", errors="surrogateescape"):
+    kind, tier, mode, size, h, path = line.rstrip("\n").split(" ", 5)
+    if kind in ("file", "phantom"):
+        want[path] = (kind, h, int(size), int(mode, 8))
+real = [os.path.join(project, p) for p, (k, *_ ) in want.items() if k == "file"]
+got = b3(real)
+wrong = []
+for path, (kind, h, size, mode) in want.items():
+    if kind == "file":
+        if got.get(os.path.join(project, path)) != h:
+            wrong.append(f"{path}: reads {got.get(os.path.join(project, path))}, manifest says {h}")
+    else:
+        if os.path.lexists(os.path.join(project, path)):
+            wrong.append(f"{path}: a Phantom path exists physically")
+        x = "_x" if mode & 0o111 else ""
+        m = re.search(r"\.([A-Za-z0-9]{1,10})$", os.path.basename(path))
+        ext = "." + m.group(1) if m and not re.fullmatch(r"\.[A-Za-z0-9]+", os.path.basename(path)) else ""
+        blob = f"{cas}/blake3/{h[:2]}/{h[2:4]}/{h}_{size}{x}{ext}"
+        if not os.path.isfile(blob):
+            wrong.append(f"{path}: its blob {blob} is missing")
+if wrong:
+    sys.exit(f"FAIL: {phase}: {len(wrong)} entries do not read their recorded content, e.g.\n  " + "\n  ".join(wrong[:5]))
+PY
+}

@@ -1,0 +1,42 @@
+#pragma once
+// parallel_for: the one way the project layer spreads work over threads.
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <thread>
+#include <vector>
+
+namespace vrift::project {
+
+// Runs fn(i) for i in [0, n) on `jobs` threads. Items are handed out in runs of
+// consecutive indices: tasks are in walk order, so a run mostly stays in one directory
+// and threads rarely contend for the same directory's lock.
+template <class Fn>
+void parallel_for(size_t n, unsigned jobs, Fn&& fn) {
+  constexpr size_t k_run = 32;
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t begin = next.fetch_add(k_run); begin < n; begin = next.fetch_add(k_run)) {
+      for (size_t i = begin; i < n && i < begin + k_run; ++i) {
+        fn(i);
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < jobs && t < n; ++t) {
+    pool.emplace_back(work);
+  }
+  work();
+  for (auto& t : pool) {
+    t.join();
+  }
+}
+
+// The default worker count: `jobs`, else four per core (file work waits on I/O as much
+// as it computes), at most 32.
+inline unsigned default_jobs(unsigned jobs) {
+  return jobs != 0 ? jobs : std::min(32u, 4 * std::max(1u, std::thread::hardware_concurrency()));
+}
+
+}  // namespace vrift::project

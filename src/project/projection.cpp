@@ -1,0 +1,261 @@
+#include "project/projection.hpp"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/core.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+
+#include "base/fd.hpp"
+#include "base/io.hpp"
+#include "hash/hasher.hpp"
+
+namespace vrift::project {
+
+namespace {
+
+std::string_view last_component(std::string_view rel) {
+  size_t slash = rel.rfind('/');
+  return slash == std::string_view::npos ? rel : rel.substr(slash + 1);
+}
+
+// The decimal number at the start of `s`, up to `stop`; 0 when there is none.
+pid_t leading_pid(std::string_view s, char stop) {
+  uint64_t v = 0;
+  size_t i = 0;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9' && i < 10; ++i) {
+    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+  }
+  if (i == 0 || i >= s.size() || s[i] != stop || v == 0 || v > INT32_MAX) {
+    return 0;
+  }
+  return static_cast<pid_t>(v);
+}
+
+}  // namespace
+
+std::string temp_beside(std::string_view rel) {
+  static std::atomic<uint64_t> counter{0};
+  size_t slash = rel.rfind('/');
+  std::string_view dir = slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash + 1);
+  return fmt::format("{}{}{}-{}", dir, k_temp_prefix, ::getpid(), counter.fetch_add(1));
+}
+
+bool is_projection_temp(std::string_view rel) { return last_component(rel).starts_with(k_temp_prefix); }
+
+bool pid_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+bool stale_project_temp(std::string_view rel) {
+  std::string_view name = last_component(rel);
+  if (!name.starts_with(k_temp_prefix)) {
+    return false;
+  }
+  pid_t pid = leading_pid(name.substr(k_temp_prefix.size()), '-');
+  return pid == 0 || (pid != ::getpid() && !pid_alive(pid));
+}
+
+bool stale_source_temp(std::string_view name) {
+  pid_t pid = leading_pid(name, '.');
+  return pid == 0 || (pid != ::getpid() && !pid_alive(pid));
+}
+
+Status link_projection(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
+                       bool symlink, uint64_t* ino) {
+  std::string tmp = temp_beside(rel);
+  if (symlink) {
+    char blob_abs[PATH_MAX];
+    if (source.path_of(key, blob_abs, sizeof blob_abs) == 0) {
+      return fail(Errc::system, "symlink", ENAMETOOLONG);
+    }
+    if (::symlinkat(blob_abs, root_fd, tmp.c_str()) != 0) {
+      return fail_sys("symlink");
+    }
+  } else {
+    char blob_rel[cas::k_max_blob_rel_path + 1];
+    cas::blob_rel_path(key, blob_rel);
+    if (::linkat(source.root_fd(), blob_rel, root_fd, tmp.c_str(), 0) != 0) {
+      return fail_sys("link");
+    }
+  }
+  if (::renameat(root_fd, tmp.c_str(), root_fd, rel.c_str()) != 0) {
+    Error e = sys_error("rename");
+    ::unlinkat(root_fd, tmp.c_str(), 0);
+    return fail(e);
+  }
+  if (ino != nullptr) {
+    struct stat st;
+    *ino = !symlink && ::fstatat(root_fd, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_ino : 0;
+  }
+  return {};
+}
+
+Result<StagedCopy> stage_private_copy(int root_fd, const std::string& rel, int src_fd, const hash::Digest& digest,
+                                      uint64_t size, unsigned mode, int64_t mtime_ns) {
+  size_t slash = rel.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : rel.substr(0, slash);
+  StagedCopy copy;
+  copy.fd.reset(::openat(root_fd, dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+  if (!copy.fd) {
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+      return fail_sys("create copy");
+    }
+    copy.temp = temp_beside(rel);
+    copy.fd.reset(::openat(root_fd, copy.temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!copy.fd) {
+      return fail_sys("create copy");
+    }
+  }
+  auto discard = [&](Error e) -> Result<StagedCopy> {
+    if (!copy.temp.empty()) {
+      ::unlinkat(root_fd, copy.temp.c_str(), 0);
+    }
+    return fail(e);
+  };
+  constexpr size_t k_chunk = 256 * 1024;
+  void* buf = ::mmap(nullptr, k_chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (buf == MAP_FAILED) {
+    return discard(sys_error("mmap"));
+  }
+  hash::Hasher hasher;
+  uint64_t offset = 0;
+  Error error{};
+  bool ok = true;
+  for (;;) {
+    ssize_t n = ::pread(src_fd, buf, k_chunk, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      error = sys_error("read");
+      ok = false;
+      break;
+    }
+    if (n == 0) {
+      break;
+    }
+    hasher.update(buf, static_cast<size_t>(n));
+    if (auto written = pwrite_all(copy.fd.get(), buf, static_cast<size_t>(n), offset); !written) {
+      error = written.error();
+      ok = false;
+      break;
+    }
+    offset += static_cast<uint64_t>(n);
+  }
+  ::munmap(buf, k_chunk);
+  if (!ok) {
+    return discard(error);
+  }
+  if (offset != size || hasher.finish() != digest) {
+    return discard(make_error(Errc::corrupt, "copy"));
+  }
+  timespec times[2] = {{0, UTIME_OMIT}, {mtime_ns / 1000000000, mtime_ns % 1000000000}};
+  if (::fchmod(copy.fd.get(), static_cast<mode_t>(mode & 07777)) != 0 || ::futimens(copy.fd.get(), times) != 0) {
+    return discard(sys_error("set mode and time"));
+  }
+  return copy;
+}
+
+Status publish_private_copy(int root_fd, const std::string& rel, StagedCopy& copy) {
+  if (!copy.temp.empty()) {
+    if (::renameat(root_fd, copy.temp.c_str(), root_fd, rel.c_str()) != 0) {
+      Error e = sys_error("rename");
+      ::unlinkat(root_fd, copy.temp.c_str(), 0);
+      return fail(e);
+    }
+    return {};
+  }
+  char proc[64];
+  std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", copy.fd.get());
+  if (::linkat(AT_FDCWD, proc, root_fd, rel.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+    return {};
+  }
+  if (errno != EEXIST) {
+    return fail_sys("link");
+  }
+  std::string tmp = temp_beside(rel);
+  if (::linkat(AT_FDCWD, proc, root_fd, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    return fail_sys("link");
+  }
+  if (::renameat(root_fd, tmp.c_str(), root_fd, rel.c_str()) != 0) {
+    Error e = sys_error("rename");
+    ::unlinkat(root_fd, tmp.c_str(), 0);
+    return fail(e);
+  }
+  return {};
+}
+
+Status forget_entry(manifest::WriteTxn& txn, bool shared_base, std::string_view path) {
+  if (shared_base) {
+    VRIFT_TRY(txn.erase(path));
+    return {};
+  }
+  VRIFT_TRY(txn.remove(manifest::Layer::base, path));
+  VRIFT_TRY(txn.remove(manifest::Layer::delta, path));
+  return {};
+}
+
+Tier1Protection tier1_protection(const Config& config) {
+  Tier1Protection p;
+  p.immutable = config.tier1_immutable;
+  if (::geteuid() == 0) {
+    if (const passwd* pw = ::getpwnam(config.tier1_owner.c_str())) {
+      p.uid = pw->pw_uid;
+      p.gid = pw->pw_gid;
+    }
+  }
+  return p;
+}
+
+Status protect_tier1_blob(const cas::TheSource& source, const cas::BlobKey& key, int fd,
+                          const Tier1Protection& protection) {
+  UniqueFd opened;
+  if (fd < 0) {
+    char rel[cas::k_max_blob_rel_path + 1];
+    cas::blob_rel_path(key, rel);
+    opened.reset(::openat(source.root_fd(), rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    fd = opened.get();
+  }
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_nlink != 1) {
+    return {};
+  }
+  if (protection.uid != static_cast<uid_t>(-1)) {
+    ::fchown(fd, protection.uid, protection.gid);
+  }
+  if (protection.immutable) {
+    return cas::TheSource::lock_fd(fd);
+  }
+  return {};
+}
+
+Status clear_immutable(int fd) {
+  int flags = 0;
+  if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) {
+    return fail_sys("get inode flags");
+  }
+  if ((flags & FS_IMMUTABLE_FL) == 0) {
+    return {};
+  }
+  flags &= ~FS_IMMUTABLE_FL;
+  if (::ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0) {
+    return fail_sys("clear immutable flag");
+  }
+  return {};
+}
+
+bool is_immutable(int fd) {
+  int flags = 0;
+  return ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL) != 0;
+}
+
+}  // namespace vrift::project

@@ -1,0 +1,105 @@
+#pragma once
+// Projection: the steps that put a blob at a project path, shared by ingest, doctor and
+// restore, so each makes links, temps and locks the same way.
+//
+// A path never goes missing while it is replaced: the new link (or private copy) is made
+// under a temp name beside the path, `.vrift-tmp-<pid>-<n>`, and renamed over it. The
+// shim names its break-before-write temps the same way. A temp whose <pid> is no longer
+// alive is a leftover of a crash and may be removed; one whose process lives may be in
+// use. The Source's own temps are `tmp/<pid>.<n>.<clock>` (cas/the_source.cpp), judged
+// the same way.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/fd.hpp"
+#include "base/result.hpp"
+#include "cas/the_source.hpp"
+#include "hash/digest.hpp"
+#include "manifest/lmdb_manifest.hpp"
+#include "project/config.hpp"
+
+namespace vrift::project {
+
+inline constexpr std::string_view k_temp_prefix = ".vrift-tmp-";
+
+// A temp name beside `rel` (same directory), unique in this process: "<dir>/.vrift-tmp-<pid>-<n>".
+std::string temp_beside(std::string_view rel);
+
+// Whether the last component of `rel` is a vrift temp name.
+bool is_projection_temp(std::string_view rel);
+
+// Whether a process with this id exists (kill(pid, 0); EPERM counts as alive).
+bool pid_alive(pid_t pid);
+
+// Whether a project temp name (last component of `rel`) was left by a process that is
+// gone. False for names that are not vrift temps, and for temps of live processes.
+bool stale_project_temp(std::string_view rel);
+
+// Whether a name in The Source's tmp/ ("<pid>.<n>.<clock>") was left by a process that
+// is gone. Names that do not start with a pid are judged stale (nothing makes them).
+bool stale_source_temp(std::string_view name);
+
+// Replaces (or creates) `rel` under `root_fd` with a link to the blob: a symlink to its
+// absolute path, or a hardlink sharing its inode, made as a temp beside and renamed over
+// the path. On success `*ino` (when given) is the inode the path now has (the blob's for
+// a hardlink, 0 for a symlink). Errors: Errc::system (errno of the failing step: EPERM
+// from linkat when the blob is immutable, EXDEV across filesystems, ...); the temp is
+// removed on failure.
+Status link_projection(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
+                       bool symlink, uint64_t* ino = nullptr);
+
+// A private copy of a blob's content on its way to a project path: an unnamed file
+// (O_TMPFILE) in the path's directory, so a crash leaves nothing behind, or where the
+// filesystem cannot make those, a named temp beside the path.
+struct StagedCopy {
+  UniqueFd fd;
+  std::string temp;  // the named temp (relative to the root); empty for an unnamed file
+};
+
+// Copies the content of `src_fd` (from offset 0) into a new file in the directory of
+// `rel`, hashing the bytes as they are written; gives it `mode` (permission bits) and
+// the mtime `mtime_ns`. Errors: Errc::corrupt (the bytes are not `size` bytes hashing to
+// `digest`: the source is damaged; nothing is left behind), Errc::system.
+Result<StagedCopy> stage_private_copy(int root_fd, const std::string& rel, int src_fd, const hash::Digest& digest,
+                                      uint64_t size, unsigned mode, int64_t mtime_ns);
+
+// Puts a staged copy at `rel`: linked there when nothing is at the path, otherwise
+// renamed over what is there (through a temp beside it for an unnamed file). The copy's
+// data should be durable first (the caller syncs a batch at once). Errors: Errc::system
+// (EPERM: the path is an immutable inode).
+Status publish_private_copy(int root_fd, const std::string& rel, StagedCopy& copy);
+
+// Makes `path` absent from the manifest's layered view: its records leave both layers,
+// or, when the base is shared with other projects, a whiteout hides it. Errors: as
+// WriteTxn::remove().
+Status forget_entry(manifest::WriteTxn& txn, bool shared_base, std::string_view path);
+
+// Who owns Tier-1 blobs, and whether they are locked, as the config says.
+struct Tier1Protection {
+  uid_t uid = static_cast<uid_t>(-1);  // -1: leave the owner as it is
+  gid_t gid = static_cast<gid_t>(-1);
+  bool immutable = true;
+};
+
+// The protection for `config`: its owner when running as root and the user exists.
+Tier1Protection tier1_protection(const Config& config);
+
+// Locks a Tier-1 blob (owner, immutable flag) when no project links to it (nlink 1): the
+// immutable flag would freeze such links too. `fd` is open on the blob, or -1 to open it
+// by key. Returns the error of setting the immutable flag (the caller may warn once);
+// a blob that has links or cannot be opened is left as it is without error.
+Status protect_tier1_blob(const cas::TheSource& source, const cas::BlobKey& key, int fd,
+                          const Tier1Protection& protection);
+
+// Clears the immutable flag of the inode open as `fd` (needs CAP_LINUX_IMMUTABLE).
+// Errors: Errc::system.
+Status clear_immutable(int fd);
+
+// Whether the inode open as `fd` carries the immutable flag (false when unknown).
+bool is_immutable(int fd);
+
+}  // namespace vrift::project
