@@ -177,6 +177,42 @@ size_t dirname_len(const ManagedPath& mp) noexcept {
   return i > 1 ? i - 1 : 1;
 }
 
+// mp := the same name in its parent's canonical directory. False when the parent is
+// canonical already (or cannot be resolved): nothing more to try.
+bool via_canonical_parent(ManagedPath& mp) noexcept {
+  size_t dir_len = dirname_len(mp);
+  char dir[PATH_MAX];
+  std::memcpy(dir, mp.abs, dir_len);
+  dir[dir_len] = '\0';
+  char canon[PATH_MAX];
+  if (real().realpath(dir, canon) == nullptr || std::strcmp(canon, dir) == 0) {
+    return false;
+  }
+  const char* name = mp.abs + dir_len + 1;
+  size_t name_len = mp.abs_len - dir_len - 1;
+  return reclassify(canon, std::strlen(canon), name, name_len, mp);
+}
+
+bool in_the_source(const char* path, size_t len) noexcept {
+  size_t root = g_session.cas_root_len;
+  return len > root && std::memcmp(path, g_session.cas_root, root) == 0 && path[root] == '/';
+}
+
+// Solid: does this physical file look like a projection vrift made (a link into The
+// Source, or a read-only hardlink shared with the blob)? Then a miss in the manifest
+// may only mean the path was reached through a symlinked directory.
+bool looks_projected(const ManagedPath& mp, const struct stat& st) noexcept {
+  if (S_ISREG(st.st_mode)) {
+    return st.st_nlink > 1 && (st.st_mode & 0222) == 0;
+  }
+  if (!S_ISLNK(st.st_mode)) {
+    return false;
+  }
+  char target[PATH_MAX];
+  ssize_t n = real().readlink(mp.abs, target, sizeof target);
+  return n > 0 && in_the_source(target, static_cast<size_t>(n));
+}
+
 }  // namespace
 
 int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, Lookup& lookup,
@@ -198,6 +234,9 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
     struct stat real_st;
     if (real().fstatat(AT_FDCWD, mp.abs, &real_st, AT_SYMLINK_NOFOLLOW) == 0) {
       if (!follow || !S_ISLNK(real_st.st_mode)) {
+        if (!g_session.phantom && looks_projected(mp, real_st) && via_canonical_parent(mp)) {
+          continue;
+        }
         break;  // a real file, directory or unfollowed link: the kernel answers
       }
       char target[PATH_MAX];
@@ -205,6 +244,12 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
       size_t dir_len = dirname_len(mp);
       char dir[PATH_MAX];
       std::memcpy(dir, mp.abs, dir_len);
+      if (n > 0 && !g_session.phantom && in_the_source(target, static_cast<size_t>(n))) {
+        if (via_canonical_parent(mp)) {
+          continue;  // a projection reached through a symlinked directory
+        }
+        break;
+      }
       if (n <= 0 || !reclassify(dir, dir_len, target, static_cast<size_t>(n), mp)) {
         break;
       }
@@ -226,17 +271,7 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
     }
     // Missing in Phantom: a parent may be a symlink into the project; look again
     // through the parent's canonical path.
-    size_t dir_len = dirname_len(mp);
-    char dir[PATH_MAX];
-    std::memcpy(dir, mp.abs, dir_len);
-    dir[dir_len] = '\0';
-    char canon[PATH_MAX];
-    if (real().realpath(dir, canon) == nullptr || std::strcmp(canon, dir) == 0) {
-      break;
-    }
-    const char* name = mp.abs + dir_len + 1;
-    size_t name_len = mp.abs_len - dir_len - 1;
-    if (!reclassify(canon, std::strlen(canon), name, name_len, mp)) {
+    if (!via_canonical_parent(mp)) {
       break;
     }
   }
