@@ -16,5 +16,9 @@ int stat_fd(int fd, struct stat* buf) noexcept;
 int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct statx* buf, StatxFn real_statx) noexcept;
 int access_at(int dirfd, const char* path, int mode, int flags) noexcept;
 ssize_t readlink_at(int dirfd, const char* path, char* buf, size_t size) noexcept;
+long getdents64_at(int fd, void* buf, size_t count) noexcept;  // syscall(SYS_getdents64)
+// After a directory call (opendir, chdir) failed with ENOENT on (dirfd, path): ENOTDIR
+// when the path is a managed file or lies below one, as the kernel says for real files.
+void directory_errno(int dirfd, const char* path) noexcept;
 
 }  // namespace vrift::shim

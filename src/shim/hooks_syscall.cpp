@@ -81,6 +81,8 @@ VRIFT_EXPORT long syscall(long number, ...) {
         }
         return rc;
       }
+      case SYS_getdents64:
+        return getdents64_at(static_cast<int>(a0), reinterpret_cast<void*>(a1), static_cast<size_t>(a2));
       case SYS_io_uring_setup:
         errno = ENOSYS;
         return -1;
@@ -94,6 +96,9 @@ VRIFT_EXPORT long syscall(long number, ...) {
 VRIFT_EXPORT int chdir(const char* path) {
   int rc = real().chdir(path);
   invalidate_cwd();
+  if (rc != 0) {
+    directory_errno(AT_FDCWD, path);
+  }
   return rc;
 }
 
