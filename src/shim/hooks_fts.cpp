@@ -126,10 +126,12 @@ unsigned short stat_entry(FTS* sp, FTSENT* p, bool follow) {
     std::memset(sb, 0, sizeof *sb);
     return FTS_NS;
   }
+  // Device and inode of every entry, not only directories: a root that is a symlink
+  // gives FTS_XDEV its starting device even when FTS_FOLLOW makes it a directory later.
+  p->fts_dev = sb->st_dev;
+  p->fts_ino = sb->st_ino;
+  p->fts_nlink = sb->st_nlink;
   if (S_ISDIR(sb->st_mode)) {
-    p->fts_dev = sb->st_dev;
-    p->fts_ino = sb->st_ino;
-    p->fts_nlink = sb->st_nlink;
     if (is_dot(p->fts_name)) {
       return FTS_DOT;
     }

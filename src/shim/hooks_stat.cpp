@@ -208,35 +208,46 @@ VRIFT_EXPORT ssize_t __readlinkat_chk(int dirfd, const char* path, char* buf, si
 namespace vrift::shim {
 namespace {
 
-// True when path is a managed file (following a final symlink when `follow`).
-bool is_managed_file(const char* path, bool follow) noexcept {
+// 1 when path is a managed file (following a final symlink when `follow`), -1 with
+// errno set when the answer is an error only the manifest knows (ENOTDIR), 0 otherwise.
+int managed_file(const char* path, bool follow) noexcept {
   if (!active()) {
-    return false;
+    return 0;
   }
   ManagedFile file;
-  return file.resolve(AT_FDCWD, path, follow) == 1;
+  return file.resolve(AT_FDCWD, path, follow);
 }
 
 }  // namespace
 }  // namespace vrift::shim
 
 VRIFT_EXPORT ssize_t getxattr(const char* path, const char* name, void* value, size_t size) {
-  if (is_managed_file(path, true)) {
-    errno = ENODATA;
+  if (int found = managed_file(path, true); found != 0) {
+    if (found > 0) {
+      errno = ENODATA;  // a managed file has no extended attributes
+    }
     return -1;
   }
   return real().getxattr(path, name, value, size);
 }
 VRIFT_EXPORT ssize_t lgetxattr(const char* path, const char* name, void* value, size_t size) {
-  if (is_managed_file(path, false)) {
-    errno = ENODATA;
+  if (int found = managed_file(path, false); found != 0) {
+    if (found > 0) {
+      errno = ENODATA;  // a managed file has no extended attributes
+    }
     return -1;
   }
   return real().lgetxattr(path, name, value, size);
 }
 VRIFT_EXPORT ssize_t listxattr(const char* path, char* list, size_t size) {
-  return is_managed_file(path, true) ? 0 : real().listxattr(path, list, size);
+  if (int found = managed_file(path, true); found != 0) {
+    return found > 0 ? 0 : -1;
+  }
+  return real().listxattr(path, list, size);
 }
 VRIFT_EXPORT ssize_t llistxattr(const char* path, char* list, size_t size) {
-  return is_managed_file(path, false) ? 0 : real().llistxattr(path, list, size);
+  if (int found = managed_file(path, false); found != 0) {
+    return found > 0 ? 0 : -1;
+  }
+  return real().llistxattr(path, list, size);
 }

@@ -213,6 +213,27 @@ bool looks_projected(const ManagedPath& mp, const struct stat& st) noexcept {
   return n > 0 && in_the_source(target, static_cast<size_t>(n));
 }
 
+// "link/x" where the symlink `link` leads to a managed file: not a directory either. The
+// link is resolved like any path, nested at most twice (each level costs stack).
+__thread int t_parent_depth __attribute__((tls_model("initial-exec"))) = 0;
+
+bool parent_links_to_file(const ManagedPath& mp, Lookup& lookup) noexcept {
+  size_t dir_len = dirname_len(mp);
+  char dir[PATH_MAX];
+  std::memcpy(dir, mp.abs, dir_len);
+  dir[dir_len] = '\0';
+  struct stat st;
+  if (t_parent_depth >= 2 || real().fstatat(AT_FDCWD, dir, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode)) {
+    return false;
+  }
+  ++t_parent_depth;
+  ManagedPath link;
+  manifest::Entry entry;
+  bool file = resolve_managed(AT_FDCWD, dir, true, link, lookup, entry, st) == 1;
+  --t_parent_depth;
+  return file;
+}
+
 }  // namespace
 
 int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, Lookup& lookup,
@@ -265,6 +286,11 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
     }
     manifest::Entry parent;
     if (parent_len > 1 && lookup.find(mp.rel, parent_len - 1, parent) && parent.kind == manifest::EntryKind::file) {
+      saved = ENOTDIR;
+      result = -1;
+      break;
+    }
+    if (parent_links_to_file(mp, lookup)) {
       saved = ENOTDIR;
       result = -1;
       break;

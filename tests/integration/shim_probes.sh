@@ -60,6 +60,8 @@ run_matrix() {
     pair "$n/nftw-follow" "$mode" "$PLAIN" "$PROJ" "$p" nftw-follow build/a build/many .venv node_modules/pkg-a \
       node_modules/@scope
     pair "$n/fts" "$mode" "$PLAIN" "$PROJ" "$p" fts build node_modules .venv
+    pair "$n/fts-order" "$mode" "$PLAIN" "$PROJ" "$p" fts-order build node_modules .venv build/link-to-dir
+    pair "$n/statfs" "$mode" "$PLAIN" "$PROJ" "$p" statfs "${ALL[@]}" "${EXTRA[@]}"
     pair "$n/chdir" "$mode" "$PLAIN" "$PROJ" bash -c '
       p=$1
       "$p" chdir build/a/b c/deep.txt ../../small.txt up mid.txt ../dup3.txt nope
