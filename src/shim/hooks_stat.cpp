@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "shim/export.hpp"
+#include "shim/fd_paths.hpp"
 #include "shim/hooks.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
@@ -130,6 +131,33 @@ int access_at(int dirfd, const char* path, int mode, int flags) noexcept {
   return real().faccessat(dirfd, path, mode, flags);
 }
 
+namespace {
+
+// /proc/self/fd/N of a managed file and /proc/self/exe of a phantom executable name the
+// project path, not the blob: `n` bytes the kernel put in buf become the project path
+// (truncated to size, not NUL-terminated, as readlink does).
+ssize_t project_link(const char* path, char* buf, size_t size, ssize_t n) noexcept {
+  char full[PATH_MAX];
+  size_t len = 0;
+  int saved = errno;
+  if (int fd = proc_fd_number(path); fd >= 0) {
+    len = fd_project_path(fd, full, sizeof full);
+  } else if (const char* rest = proc_self_rest(path); rest != nullptr && std::strcmp(rest, "exe") == 0) {
+    char target[PATH_MAX];
+    ssize_t t = real().readlinkat(AT_FDCWD, path, target, sizeof target - 1);
+    len = t > 0 ? exe_project_path(target, static_cast<size_t>(t), full, sizeof full) : 0;
+  }
+  errno = saved;
+  if (len == 0) {
+    return n;
+  }
+  size_t k = len < size ? len : size;
+  std::memcpy(buf, full, k);
+  return static_cast<ssize_t>(k);
+}
+
+}  // namespace
+
 ssize_t readlink_at(int dirfd, const char* path, char* buf, size_t size) noexcept {
   if (active()) {
     ManagedFile file;
@@ -140,7 +168,12 @@ ssize_t readlink_at(int dirfd, const char* path, char* buf, size_t size) noexcep
       return -1;
     }
   }
-  return real().readlinkat(dirfd, path, buf, size);
+  ssize_t n = real().readlinkat(dirfd, path, buf, size);
+  if (n > 0 && path[0] == '/' && (path[1] == 'p' || path[1] == 'd') && active()) {
+    Guard guard;
+    n = project_link(path, buf, size, n);
+  }
+  return n;
 }
 
 }  // namespace vrift::shim

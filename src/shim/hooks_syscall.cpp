@@ -61,6 +61,9 @@ VRIFT_EXPORT long syscall(long number, ...) {
       case SYS_openat:
         return ::openat(static_cast<int>(a0), reinterpret_cast<const char*>(a1), static_cast<int>(a2),
                         static_cast<mode_t>(a3));
+      case SYS_openat2:
+        return openat2_at(static_cast<int>(a0), reinterpret_cast<const char*>(a1),
+                          reinterpret_cast<const struct open_how*>(a2), static_cast<size_t>(a3));
       case SYS_access:
         return access_at(AT_FDCWD, reinterpret_cast<const char*>(a0), static_cast<int>(a1), 0);
       case SYS_faccessat:

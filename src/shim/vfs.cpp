@@ -10,6 +10,7 @@
 #include <new>
 
 #include "cas/layout.hpp"
+#include "shim/fd_paths.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
 
@@ -243,10 +244,11 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
   }
   int saved = errno;
   int result = 0;
+  bool trailing_slash = mp.trailing_slash;  // "link/" keeps its slash when link is followed
   for (int hops = 0; hops < 40; ++hops) {
     if (virtual_stat(mp, lookup, entry, st) == 1) {
       result = 1;
-      if (mp.trailing_slash) {
+      if (trailing_slash) {
         saved = ENOTDIR;  // "file/": not a directory
         result = -1;
       }
@@ -320,6 +322,7 @@ void remember_fd(int fd, const struct stat& real_st, const struct stat& virtual_
 }
 
 void copy_fd(int from, int to) noexcept {
+  copy_fd_path(from, to);
   if (from < 0 || from >= k_max_fds || to < 0 || to >= k_max_fds || from == to) {
     return;
   }
