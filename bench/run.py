@@ -368,8 +368,75 @@ def fig_build(args, work):
              t_v.show(), "the same build outside: " + t_y.show(), f"{t_v.median / t_y.median:.2f}x", "<= 1.10x")]
 
 
+def shim_calls(cmd, cwd):
+    """ns per call printed by bench/shim_calls (a failed call voids the figure)."""
+    out = subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout.split()
+    if int(out[1]) != 0:
+        raise RuntimeError(f"bench: {out[1]} calls failed in {cmd} (cwd {cwd})")
+    return float(out[0])
+
+
+def show_ns(st):
+    return f"{st.median:.0f} ({min(st.samples):.0f}-{max(st.samples):.0f}) ns"
+
+
+def fig_shim(args, work):
+    """The shim's cost per call: stat outside the project (the price every program in a
+    session pays), stat and open+read+close of Phantom files, and node requiring every
+    dependency of the corpus, each beside the same work on plain files without the shim."""
+    corpus = ensure_corpus(args)
+    vrift = os.path.join(BUILD, "vrift")
+    tool = os.path.join(work, "shim_calls")
+    sh(["cc", "-O2", "-o", tool, os.path.join(ROOT, "bench", "shim_calls.c")])
+    project = os.path.join(work, "shim-p")
+    cas = os.path.join(work, "shim-cas")
+    new_project(corpus, project)
+    sh(ingest_cmd(project, cas, "--phantom"))
+    rel = []
+    for d, _, files in os.walk(os.path.join(corpus, "node_modules")):
+        rel += [os.path.relpath(os.path.join(d, f), corpus) for f in files
+                if os.path.isfile(os.path.join(d, f)) and not os.path.islink(os.path.join(d, f))]
+    rel.sort()
+    rel_list = os.path.join(work, "shim-rel.txt")
+    abs_list = os.path.join(work, "shim-abs.txt")
+    with open(rel_list, "w") as f:
+        f.write("".join(p + "\n" for p in rel))
+    with open(abs_list, "w") as f:
+        f.write("".join(os.path.join(corpus, p) + "\n" for p in rel))
+    session = [vrift, "-q", "--cas-root", cas, "run", "--phantom", "--"]
+    rounds = "1" if args.smoke else "5"
+    rows = []
+    for what, call, lst, where in [
+        ("stat() outside the project, in a Phantom session", "stat", abs_list, "same call, no shim"),
+        ("stat() of Phantom files", "stat", rel_list, "the same plain files, no shim"),
+        ("open+read+close of Phantom files", "open", rel_list, "the same plain files, no shim"),
+    ]:
+        v, y = alternate(args.runs, lambda: shim_calls(session + [tool, call, lst, rounds], project),
+                         lambda: shim_calls([tool, call, lst, rounds], corpus))
+        rows.append((f"shim: {what}, {len(rel)} corpus files", show_ns(v), f"{where}: {show_ns(y)}",
+                     f"{v.median / y.median:.2f}x", "-"))
+    if args.smoke or shutil.which("node") is None:
+        print("bench: node require figure skipped (smoke mode or no node)", file=sys.stderr)
+        return rows
+    deps = sorted(__import__("json").load(open(os.path.join(corpus, "package.json")))["dependencies"])
+    script = ("const deps = " + __import__("json").dumps(deps) + ";\n"
+              "let ok = 0; for (const d of deps) { try { require(require.resolve(d, {paths: [process.cwd()]})); ok++; }"
+              " catch (e) {} }\n"
+              "if (ok === 0) { process.exit(1); }\n")
+    js = os.path.join(work, "require-all.js")
+    open(js, "w").write(script)
+    v, y = alternate(args.runs, lambda: timed(["sh", "-c", f"cd '{project}' && exec \"$@\"", "-"] + session + ["node", js]),
+                     lambda: timed(["sh", "-c", f"cd '{corpus}' && exec node '{js}'"]))
+    rows.append((f"shim: node requiring all {len(deps)} dependencies of the corpus, Phantom session", v.show(),
+                 f"same on the plain corpus, no shim: {y.show()}", f"{v.median / y.median:.2f}x", "-"))
+    remove(project)
+    remove(cas)
+    return rows
+
+
 FIGURES = [("hash", fig_hash), ("ingest", fig_ingest), ("reingest", fig_reingest), ("cold", fig_cold),
-           ("doctor", fig_doctor), ("manifest", fig_manifest), ("otrunc", fig_otrunc), ("build", fig_build)]
+           ("doctor", fig_doctor), ("manifest", fig_manifest), ("shim", fig_shim), ("otrunc", fig_otrunc),
+           ("build", fig_build)]
 
 
 def main():

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 struct statx;
+struct open_how;
 
 namespace vrift::shim {
 
@@ -18,5 +19,13 @@ int access_at(int dirfd, const char* path, int mode, int flags) noexcept;
 ssize_t readlink_at(int dirfd, const char* path, char* buf, size_t size) noexcept;
 int close_fd(int fd) noexcept;
 int close_fd_range(unsigned first, unsigned last, int flags) noexcept;
+long getdents64_at(int fd, void* buf, size_t count) noexcept;  // syscall(SYS_getdents64)
+long openat2_at(int dirfd, const char* path, const struct open_how* how, size_t size) noexcept;  // SYS_openat2
+// After a directory call (opendir, chdir) failed with ENOENT on (dirfd, path): ENOTDIR
+// when the path is a managed file or lies below one, as the kernel says for real files.
+void directory_errno(int dirfd, const char* path) noexcept;
+// /proc/self/exe of a phantom executable run from its blob: when `target` (what the
+// kernel says, n bytes) is that blob, its project path into out (cap); else 0.
+size_t exe_project_path(const char* target, size_t n, char* out, size_t cap) noexcept;
 
 }  // namespace vrift::shim

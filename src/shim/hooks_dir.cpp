@@ -5,7 +5,7 @@
 //     manifest (those not physically present), with d_type DT_REG and the virtual inode;
 //   - Solid: a Tier-1 symlink projection is shown as the regular file it stands for
 //     (DT_REG), and every managed file carries its virtual inode in d_ino.
-// glibc's scandir reads through its internal readdir, so scandir is rebuilt here on the
+// glibc's scandir, scandirat and readdir_r read through its internal readdir, so they are rebuilt here on the
 // wrapped readdir. telldir/seekdir positions are the kernel's and do not cover the
 // phantom entries that follow the physical ones.
 
@@ -23,6 +23,7 @@
 #include <cstring>
 
 #include "shim/export.hpp"
+#include "shim/hooks.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
 #include "shim/vfs.hpp"
@@ -224,7 +225,7 @@ void maybe_register(DIR* dir, int dirfd, const char* path) noexcept {
 }
 
 template <class Ent, class Filter, class Compare>
-int scan(const char* path, Ent*** out, Filter filter, Compare compare) noexcept;
+int scan(DIR* dir, Ent*** out, Filter filter, Compare compare) noexcept;
 
 }  // namespace
 
@@ -253,8 +254,25 @@ void register_by_fd(DIR* dir) noexcept {
 }  // namespace
 }  // namespace vrift::shim
 
+void vrift::shim::directory_errno(int dirfd, const char* path) noexcept {
+  if (errno != ENOENT || !active()) {
+    return;
+  }
+  ManagedFile file;
+  int found = file.resolve(dirfd, path, true);
+  if (found > 0) {
+    errno = ENOTDIR;
+  } else if (found == 0) {
+    errno = ENOENT;
+  }
+}
+
 VRIFT_EXPORT DIR* opendir(const char* path) {
   DIR* dir = real().opendir(path);
+  if (dir == nullptr) {
+    directory_errno(AT_FDCWD, path);
+    return nullptr;
+  }
   if (dir != nullptr && active()) {
     ManagedPath mp;
     if (classify(AT_FDCWD, path, mp)) {
@@ -330,9 +348,9 @@ VRIFT_EXPORT void rewinddir(DIR* dir) {
 namespace vrift::shim {
 namespace {
 
+// Reads and closes `dir` (opened through the wrappers above).
 template <class Ent, class Filter, class Compare>
-int scan(const char* path, Ent*** out, Filter filter, Compare compare) noexcept {
-  DIR* dir = ::opendir(path);  // the wrapper above
+int scan(DIR* dir, Ent*** out, Filter filter, Compare compare) noexcept {
   if (dir == nullptr) {
     return -1;
   }
@@ -389,7 +407,7 @@ VRIFT_EXPORT int scandir(const char* path, struct dirent*** out, int (*filter)(c
   if (!active()) {
     return real().scandir(path, out, filter, compare);
   }
-  return scan<struct dirent>(path, out, filter, compare);
+  return scan<struct dirent>(::opendir(path), out, filter, compare);
 }
 
 VRIFT_EXPORT int scandir64(const char* path, struct dirent64*** out, int (*filter)(const struct dirent64*),
@@ -397,7 +415,77 @@ VRIFT_EXPORT int scandir64(const char* path, struct dirent64*** out, int (*filte
   if (!active()) {
     return real().scandir64(path, out, filter, compare);
   }
-  return scan<struct dirent64>(path, out, filter, compare);
+  return scan<struct dirent64>(::opendir(path), out, filter, compare);
+}
+
+namespace vrift::shim {
+namespace {
+
+// scandirat's directory: (dirfd, path) opened through the wrappers, so it is merged.
+DIR* open_dir_at(int dirfd, const char* path) noexcept {
+  int fd = ::openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return nullptr;
+  }
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+  }
+  return dir;
+}
+
+// readdir_r: the merged stream's next entry copied into the caller's buffer.
+int read_into(DirState* state, struct dirent64* entry, struct dirent64** result) noexcept {
+  int saved = errno;
+  errno = 0;
+  struct dirent64* d = read_managed(state);
+  int err = errno;
+  errno = saved;
+  if (d == nullptr) {
+    *result = nullptr;
+    return err;
+  }
+  std::memcpy(entry, d, offsetof(struct dirent64, d_name) + std::strlen(d->d_name) + 1);
+  *result = entry;
+  return 0;
+}
+
+}  // namespace
+}  // namespace vrift::shim
+
+VRIFT_EXPORT int scandirat(int dirfd, const char* path, struct dirent*** out, int (*filter)(const struct dirent*),
+                           int (*compare)(const struct dirent**, const struct dirent**)) {
+  if (!active()) {
+    return real().scandirat(dirfd, path, out, filter, compare);
+  }
+  return scan<struct dirent>(open_dir_at(dirfd, path), out, filter, compare);
+}
+
+VRIFT_EXPORT int scandirat64(int dirfd, const char* path, struct dirent64*** out,
+                             int (*filter)(const struct dirent64*),
+                             int (*compare)(const struct dirent64**, const struct dirent64**)) {
+  if (!active()) {
+    return real().scandirat64(dirfd, path, out, filter, compare);
+  }
+  return scan<struct dirent64>(open_dir_at(dirfd, path), out, filter, compare);
+}
+
+VRIFT_EXPORT int readdir64_r(DIR* dir, struct dirent64* entry, struct dirent64** result) {
+  DirState* state = find_state(dir);
+  if (state == nullptr) {
+    return real().readdir64_r(dir, entry, result);
+  }
+  return read_into(state, entry, result);
+}
+
+VRIFT_EXPORT int readdir_r(DIR* dir, struct dirent* entry, struct dirent** result) {
+  DirState* state = find_state(dir);
+  if (state == nullptr) {
+    return real().readdir_r(dir, entry, result);
+  }
+  return read_into(state, reinterpret_cast<struct dirent64*>(entry), reinterpret_cast<struct dirent64**>(result));
 }
 
 namespace vrift::shim {

@@ -21,10 +21,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 
 #include "shim/export.hpp"
+#include "shim/fd_paths.hpp"
+#include "shim/hooks.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
 #include "shim/vfs.hpp"
@@ -109,21 +114,64 @@ char* const* session_env(char* const* envp, char** out, char* preload_buf, size_
   return out;
 }
 
+// env plus `var` ("NAME=value", replacing NAME=...) in out (count(env) + 2 slots), or
+// env itself when var is empty.
+char* const* with_var(char* const* env, const char* var, char** out) {
+  if (var[0] == '\0') {
+    return env;
+  }
+  size_t name_len = static_cast<size_t>(std::strchr(var, '=') - var) + 1;
+  size_t n = 0;
+  for (char* const* e = env; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, var, name_len) != 0) {
+      out[n++] = *e;
+    }
+  }
+  out[n++] = const_cast<char*>(var);
+  out[n] = nullptr;
+  return out;
+}
+
+// The project path of the phantom executable this process runs from its blob, handed
+// over by the exec that started it (VRIFT_EXE, removed from the environment at load so
+// the program never sees it).
+constinit char g_exe[PATH_MAX] = {};
+
+__attribute__((constructor)) void adopt_exe() {
+  const char* exe = std::getenv("VRIFT_EXE");
+  if (exe == nullptr) {
+    return;
+  }
+  if (exe[0] == '/' && std::strlen(exe) < sizeof g_exe) {
+    std::strcpy(g_exe, exe);
+  }
+  ::unsetenv("VRIFT_EXE");
+}
+
+bool is_elf_fd(int fd) {
+  char head[SELFMAG];
+  return ::pread(fd, head, sizeof head, 0) == SELFMAG && std::memcmp(head, ELFMAG, SELFMAG) == 0;
+}
+
 // How to run `path` when it is a phantom file. Returns false when the path is not one
 // (run it as given). On true, `exe` and `args` say what to execute.
 struct Plan {
   char exe[PATH_MAX];
   char interp_arg[256];
   char** args;  // count(argv) + 4 slots, provided by the caller
+  char exe_var[PATH_MAX + 16];  // "VRIFT_EXE=<project path>" for an ELF run from its blob
 };
 
-bool plan_phantom(const char* path, char* const* argv, Plan& plan, bool& refused) {
+// `lookup` names the file when it differs from `path` as the program gave it (a spawn
+// that changes directory first); a script still gets `path` as its name.
+bool plan_phantom(const char* path, char* const* argv, Plan& plan, bool& refused, const char* lookup = nullptr) {
   refused = false;
+  plan.exe_var[0] = '\0';
   if (!g_session.phantom) {
     return false;
   }
   ManagedFile file;
-  int found = file.resolve(AT_FDCWD, path, true);
+  int found = file.resolve(AT_FDCWD, lookup != nullptr ? lookup : path, true);
   if (found == 0) {
     return false;
   }
@@ -197,6 +245,9 @@ bool plan_phantom(const char* path, char* const* argv, Plan& plan, bool& refused
     return true;
   }
   std::strcpy(plan.exe, blob);
+  if (n >= 4 && std::memcmp(head, ELFMAG, SELFMAG) == 0) {
+    std::snprintf(plan.exe_var, sizeof plan.exe_var, "VRIFT_EXE=%s", file.path.abs);
+  }
   size_t i = 0;
   for (; argv != nullptr && argv[i] != nullptr; ++i) {
     plan.args[i] = argv[i];
@@ -319,7 +370,8 @@ int exec_impl(const char* path, char* const* argv, char* const* envp) {
       return -1;
     }
     warn_if_static(plan.exe);
-    return real().execve(plan.exe, plan.args, env);
+    auto** exe_env = static_cast<char**>(alloca((count(env) + 2) * sizeof(char*)));
+    return real().execve(plan.exe, plan.args, with_var(env, plan.exe_var, exe_env));
   }
   warn_if_static(path);
   return real().execve(path, argv, env);
@@ -382,6 +434,58 @@ void collect_args(const char* arg0, va_list ap, char** argv, char* const** envp_
   }
 }
 
+// The directory a spawn's file actions change to (posix_spawn_file_actions_addchdir_np),
+// so that a relative program or addopen path is looked up where the child will be.
+struct SpawnDir {
+  std::atomic<const posix_spawn_file_actions_t*> actions{nullptr};
+  char dir[PATH_MAX];
+};
+constexpr int k_spawn_dirs = 16;
+constinit SpawnDir g_spawn_dirs[k_spawn_dirs]{};
+
+SpawnDir* spawn_dir(const posix_spawn_file_actions_t* actions) {
+  for (SpawnDir& d : g_spawn_dirs) {
+    if (actions != nullptr && d.actions.load(std::memory_order_acquire) == actions) {
+      return &d;
+    }
+  }
+  return nullptr;
+}
+
+void forget_spawn_dir(const posix_spawn_file_actions_t* actions) {
+  if (SpawnDir* d = spawn_dir(actions)) {
+    d->actions.store(nullptr, std::memory_order_release);
+  }
+}
+
+void record_spawn_dir(const posix_spawn_file_actions_t* actions, const char* dir) {
+  forget_spawn_dir(actions);
+  if (std::strlen(dir) >= PATH_MAX) {
+    return;
+  }
+  for (SpawnDir& d : g_spawn_dirs) {
+    const posix_spawn_file_actions_t* expected = nullptr;
+    // Claimed with a marker first, so no reader sees the slot before its dir is written.
+    auto* claim = reinterpret_cast<const posix_spawn_file_actions_t*>(uintptr_t{1});
+    if (d.actions.compare_exchange_strong(expected, claim, std::memory_order_acq_rel)) {
+      std::strcpy(d.dir, dir);
+      d.actions.store(actions, std::memory_order_release);
+      return;
+    }
+  }
+}
+
+// Where a relative `path` is for a child that changes directory first (written into
+// joined), or nullptr when it is where it says.
+const char* spawn_lookup_path(const posix_spawn_file_actions_t* actions, const char* path, char* joined) {
+  SpawnDir* d = path[0] == '/' ? nullptr : spawn_dir(actions);
+  if (d == nullptr) {
+    return nullptr;
+  }
+  int n = std::snprintf(joined, PATH_MAX, "%s/%s", d->dir, path);
+  return n > 0 && n < PATH_MAX ? joined : nullptr;
+}
+
 int spawn_impl(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
                const posix_spawnattr_t* attr, char* const* argv, char* const* envp, bool search) {
   if (!active()) {
@@ -400,9 +504,13 @@ int spawn_impl(pid_t* pid, const char* path, const posix_spawn_file_actions_t* a
   Plan plan;
   plan.args = static_cast<char**>(alloca((count(argv) + 4) * sizeof(char*)));
   bool refused = false;
+  auto** exe_env = static_cast<char**>(alloca((count(env) + 2) * sizeof(char*)));
   if (!search || std::strchr(path, '/') != nullptr) {
-    if (plan_phantom(path, argv, plan, refused)) {
-      return refused ? errno : real().posix_spawn(pid, plan.exe, actions, attr, plan.args, env);
+    char joined[PATH_MAX];
+    const char* lookup = spawn_lookup_path(actions, path, joined);
+    if (plan_phantom(path, argv, plan, refused, lookup)) {
+      return refused ? errno
+                     : real().posix_spawn(pid, plan.exe, actions, attr, plan.args, with_var(env, plan.exe_var, exe_env));
     }
     if (!search) {
       warn_if_static(path);
@@ -414,7 +522,7 @@ int spawn_impl(pid_t* pid, const char* path, const posix_spawn_file_actions_t* a
   int spawned = -1;
   search_path(path, [&](char* candidate) {
     if (plan_phantom(candidate, argv, plan, refused) && !refused) {
-      spawned = real().posix_spawn(pid, plan.exe, actions, attr, plan.args, env);
+      spawned = real().posix_spawn(pid, plan.exe, actions, attr, plan.args, with_var(env, plan.exe_var, exe_env));
       return true;
     }
     struct stat st;
@@ -427,6 +535,25 @@ int spawn_impl(pid_t* pid, const char* path, const posix_spawn_file_actions_t* a
 }
 
 }  // namespace
+
+size_t exe_project_path(const char* target, size_t n, char* out, size_t cap) noexcept {
+  size_t root = g_session.cas_root_len;
+  if (g_exe[0] == '\0' || n <= root || std::memcmp(target, g_session.cas_root, root) != 0 || target[root] != '/') {
+    return 0;
+  }
+  ManagedFile file;
+  char blob[PATH_MAX];
+  if (file.resolve(AT_FDCWD, g_exe, true) != 1 || !blob_path(file.entry, blob) || std::strlen(blob) != n ||
+      std::memcmp(blob, target, n) != 0) {
+    return 0;  // not the blob this process was started from
+  }
+  size_t len = std::strlen(g_exe);
+  if (len >= cap) {
+    return 0;
+  }
+  std::memcpy(out, g_exe, len + 1);
+  return len;
+}
 
 }  // namespace vrift::shim
 
@@ -475,6 +602,94 @@ VRIFT_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_fil
 VRIFT_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* actions,
                               const posix_spawnattr_t* attr, char* const* argv, char* const* envp) {
   return spawn_impl(pid, file, actions, attr, argv, envp, true);
+}
+
+// fexecve runs what fd is; a phantom ELF's fd is its blob, so the program is told its
+// project path for /proc/self/exe. glibc's fexecve reaches execveat internally.
+VRIFT_EXPORT int fexecve(int fd, char* const* argv, char* const* envp) {
+  if (!active()) {
+    return real().fexecve(fd, argv, envp);
+  }
+  Guard guard;
+  auto** env_slots = static_cast<char**>(alloca((count(envp) + 8) * sizeof(char*)));
+  char preload[8192];
+  char* const* env = session_env(envp, env_slots, preload, sizeof preload);
+  char exe_var[PATH_MAX + 16];
+  exe_var[0] = '\0';
+  char project[PATH_MAX];
+  if (g_session.phantom && fd_project_path(fd, project, sizeof project) > 0 && is_elf_fd(fd)) {
+    std::snprintf(exe_var, sizeof exe_var, "VRIFT_EXE=%s", project);
+  }
+  auto** exe_env = static_cast<char**>(alloca((count(env) + 2) * sizeof(char*)));
+  return real().fexecve(fd, argv, with_var(env, exe_var, exe_env));
+}
+
+// execveat of (dirfd, name) runs as execve of "/dev/fd/<dirfd>/<name>", the name the
+// kernel gives a script run this way, which the wrapped execve can look up.
+VRIFT_EXPORT int execveat(int dirfd, const char* path, char* const* argv, char* const* envp, int flags) {
+  if (!active()) {
+    return real().execveat(dirfd, path, argv, envp, flags);
+  }
+  if ((flags & AT_EMPTY_PATH) != 0 && path[0] == '\0') {
+    return fexecve(dirfd, argv, envp);
+  }
+  if (flags != 0) {
+    Guard guard;
+    auto** env_slots = static_cast<char**>(alloca((count(envp) + 8) * sizeof(char*)));
+    char preload[8192];
+    return real().execveat(dirfd, path, argv, session_env(envp, env_slots, preload, sizeof preload), flags);
+  }
+  char name[PATH_MAX];
+  if (path[0] != '/' && dirfd != AT_FDCWD) {
+    int n = std::snprintf(name, sizeof name, "/dev/fd/%d/%s", dirfd, path);
+    if (n < 0 || static_cast<size_t>(n) >= sizeof name) {
+      errno = ENAMETOOLONG;
+      return -1;
+    }
+    path = name;
+  }
+  return exec_impl(path, argv, envp);
+}
+
+// A read-only addopen of a phantom file opens its blob in the child (the child's open is
+// glibc's own, which no wrapper sees).
+VRIFT_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t* actions, int fd, const char* path,
+                                                  int oflag, mode_t mode) noexcept {
+  if (active() && g_session.phantom && (oflag & (O_WRONLY | O_RDWR | O_TRUNC | O_APPEND | O_CREAT)) == 0) {
+    char joined[PATH_MAX];
+    const char* lookup = spawn_lookup_path(actions, path, joined);
+    char blob[PATH_MAX];
+    bool found = false;
+    {
+      int saved = errno;
+      ManagedFile file;
+      found = file.resolve(AT_FDCWD, lookup != nullptr ? lookup : path, (oflag & O_NOFOLLOW) == 0) == 1 &&
+              blob_path(file.entry, blob);
+      errno = saved;
+    }
+    if (found) {
+      return real().posix_spawn_file_actions_addopen(actions, fd, blob, oflag, mode);
+    }
+  }
+  return real().posix_spawn_file_actions_addopen(actions, fd, path, oflag, mode);
+}
+
+VRIFT_EXPORT int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t* actions, const char* path) noexcept {
+  int rc = real().posix_spawn_file_actions_addchdir_np(actions, path);
+  if (rc == 0) {
+    record_spawn_dir(actions, path);
+  }
+  return rc;
+}
+
+VRIFT_EXPORT int posix_spawn_file_actions_init(posix_spawn_file_actions_t* actions) noexcept {
+  forget_spawn_dir(actions);
+  return real().posix_spawn_file_actions_init(actions);
+}
+
+VRIFT_EXPORT int posix_spawn_file_actions_destroy(posix_spawn_file_actions_t* actions) noexcept {
+  forget_spawn_dir(actions);
+  return real().posix_spawn_file_actions_destroy(actions);
 }
 
 // A true fork: the exec wrappers the child calls may read the manifest, which must

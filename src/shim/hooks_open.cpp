@@ -18,6 +18,7 @@
 
 #include "shim/bbw.hpp"
 #include "shim/export.hpp"
+#include "shim/fd_paths.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
 #include "shim/vfs.hpp"
@@ -29,7 +30,8 @@ namespace {
 
 constexpr int k_write_intent = O_WRONLY | O_RDWR | O_TRUNC | O_APPEND;
 // Flags that keep their meaning when the blob is opened in the file's place.
-constexpr int k_kept_flags = O_CLOEXEC | O_NONBLOCK | O_NOATIME | O_NOCTTY | O_LARGEFILE | O_DIRECT | O_PATH;
+constexpr int k_kept_flags =
+    O_CLOEXEC | O_NONBLOCK | O_NOATIME | O_NOCTTY | O_LARGEFILE | O_DIRECT | O_PATH | O_NOFOLLOW;
 
 bool needs_mode(int flags) { return (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE; }
 
@@ -124,7 +126,9 @@ int open_managed(int dirfd, const char* path, int flags, mode_t mode) noexcept {
   }
   char target[PATH_MAX];
   const char* open_path = mp.abs;
-  if (g_session.phantom) {
+  // The blob itself when there is no file at the path, or when the path is a Tier-1
+  // link that O_NOFOLLOW would refuse (the program sees a regular file there).
+  if (g_session.phantom || (flags & O_NOFOLLOW) != 0) {
     if (!blob_path(file.entry, target)) {
       errno = ENAMETOOLONG;
       return -1;
@@ -143,6 +147,7 @@ int open_managed(int dirfd, const char* path, int flags, mode_t mode) noexcept {
   int saved = errno;
   if (real().fstat(fd, &real_st) == 0) {
     remember_fd(fd, real_st, file.st);
+    remember_fd_path(fd, real_st.st_dev, real_st.st_ino, mp.abs, mp.abs_len);
   }
   errno = saved;
   return fd;

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "shim/export.hpp"
+#include "shim/fd_paths.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
 #include "shim/vfs.hpp"
@@ -158,13 +159,15 @@ char* realpath_impl(const char* path, char* resolved) noexcept {
     return real().realpath(path, resolved);
   }
   ManagedPath mp;
-  if (path != nullptr && !classify(AT_FDCWD, path, mp)) {
-    return real().realpath(path, resolved);  // outside the project: the kernel's view
-  }
   Guard guard;
   char buf[PATH_MAX];
   int saved = errno;
-  if (!resolve_path(path, buf)) {
+  int fd = path != nullptr ? proc_fd_number(path) : -1;
+  if (fd >= 0 && fd_project_path(fd, buf, sizeof buf) > 0) {
+    // a managed file's descriptor: its project path, not the blob behind it
+  } else if (path != nullptr && !classify(AT_FDCWD, path, mp)) {
+    return real().realpath(path, resolved);  // outside the project: the kernel's view
+  } else if (!resolve_path(path, buf)) {
     return nullptr;
   }
   errno = saved;

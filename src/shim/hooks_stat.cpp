@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "shim/export.hpp"
+#include "shim/fd_paths.hpp"
 #include "shim/hooks.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
@@ -130,6 +131,33 @@ int access_at(int dirfd, const char* path, int mode, int flags) noexcept {
   return real().faccessat(dirfd, path, mode, flags);
 }
 
+namespace {
+
+// /proc/self/fd/N of a managed file and /proc/self/exe of a phantom executable name the
+// project path, not the blob: `n` bytes the kernel put in buf become the project path
+// (truncated to size, not NUL-terminated, as readlink does).
+ssize_t project_link(const char* path, char* buf, size_t size, ssize_t n) noexcept {
+  char full[PATH_MAX];
+  size_t len = 0;
+  int saved = errno;
+  if (int fd = proc_fd_number(path); fd >= 0) {
+    len = fd_project_path(fd, full, sizeof full);
+  } else if (const char* rest = proc_self_rest(path); rest != nullptr && std::strcmp(rest, "exe") == 0) {
+    char target[PATH_MAX];
+    ssize_t t = real().readlinkat(AT_FDCWD, path, target, sizeof target - 1);
+    len = t > 0 ? exe_project_path(target, static_cast<size_t>(t), full, sizeof full) : 0;
+  }
+  errno = saved;
+  if (len == 0) {
+    return n;
+  }
+  size_t k = len < size ? len : size;
+  std::memcpy(buf, full, k);
+  return static_cast<ssize_t>(k);
+}
+
+}  // namespace
+
 ssize_t readlink_at(int dirfd, const char* path, char* buf, size_t size) noexcept {
   if (active()) {
     ManagedFile file;
@@ -140,7 +168,12 @@ ssize_t readlink_at(int dirfd, const char* path, char* buf, size_t size) noexcep
       return -1;
     }
   }
-  return real().readlinkat(dirfd, path, buf, size);
+  ssize_t n = real().readlinkat(dirfd, path, buf, size);
+  if (n > 0 && path[0] == '/' && (path[1] == 'p' || path[1] == 'd') && active()) {
+    Guard guard;
+    n = project_link(path, buf, size, n);
+  }
+  return n;
 }
 
 }  // namespace vrift::shim
@@ -208,35 +241,46 @@ VRIFT_EXPORT ssize_t __readlinkat_chk(int dirfd, const char* path, char* buf, si
 namespace vrift::shim {
 namespace {
 
-// True when path is a managed file (following a final symlink when `follow`).
-bool is_managed_file(const char* path, bool follow) noexcept {
+// 1 when path is a managed file (following a final symlink when `follow`), -1 with
+// errno set when the answer is an error only the manifest knows (ENOTDIR), 0 otherwise.
+int managed_file(const char* path, bool follow) noexcept {
   if (!active()) {
-    return false;
+    return 0;
   }
   ManagedFile file;
-  return file.resolve(AT_FDCWD, path, follow) == 1;
+  return file.resolve(AT_FDCWD, path, follow);
 }
 
 }  // namespace
 }  // namespace vrift::shim
 
 VRIFT_EXPORT ssize_t getxattr(const char* path, const char* name, void* value, size_t size) {
-  if (is_managed_file(path, true)) {
-    errno = ENODATA;
+  if (int found = managed_file(path, true); found != 0) {
+    if (found > 0) {
+      errno = ENODATA;  // a managed file has no extended attributes
+    }
     return -1;
   }
   return real().getxattr(path, name, value, size);
 }
 VRIFT_EXPORT ssize_t lgetxattr(const char* path, const char* name, void* value, size_t size) {
-  if (is_managed_file(path, false)) {
-    errno = ENODATA;
+  if (int found = managed_file(path, false); found != 0) {
+    if (found > 0) {
+      errno = ENODATA;  // a managed file has no extended attributes
+    }
     return -1;
   }
   return real().lgetxattr(path, name, value, size);
 }
 VRIFT_EXPORT ssize_t listxattr(const char* path, char* list, size_t size) {
-  return is_managed_file(path, true) ? 0 : real().listxattr(path, list, size);
+  if (int found = managed_file(path, true); found != 0) {
+    return found > 0 ? 0 : -1;
+  }
+  return real().listxattr(path, list, size);
 }
 VRIFT_EXPORT ssize_t llistxattr(const char* path, char* list, size_t size) {
-  return is_managed_file(path, false) ? 0 : real().llistxattr(path, list, size);
+  if (int found = managed_file(path, false); found != 0) {
+    return found > 0 ? 0 : -1;
+  }
+  return real().llistxattr(path, list, size);
 }

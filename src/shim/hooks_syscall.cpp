@@ -61,6 +61,9 @@ VRIFT_EXPORT long syscall(long number, ...) {
       case SYS_openat:
         return ::openat(static_cast<int>(a0), reinterpret_cast<const char*>(a1), static_cast<int>(a2),
                         static_cast<mode_t>(a3));
+      case SYS_openat2:
+        return openat2_at(static_cast<int>(a0), reinterpret_cast<const char*>(a1),
+                          reinterpret_cast<const struct open_how*>(a2), static_cast<size_t>(a3));
       case SYS_access:
         return access_at(AT_FDCWD, reinterpret_cast<const char*>(a0), static_cast<int>(a1), 0);
       case SYS_faccessat:
@@ -83,6 +86,8 @@ VRIFT_EXPORT long syscall(long number, ...) {
       case SYS_renameat2:
         return ::renameat2(static_cast<int>(a0), reinterpret_cast<const char*>(a1), static_cast<int>(a2),
                            reinterpret_cast<const char*>(a3), static_cast<unsigned>(a4));
+      case SYS_getdents64:
+        return getdents64_at(static_cast<int>(a0), reinterpret_cast<void*>(a1), static_cast<size_t>(a2));
       case SYS_io_uring_setup:
         errno = ENOSYS;
         return -1;
@@ -96,6 +101,9 @@ VRIFT_EXPORT long syscall(long number, ...) {
 VRIFT_EXPORT int chdir(const char* path) {
   int rc = real().chdir(path);
   invalidate_cwd();
+  if (rc != 0) {
+    directory_errno(AT_FDCWD, path);
+  }
   return rc;
 }
 

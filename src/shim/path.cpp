@@ -118,6 +118,49 @@ void resolve_dotdot(char* abs, size_t& len) noexcept {
   len = rlen + rest;
 }
 
+// "/dev/fd/N/rest" or "/proc/self/fd/N/rest", a path through a directory descriptor
+// (what the kernel hands a script run by execveat): N and where rest starts, or -1.
+int fd_dir_prefix(const char* p, size_t& rest) noexcept {
+  size_t i = 0;
+  if (std::strncmp(p, "/dev/fd/", 8) == 0) {
+    i = 8;
+  } else if (std::strncmp(p, "/proc/self/fd/", 14) == 0) {
+    i = 14;
+  } else {
+    return -1;
+  }
+  int fd = 0;
+  size_t digits = i;
+  while (p[i] >= '0' && p[i] <= '9' && fd < 100000000) {
+    fd = fd * 10 + (p[i++] - '0');
+  }
+  if (i == digits || p[i] != '/') {
+    return -1;
+  }
+  rest = i;
+  return fd;
+}
+
+// classify() of "/dev/fd/N/rest": the directory N names, then rest. Out of line: its
+// buffer stays off the common path's stack frame.
+__attribute__((noinline)) bool through_fd_dir(const char* path, size_t len, ManagedPath& out) noexcept {
+  size_t rest = 0;
+  int fd = fd_dir_prefix(path, rest);
+  if (fd < 0) {
+    return false;
+  }
+  char joined[PATH_MAX];
+  size_t base = 0;
+  int saved = errno;
+  bool ok = dir_fd_path(fd, joined, base) && base + (len - rest) < PATH_MAX;
+  errno = saved;
+  if (!ok) {
+    return false;
+  }
+  std::memcpy(joined + base, path + rest, len - rest + 1);
+  return classify(AT_FDCWD, joined, out);
+}
+
 bool needs_normalizing(const char* p, size_t len) noexcept {
   for (size_t i = 0; i + 1 < len; ++i) {
     if (p[i] == '/' && (p[i + 1] == '/' || p[i + 1] == '.')) {
@@ -156,6 +199,9 @@ bool classify(int dirfd, const char* path, ManagedPath& out) noexcept {
   if (path[0] == '/') {
     // The common case outside the project costs this compare and nothing else.
     if (len < plen || std::memcmp(path, g_session.project, plen) != 0 || (len > plen && path[plen] != '/')) {
+      if ((path[1] == 'd' || path[1] == 'p') && through_fd_dir(path, len, out)) {
+        return true;
+      }
       if (!needs_normalizing(path, len)) {
         return false;
       }

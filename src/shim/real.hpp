@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fts.h>
 #include <ftw.h>
 #include <glob.h>
 #include <spawn.h>
@@ -12,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <utime.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 namespace vrift::shim {

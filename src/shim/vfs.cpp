@@ -10,6 +10,7 @@
 #include <new>
 
 #include "cas/layout.hpp"
+#include "shim/fd_paths.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
 
@@ -180,6 +181,63 @@ size_t dirname_len(const ManagedPath& mp) noexcept {
   return i > 1 ? i - 1 : 1;
 }
 
+// mp := the same name in its parent's canonical directory. False when the parent is
+// canonical already (or cannot be resolved): nothing more to try.
+bool via_canonical_parent(ManagedPath& mp) noexcept {
+  size_t dir_len = dirname_len(mp);
+  char dir[PATH_MAX];
+  std::memcpy(dir, mp.abs, dir_len);
+  dir[dir_len] = '\0';
+  char canon[PATH_MAX];
+  if (real().realpath(dir, canon) == nullptr || std::strcmp(canon, dir) == 0) {
+    return false;
+  }
+  const char* name = mp.abs + dir_len + 1;
+  size_t name_len = mp.abs_len - dir_len - 1;
+  return reclassify(canon, std::strlen(canon), name, name_len, mp);
+}
+
+bool in_the_source(const char* path, size_t len) noexcept {
+  size_t root = g_session.cas_root_len;
+  return len > root && std::memcmp(path, g_session.cas_root, root) == 0 && path[root] == '/';
+}
+
+// Solid: does this physical file look like a projection vrift made (a link into The
+// Source, or a read-only hardlink shared with the blob)? Then a miss in the manifest
+// may only mean the path was reached through a symlinked directory.
+bool looks_projected(const ManagedPath& mp, const struct stat& st) noexcept {
+  if (S_ISREG(st.st_mode)) {
+    return st.st_nlink > 1 && (st.st_mode & 0222) == 0;
+  }
+  if (!S_ISLNK(st.st_mode)) {
+    return false;
+  }
+  char target[PATH_MAX];
+  ssize_t n = real().readlink(mp.abs, target, sizeof target);
+  return n > 0 && in_the_source(target, static_cast<size_t>(n));
+}
+
+// "link/x" where the symlink `link` leads to a managed file: not a directory either. The
+// link is resolved like any path, nested at most twice (each level costs stack).
+__thread int t_parent_depth __attribute__((tls_model("initial-exec"))) = 0;
+
+bool parent_links_to_file(const ManagedPath& mp, Lookup& lookup) noexcept {
+  size_t dir_len = dirname_len(mp);
+  char dir[PATH_MAX];
+  std::memcpy(dir, mp.abs, dir_len);
+  dir[dir_len] = '\0';
+  struct stat st;
+  if (t_parent_depth >= 2 || real().fstatat(AT_FDCWD, dir, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode)) {
+    return false;
+  }
+  ++t_parent_depth;
+  ManagedPath link;
+  manifest::Entry entry;
+  bool file = resolve_managed(AT_FDCWD, dir, true, link, lookup, entry, st) == 1;
+  --t_parent_depth;
+  return file;
+}
+
 }  // namespace
 
 int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, Lookup& lookup,
@@ -189,10 +247,11 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
   }
   int saved = errno;
   int result = 0;
+  bool trailing_slash = mp.trailing_slash;  // "link/" keeps its slash when link is followed
   for (int hops = 0; hops < 40; ++hops) {
     if (virtual_stat(mp, lookup, entry, st) == 1) {
       result = 1;
-      if (mp.trailing_slash) {
+      if (trailing_slash) {
         saved = ENOTDIR;  // "file/": not a directory
         result = -1;
       }
@@ -201,6 +260,9 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
     struct stat real_st;
     if (real().fstatat(AT_FDCWD, mp.abs, &real_st, AT_SYMLINK_NOFOLLOW) == 0) {
       if (!follow || !S_ISLNK(real_st.st_mode)) {
+        if (!g_session.phantom && looks_projected(mp, real_st) && via_canonical_parent(mp)) {
+          continue;
+        }
         break;  // a real file, directory or unfollowed link: the kernel answers
       }
       char target[PATH_MAX];
@@ -208,6 +270,12 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
       size_t dir_len = dirname_len(mp);
       char dir[PATH_MAX];
       std::memcpy(dir, mp.abs, dir_len);
+      if (n > 0 && !g_session.phantom && in_the_source(target, static_cast<size_t>(n))) {
+        if (via_canonical_parent(mp)) {
+          continue;  // a projection reached through a symlinked directory
+        }
+        break;
+      }
       if (n <= 0 || !reclassify(dir, dir_len, target, static_cast<size_t>(n), mp)) {
         break;
       }
@@ -227,19 +295,14 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
       result = -1;
       break;
     }
-    // Missing in Phantom: a parent may be a symlink into the project; look again
-    // through the parent's canonical path.
-    size_t dir_len = dirname_len(mp);
-    char dir[PATH_MAX];
-    std::memcpy(dir, mp.abs, dir_len);
-    dir[dir_len] = '\0';
-    char canon[PATH_MAX];
-    if (real().realpath(dir, canon) == nullptr || std::strcmp(canon, dir) == 0) {
+    if (parent_links_to_file(mp, lookup)) {
+      saved = ENOTDIR;
+      result = -1;
       break;
     }
-    const char* name = mp.abs + dir_len + 1;
-    size_t name_len = mp.abs_len - dir_len - 1;
-    if (!reclassify(canon, std::strlen(canon), name, name_len, mp)) {
+    // Missing in Phantom: a parent may be a symlink into the project; look again
+    // through the parent's canonical path.
+    if (!via_canonical_parent(mp)) {
       break;
     }
   }
@@ -262,6 +325,7 @@ void remember_fd(int fd, const struct stat& real_st, const struct stat& virtual_
 }
 
 void copy_fd(int from, int to) noexcept {
+  copy_fd_path(from, to);
   if (from < 0 || from >= k_max_fds || to < 0 || to >= k_max_fds || from == to) {
     return;
   }

@@ -60,6 +60,8 @@ run_matrix() {
     pair "$n/nftw-follow" "$mode" "$PLAIN" "$PROJ" "$p" nftw-follow build/a build/many .venv node_modules/pkg-a \
       node_modules/@scope
     pair "$n/fts" "$mode" "$PLAIN" "$PROJ" "$p" fts build node_modules .venv
+    pair "$n/fts-order" "$mode" "$PLAIN" "$PROJ" "$p" fts-order build node_modules .venv build/link-to-dir
+    pair "$n/statfs" "$mode" "$PLAIN" "$PROJ" "$p" statfs "${ALL[@]}" "${EXTRA[@]}"
     pair "$n/chdir" "$mode" "$PLAIN" "$PROJ" bash -c '
       p=$1
       "$p" chdir build/a/b c/deep.txt ../../small.txt up mid.txt ../dup3.txt nope
@@ -90,6 +92,13 @@ run_matrix() {
     pair "$n/dlopen" "$mode" "$PLAIN" "$PROJ" "$p" dlopen build/lib/libplug.so build/lib/libplug-copy.so \
       node_modules/pkg-a/lib/native.so ./build/lib/libplug.so @/build/lib/libplug.so build/lib/nope.so build/small.txt
   done
+  # /proc/self/exe of an executable run from the project, however it was started.
+  pair "$mode/exe" "$mode" "$PLAIN" "$PROJ" bash -c '
+    build/bin/hello --exe
+    ./build/bin/hello --exe
+    PATH=$PWD/build/bin:$PATH hello --exe
+    python3 -c "import subprocess; subprocess.run([\"build/bin/hello\", \"--exe\"])"
+    "$1" spawn build/bin/hello --exe' _ "$SCRATCH/probes/plain/probe"
   # Directory mtimes: ingest rewrites directories; the projection must still answer the
   # plain copy's mtime for each directory.
   pair "$mode/dir-mtimes" "$mode" "$PLAIN" "$PROJ" env PROBE_DIR_MTIME=1 "$SCRATCH/probes/plain/probe" stat "${DIRS[@]}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real programs see a projection exactly as they see a plain copy: coreutils (ls, find,
 # du, stat, cat, wc, sha256sum, cp -a, tar, grep, diff), bash, python3 (imports,
-# os.scandir, compileall), node (require of a real npm tree, fs), git (status of an
+# os.scandir, os.fwalk, /proc/self/fd, statvfs, compileall), node (require of a real npm tree, fs), git (status of an
 # ingested work tree), gcc + make (a small C project builds and runs). Each check runs
 # the same script in the plain copy and inside `vrift run` on the project and compares
 # everything it prints. Read-only checks run Phantom then Solid; the ones that write
@@ -177,6 +177,39 @@ for top in os.environ["TREE"].split():
 import pathlib
 print(sorted(str(p) for p in pathlib.Path("build").rglob("*.txt"))[:50])
 print(os.path.getsize("build/big.bin"), os.path.exists("build/dangling"), os.path.lexists("build/dangling"))
+PYEOF'
+  # Where an open file says it is, and what filesystem a file is on: /proc/self/fd
+  # readlinks and realpath of an fd (python, coreutils), statfs (stat -f, os.statvfs),
+  # directory fds (os.fwalk reads through fdopendir and getdents), inode agreement.
+  session_pair "$m/fds+statfs" "$m" "$PLAIN" "$PROJ" '
+    find $TREE -type f -print0 | sort -z | xargs -0 stat -f -c "%n %T %s %l"
+    stat -L -f -c "%n %T" build/link-to-file node_modules/.bin/cli
+    "$PY" - <<'"'"'PYEOF'"'"'
+import os
+here = os.getcwd()
+def show(p):
+    return "@" + p[len(here):] if p.startswith(here + "/") else p
+lines = []
+for top in os.environ["TREE"].split():
+    for d, dirs, files, dfd in os.fwalk(top):  # dfd is open only while the walk is here
+        for name in files:
+            p = os.path.join(d, name)
+            try:
+                fd = os.open(name, os.O_RDONLY, dir_fd=dfd)
+            except OSError as x:
+                lines.append(f"{p} open {x.errno}")
+                continue
+            link = os.readlink(f"/proc/self/fd/{fd}")
+            real = os.path.realpath(f"/proc/{os.getpid()}/fd/{fd}")
+            same = os.fstat(fd).st_ino == os.stat(name, dir_fd=dfd, follow_symlinks=False).st_ino
+            vfs = os.fstatvfs(fd)
+            tag = "same-ino" if same else "INO-DIFFERS"
+            lines.append(f"{p} {show(link)} {show(real)} {tag} {vfs.f_bsize} {vfs.f_namemax}")
+            os.close(fd)
+print(*sorted(lines), sep="\n")
+for top in os.environ["TREE"].split():
+    for e in sorted(os.scandir(top), key=lambda e: e.name):
+        print(e.path, e.inode() == os.stat(e.path, follow_symlinks=False).st_ino, os.statvfs(e.path).f_namemax)
 PYEOF'
   if [ "$HAVE_NODE" == 1 ]; then
     session_pair "$m/node" "$m" "$PLAIN" "$PROJ" '

@@ -49,15 +49,17 @@ probe_build() {
     grep -q " $sym@" <<<"$imports" || { echo "FAIL: the fortify probe does not import $sym"; exit 1; }
   done
   imports=$(nm -D --undefined-only "$out/lfs/probe")
-  for sym in open64 openat64 stat64 lstat64 fstatat64 readdir64 scandir64 fts64_open glob64 nftw64 fopen64; do
+  for sym in open64 openat64 stat64 lstat64 fstatat64 readdir64 scandir64 fts64_open fts64_read fts64_set glob64 nftw64 \
+    fopen64 statfs64 fstatfs64 statvfs64 fstatvfs64; do
     grep -q " $sym@" <<<"$imports" || { echo "FAIL: the lfs probe does not import $sym"; exit 1; }
   done
-  for sym in stat lstat readdir fts_open; do
+  for sym in stat lstat readdir fts_open statfs fstatvfs; do
     ! grep -q " $sym@" <<<"$imports" || { echo "FAIL: the lfs probe still imports $sym"; exit 1; }
   done
   imports=$(nm -D --undefined-only "$out/plain/probe")
   for sym in open stat lstat fstatat readdir realpath readlink __xstat __lxstat __fxstat __xstat64 statx \
-    scandirat getdents64 euidaccess fts_open nftw glob posix_spawn execve dlopen; do
+    scandirat readdir_r getdents64 euidaccess fts_open fts_set fts_children nftw glob posix_spawn execve dlopen statfs \
+    statvfs fstatfs; do
     grep -q " $sym@" <<<"$imports" || { echo "FAIL: the plain probe does not import $sym"; exit 1; }
   done
 }

@@ -17,6 +17,9 @@
  *   probe nftw DIR...         nftw/nftw64/ftw (physical walks)
  *   probe nftw-follow DIR...  nftw following symlinks (trees without a directory twice)
  *   probe fts DIR...          fts_open/fts_read/fts_children, physical/logical/nostat
+ *   probe fts-order DIR...    fts with compar, in traversal order: fts_set, fts_accpath,
+ *                             fts_number/fts_pointer, chdir walks, fts_children
+ *   probe statfs PATH...      statfs/statvfs (+64) by path and fstatfs/fstatvfs by fd
  *   probe chdir DIR REL...    chdir/fchdir into DIR, then relative stat/open/opendir
  *   probe dup FILE...         dup/dup2/dup3/fcntl(F_DUPFD*) then fstat + shared offsets
  *   probe fork FILE...        fork: inherited fd and fresh opens in the child
@@ -52,6 +55,8 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -1123,6 +1128,154 @@ static int cmd_fts(int argc, char **argv) {
   return 0;
 }
 
+/* fts in traversal order (compar sorts each directory): pre/post order, fts_level,
+ * fts_accpath (opened to read each file, in chdir and nochdir walks), fts_number and
+ * fts_pointer kept from FTS_D to FTS_DP, fts_set's FTS_SKIP (directories named "many"),
+ * FTS_FOLLOW (symlinks to directories) and FTS_AGAIN (the first file, once). */
+static int by_name(const FTSENT **a, const FTSENT **b) { return strcmp((*a)->fts_name, (*b)->fts_name); }
+
+static int cmd_fts_order(int argc, char **argv) {
+  static const struct {
+    int opts;
+    const char *name;
+  } sets[] = {{FTS_PHYSICAL, "physical"},
+              {FTS_PHYSICAL | FTS_NOCHDIR, "physical.nochdir"},
+              {FTS_LOGICAL, "logical"},
+              {FTS_PHYSICAL | FTS_XDEV | FTS_SEEDOT, "physical.xdev.seedot"}};
+  char here[PATH_MAX];
+  if (!getcwd(here, sizeof here)) {
+    return 2;
+  }
+  for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {
+    errno = 0;
+    FTS *f = fts_open(argv, sets[s].opts, by_name);
+    if (!f) {
+      printf("fts-order.%s: fts_open NULL %s\n", sets[s].name, en(errno));
+      continue;
+    }
+    printf("fts-order.%s:\n", sets[s].name);
+    FTSENT *e;
+    int again = 1;
+    while ((e = fts_read(f)) != NULL) {
+      char content[96] = "";
+      if (e->fts_info == FTS_F) {
+        int fd = open(e->fts_accpath, O_RDONLY | O_CLOEXEC);
+        digest dg;
+        int err = fd < 0 ? errno : read_all(fd, &dg);
+        snprintf(content, sizeof content, " %s", err ? en(err) : dg_str(&dg));
+        if (fd >= 0) {
+          close(fd);
+        }
+      }
+      const char *kept = "";
+      if (e->fts_info == FTS_D) {
+        e->fts_number = 1000 + e->fts_level;
+        e->fts_pointer = e;
+        if (strcmp(e->fts_name, "many") == 0) {
+          fts_set(f, e, FTS_SKIP);
+        }
+      } else if (e->fts_info == FTS_DP) {
+        kept = e->fts_number == 1000 + e->fts_level && e->fts_pointer == e ? " kept" : " LOST";
+      } else if (e->fts_info == FTS_SL && (e->fts_level > 0 || !(sets[s].opts & FTS_XDEV))) {
+        /* (not a root with FTS_XDEV: glibc compares with a device it never set) */
+        struct stat st;
+        if (stat(e->fts_accpath, &st) == 0 && S_ISDIR(st.st_mode)) {
+          fts_set(f, e, FTS_FOLLOW);
+        }
+      } else if (e->fts_info == FTS_F && again) {
+        again = 0;
+        fts_set(f, e, FTS_AGAIN);
+      }
+      int lens_ok = strlen(e->fts_path) == e->fts_pathlen && strlen(e->fts_name) == e->fts_namelen;
+      printf("  %s name=%s info=%s level=%d%s%s%s%s %s%s\n", rel(e->fts_path), esc(e->fts_name),
+             fts_info_name(e->fts_info), (int)e->fts_level, lens_ok ? "" : " LENGTHS-WRONG",
+             e->fts_errno ? " errno=" : "", e->fts_errno ? en(e->fts_errno) : "", kept,
+             e->fts_info == FTS_NS || e->fts_info == FTS_DNR || e->fts_info == FTS_ERR ? "nostat"
+                                                                                        : FMT_ST(*e->fts_statp),
+             content);
+    }
+    printf("  end errno=%s\n", errno ? en(errno) : "0");
+    errno = SENTINEL;
+    int rc = fts_close(f);
+    printf("  fts_close=%d%s\n", rc, errno != SENTINEL ? " errno-changed" : "");
+    char cwd[PATH_MAX];
+    printf("  cwd %s\n", getcwd(cwd, sizeof cwd) && strcmp(cwd, here) == 0 ? "restored" : "MOVED");
+    if (chdir(here) != 0) {
+      return 2;
+    }
+  }
+  /* fts_children of the roots before the first fts_read, and of a root directory
+   * (chdir walk, full entries) */
+  FTS *f = fts_open(argv, FTS_PHYSICAL, by_name);
+  if (f) {
+    for (FTSENT *c = fts_children(f, 0); c; c = c->fts_link) {
+      printf("fts_children.roots %s info=%s level=%d\n", rel(c->fts_accpath), fts_info_name(c->fts_info), c->fts_level);
+    }
+    FTSENT *e = fts_read(f);
+    if (e && e->fts_info == FTS_D) {
+      for (FTSENT *c = fts_children(f, 0); c; c = c->fts_link) {
+        printf("fts_children %s/%s info=%s level=%d %s\n", rel(e->fts_path), esc(c->fts_name),
+               fts_info_name(c->fts_info), c->fts_level,
+               c->fts_info == FTS_NS ? "nostat" : FMT_ST(*c->fts_statp));
+      }
+    }
+    fts_close(f);
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* statfs                                                                               */
+
+/* What filesystem each path is on, by path and by fd: the fields that say which
+ * filesystem it is (free counts change, the fsid is not printed). */
+static int cmd_statfs(int argc, char **argv) {
+  for (int i = 0; i < argc; i++) {
+    const char *p = argv[i];
+    struct statfs sf;
+    struct statfs64 sf64;
+    struct statvfs sv;
+    struct statvfs64 sv64;
+#define SF(label, call, b)                                                                                   \
+  do {                                                                                                       \
+    errno = SENTINEL;                                                                                        \
+    if ((call) == 0) {                                                                                       \
+      out(label, p, "type=%lx bsize=%ld namelen=%ld flags=%lx", (unsigned long)(b).f_type, (long)(b).f_bsize, \
+          (long)(b).f_namelen, (unsigned long)(b).f_flags & ~(unsigned long)ST_RELATIME);                    \
+    } else {                                                                                                 \
+      out(label, p, "rc=-1 %s", en(errno));                                                                  \
+    }                                                                                                        \
+  } while (0)
+#define SV(label, call, b)                                                                                     \
+  do {                                                                                                         \
+    errno = SENTINEL;                                                                                          \
+    if ((call) == 0) {                                                                                         \
+      out(label, p, "bsize=%lu namemax=%lu flag=%lx", (unsigned long)(b).f_bsize, (unsigned long)(b).f_namemax, \
+          (unsigned long)(b).f_flag);                                                                          \
+    } else {                                                                                                   \
+      out(label, p, "rc=-1 %s", en(errno));                                                                    \
+    }                                                                                                          \
+  } while (0)
+    SF("statfs", statfs(p, &sf), sf);
+    SF("statfs64", statfs64(p, &sf64), sf64);
+    SV("statvfs", statvfs(p, &sv), sv);
+    SV("statvfs64", statvfs64(p, &sv64), sv64);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      out("fstatfs", p, "open=%s", en(errno));
+      continue;
+    }
+    SF("fstatfs", fstatfs(fd, &sf), sf);
+    SF("fstatfs64", fstatfs64(fd, &sf64), sf64);
+    SV("fstatvfs", fstatvfs(fd, &sv), sv);
+    SV("fstatvfs64", fstatvfs64(fd, &sv64), sv64);
+#undef SF
+#undef SV
+    close(fd);
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* chdir                                                                                */
 
@@ -1864,6 +2017,8 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "nftw")) rc = cmd_nftw(n, a, 0);
   else if (!strcmp(cmd, "nftw-follow")) rc = cmd_nftw(n, a, 1);
   else if (!strcmp(cmd, "fts")) rc = cmd_fts(n, a);
+  else if (!strcmp(cmd, "fts-order")) rc = cmd_fts_order(n, a);
+  else if (!strcmp(cmd, "statfs")) rc = cmd_statfs(n, a);
   else if (!strcmp(cmd, "chdir")) rc = cmd_chdir(n, a);
   else if (!strcmp(cmd, "dup")) rc = cmd_dup(n, a);
   else if (!strcmp(cmd, "fork")) rc = cmd_fork(n, a);
