@@ -27,5 +27,8 @@ void add_ingest_command(CLI::App& app, Globals& g, int& exit_code);
 void add_status_command(CLI::App& app, Globals& g, int& exit_code);
 void add_ls_command(CLI::App& app, Globals& g, int& exit_code);
 void add_run_command(CLI::App& app, Globals& g, int& exit_code);
+void add_inception_command(CLI::App& app, Globals& g, int& exit_code);
+void add_wake_command(CLI::App& app, Globals& g, int& exit_code);
+void add_hook_command(CLI::App& app, Globals& g, int& exit_code);
 
 }  // namespace vrift::cli
