@@ -117,8 +117,8 @@ int run_inception(Globals g, const InceptionArgs& args) {
     if (size_t others = project::other_live_shells(*existing, self); others > 0) {
       print_failure(project::Failure{
           fmt::format("cannot switch the session to [{}] mode", label(mode)), ctx->paths.root,
-          fmt::format("{} other shell{} in its [{}] session would lose its files; wake there first, or pass --force",
-                      others, others == 1 ? " is" : "s are", label(existing->mode))});
+          fmt::format("{} other shell{} in its [{}] session and would lose {} files; wake there first, or pass --force",
+                      others, others == 1 ? " is" : "s are", label(existing->mode), others == 1 ? "its" : "their")});
       return 1;
     }
   }
