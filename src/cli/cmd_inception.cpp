@@ -174,8 +174,7 @@ void add_inception_command(CLI::App& app, Globals& g, int& exit_code) {
   auto* cmd = app.add_subcommand(
       "inception", "Enter the projection in this shell: eval \"$(vrift inception [--solid|--phantom])\"");
   auto args = std::make_shared<InceptionArgs>();
-  auto* solid = cmd->add_flag("--solid", args->solid,
-                              "Files stay on disk as links; a project with an active session keeps its mode");
+  auto* solid = cmd->add_flag("--solid", args->solid, "Files stay on disk as links (default for a new session)");
   cmd->add_flag("--phantom", args->phantom, "Files live in The Source only, seen through the shim")->excludes(solid);
   cmd->add_option("--shell", args->shell, "Write code for bash, zsh or fish (default: the calling shell)");
   cmd->add_flag("--force", args->force, "Switch the mode even while other shells are in the session");

@@ -87,7 +87,7 @@ TEST(ShellCode, LeaveRestoresWhatEnterChanged) {
     }
     // XX_PRELOAD exported, VRIFT_PROJECT set but not exported, VRIFT_MODE unset.
     std::string script = "export XX_PRELOAD=/old.so; VRIFT_PROJECT='local value'; unset VRIFT_MODE; PS1='$ '\n"
-                         "show() { env | grep -E '^(XX_PRELOAD|VRIFT_)' | sort; printf '[%s|%s|%s]\\n' \"$PS1\" "
+                         "show() { env | grep -E '^(XX_PRELOAD|VRIFT_MODE|VRIFT_PROJECT)=' | sort; printf '[%s|%s|%s]\\n' \"$PS1\" "
                          "\"${VRIFT_PROJECT-unset}\" \"${VRIFT_MODE-unset}\"; }\n"
                          "show\n";
     std::string enter = enter_code(shell, vars, "(pfx) ");
@@ -111,7 +111,7 @@ TEST(ShellCode, FishLeaveRestoresWhatEnterChanged) {
   std::vector<std::string> names = {"XX_PRELOAD", "VRIFT_PROJECT", "VRIFT_MODE"};
   std::string script = "set -gx XX_PRELOAD /old.so; set -g VRIFT_PROJECT 'local value'; set -e VRIFT_MODE\n"
                        "function fish_prompt; printf '%s' 'st='$status' > '; end\n"
-                       "function show; env | grep -E '^(XX_PRELOAD|VRIFT_)' | sort; false; "
+                       "function show; env | grep -E '^(XX_PRELOAD|VRIFT_MODE|VRIFT_PROJECT)=' | sort; false; "
                        "printf '[%s|%s]\\n' (fish_prompt) \"$VRIFT_PROJECT\"; set -q VRIFT_MODE; or echo no-mode; end\n"
                        "show\n";
   std::string enter = enter_code(Shell::fish, vars, "(pfx) ");
