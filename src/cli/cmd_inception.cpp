@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
+#include "cli/output.hpp"
 #include "cli/projection.hpp"
 #include "project/session.hpp"
 #include "project/session_record.hpp"
@@ -61,6 +62,9 @@ void leave_previous(const std::string& root, const project::ShellRef& self) {
 }
 
 int run_inception(Globals g, const InceptionArgs& args) {
+  if (!prints_for_eval("inception")) {
+    return 2;
+  }
   auto shell = project::detect_shell(args.shell);
   if (!shell) {
     print_failure(shell.error());

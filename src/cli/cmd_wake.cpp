@@ -11,6 +11,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
+#include "cli/output.hpp"
 #include "project/project.hpp"
 #include "project/session.hpp"
 #include "project/session_record.hpp"
@@ -66,6 +67,9 @@ std::optional<Left> leave_record(const project::ProjectPaths& paths, const WakeA
 }
 
 int run_wake(const Globals& g, const WakeArgs& args) {
+  if (!prints_for_eval("wake")) {
+    return 2;
+  }
   auto shell = project::detect_shell(args.shell);
   if (!shell) {
     print_failure(shell.error());

@@ -57,6 +57,12 @@ in_pane "env | sort > $B/env0; declare -p PS1 VRIFT_MODE UV_USE_IO_URING > $B/va
 grep -q '^UV_USE_IO_URING=1$' "$B/env0" || fail "pre-session environment: $(cat "$B/env0")"
 grep -q '^LD_PRELOAD=' "$B/env0" && fail "the pane started with LD_PRELOAD set"
 
+# Typed without eval, it changes nothing and says how to use it.
+in_pane 'vrift inception'
+screen | grep -q 'use: eval "$(vrift inception)"' || fail "no hint when run without eval: $(screen)"
+[ ! -e .vrift/session.json ] || fail "inception without eval recorded a session"
+in_pane 'clear'
+
 in_pane 'eval "$(vrift inception)"'
 screen_shows_prompt "(vrift 🌀 [Solid]) test-prompt>"
 screen | grep -q "🌀 Entering the dream…" || fail "no entering message: $(screen)"
@@ -109,15 +115,32 @@ grep -q '^mode = "phantom"$' .vrift/config.toml || fail "config.toml does not re
 in_pane "cat $FILE > $B/cat2; node -e 'console.log(require(\"semver\").valid(\"4.5.6\"))' > $B/node2"
 cmp -s "$B/cat2" "$SCRATCH/npm/$FILE" || fail "cat of a phantom file in the session"
 expect_eq "$(cat "$B/node2")" "4.5.6" "node requiring a phantom module"
-pass "inception --phantom converts first; files not on disk are read inside the session"
+# vrift typed inside the session sees the real tree, not the shim's view: an ingest
+# there changes nothing, and status finds no problem.
+"$VRIFT" --json status > "$B/status-before.json"
+in_pane "vrift -q ingest; vrift --json status > $B/status-inside.json"
+"$VRIFT" --json status > "$B/status-after.json"
+python3 - "$B" <<'PY'
+import json, sys
+d = sys.argv[1]
+before, inside, after = (json.load(open(f"{d}/status-{n}.json")) for n in ("before", "inside", "after"))
+for s in (before, inside, after):
+    assert all(v == 0 for k, v in s["problems"].items() if k != "borrowed_mtimes"), s["problems"]
+    assert s["entries"]["phantom"] == s["entries"]["files"] > 1000, s["entries"]
+    assert s["entries"]["delta"] == 0 and s["entries"]["whiteouts"] == 0, s["entries"]
+assert before["entries"] == inside["entries"] == after["entries"]
+assert inside["session"]["mode"] == "phantom" and inside["session"]["shells"] == 1, inside["session"]
+PY
+[ ! -e "$FILE" ] || fail "an ingest inside the Phantom session put $FILE on disk"
+pass "inception --phantom converts first; files not on disk are read inside; vrift itself sees the real tree"
 
 # A second shell rejoins in the session's mode; a mode switch is refused while the
 # tmux shell is in the session, unless forced.
-out=$(bash --norc -c 'eval "$("$VRIFT" inception 2>/dev/null)"; echo "$VRIFT_MODE|$PS1"; cat '"$FILE"' | head -c 1
-  python3 -c "import json; print(len(json.load(open(\".vrift/session.json\"))[\"shells\"]))"
+out=$(VRIFT_ABI_CONTEXT="x86_64 glibc-2.36" bash --norc -c 'eval "$("$VRIFT" inception 2>/dev/null)"; echo "$VRIFT_MODE|$PS1"; cat '"$FILE"' | head -c 1
+  python3 -c "import json; s = json.load(open(\".vrift/session.json\")); print(len(s[\"shells\"]), s[\"abi_context\"])"
   eval "$("$VRIFT" wake 2>'"$SCRATCH"'/wake2.err)"; echo "|${VRIFT_MODE-unset}"')
 expect_eq "$out" "phantom|(vrift 🌀 [Phantom]) 
-{2
+{2 x86_64 glibc-2.36
 |unset" "a second shell rejoining"
 grep -q "stays active for 1 other shell" "$SCRATCH/wake2.err" || fail "wake in the second shell: $(cat "$SCRATCH/wake2.err")"
 [ -e .vrift/session.json ] || fail "the second shell's wake ended the tmux shell's session"
