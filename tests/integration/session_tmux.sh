@@ -269,6 +269,30 @@ expect_eq "$out" "phantom|prefix|{|unset|no prefix" "fish hook"
 [ ! -e .vrift/session.json ] || fail "wake --end left session.json"
 pass "zsh chpwd and fish PWD hooks enter and leave; the session stays until wake --end"
 
+# --- mode switches: recorded, and finished after an interruption ----------------------
+census() { "$VRIFT" --json status | python3 -c 'import json, sys; e = json.load(sys.stdin)["entries"]; print(e["phantom"], e["files"])'; }
+mode_in() { bash --norc -c 'eval "$("$VRIFT" inception '"$1"' 2>/dev/null)"; echo "$VRIFT_MODE"; eval "$("$VRIFT" wake 2>/dev/null)"'; }
+"$VRIFT" -q ingest --solid
+grep -q '^mode = "solid"$' .vrift/config.toml || fail "ingest --solid did not record the mode"
+expect_eq "$(mode_in "")" solid "a new session after ingest --solid"
+[ -L "$FILE" ] || fail "a plain inception after ingest --solid converted the files"
+# Interrupted on the way to Phantom: the mode is recorded first, part is converted.
+sed -i 's/^mode = .*/mode = "phantom"/' .vrift/config.toml
+"$VRIFT" -q ingest --phantom node_modules/semver
+read -r ph all < <(census)
+[ "$ph" -gt 0 ] && [ "$ph" -lt "$all" ] || fail "not a partial projection: $ph of $all"
+expect_eq "$(mode_in "")" phantom "the next session after an interrupted switch to Phantom"
+read -r ph all < <(census)
+expect_eq "$ph" "$all" "phantom files after the switch was finished"
+# Interrupted on the way back to Solid.
+sed -i 's/^mode = .*/mode = "solid"/' .vrift/config.toml
+"$VRIFT" -q ingest --solid node_modules/semver
+expect_eq "$(mode_in --solid)" solid "inception --solid after an interrupted switch to Solid"
+read -r ph all < <(census)
+expect_eq "$ph" 0 "phantom files after the switch back was finished"
+[ "$(tree_hashes . node_modules)" == "$PLAIN" ] || fail "files differ after the mode switches"
+pass "ingest --solid/--phantom record the mode; a half-done switch is finished by the next inception"
+
 # --- an unprivileged user, in a project and Source of its own -------------------------
 U="$SCRATCH/user"
 mkdir -p "$U/proj/build" && echo "mine" > "$U/proj/build/f.txt"
