@@ -41,6 +41,15 @@ int run_ingest(const Globals& g, const IngestArgs& args) {
     return 1;
   }
   options.mode = args.phantom ? project::Mode::Phantom : args.solid ? project::Mode::Solid : ctx->config.mode;
+  // A mode asked for over the whole project becomes the project's mode, recorded before
+  // converting so an interrupted run resumes toward it (sessions and `run` read it).
+  if (options.paths.empty() && (args.solid || args.phantom) && options.mode != ctx->config.mode) {
+    if (auto recorded = project::set_config_mode(ctx->paths.config_file(), options.mode); !recorded) {
+      print_failure(recorded.error());
+      return 1;
+    }
+    ctx->config.mode = options.mode;
+  }
   options.jobs = args.jobs;
   options.progress = !g.quiet && !g.json && ::isatty(STDERR_FILENO);
   auto summary = project::ingest(ctx->paths, ctx->config, *ctx->source, *ctx->manifest, options,

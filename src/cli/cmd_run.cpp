@@ -4,11 +4,10 @@
 
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
-#include "project/ingest.hpp"
+#include "cli/projection.hpp"
 #include "project/prefetch.hpp"
 #include "project/session.hpp"
 #include "project/settle.hpp"
-#include "project/status.hpp"
 
 namespace vrift::cli {
 
@@ -35,36 +34,15 @@ int run_run(const Globals& g, const RunArgs& args) {
     return 1;
   }
   // The mode the files are projected in now; a different mode asked for converts them.
-  auto txn = ctx->manifest->read();
-  if (!txn) {
-    print_failure(project::Failure{"cannot read manifest", ctx->paths.manifest_dir(), error_reason(txn.error())});
+  auto projection = read_projection(*ctx);
+  if (!projection) {
     return 1;
   }
-  auto census = ctx->manifest->census(*txn);
-  txn->reset();
-  if (!census) {
-    print_failure(project::Failure{"cannot read manifest", ctx->paths.manifest_dir(), error_reason(census.error())});
-    return 1;
-  }
-  bool projected_phantom = census->phantom > 0;
   project::Mode mode = args.phantom ? project::Mode::Phantom
                        : args.solid ? project::Mode::Solid
-                       : projected_phantom ? project::Mode::Phantom
-                                           : ctx->config.mode;
-  bool converting = mode == project::Mode::Phantom ? census->phantom != census->files : census->phantom > 0;
-  if (converting) {
-    if (!g.quiet) {
-      fmt::print(stderr, "vrift: converting the projection to [{}] mode first\n",
-                 mode == project::Mode::Phantom ? "Phantom" : "Solid");
-    }
-    project::IngestOptions options;
-    options.mode = mode;
-    auto summary = project::ingest(ctx->paths, ctx->config, *ctx->source, *ctx->manifest, options,
-                                   [&](const project::Failure& f) { print_warning(f); });
-    if (!summary) {
-      print_failure(summary.error());
-      return 1;
-    }
+                                    : default_mode(*ctx, *projection);
+  if (!switch_projection(g, *ctx, *projection, mode)) {
+    return 1;
   }
   project::SessionSpec spec{ctx->paths, ctx->source->root(), *shim, mode};
   project::Outcome<int> status = 0;

@@ -11,6 +11,32 @@ namespace vrift::cli {
 
 namespace {
 
+nlohmann::json session_json(const project::StatusReport& r) {
+  if (!r.session_error.empty()) {
+    return {{"error", r.session_error}};
+  }
+  if (!r.session) {
+    return nullptr;
+  }
+  const auto& s = *r.session;
+  return {{"mode", project::mode_name(s.mode)}, {"started_at", s.started_at}, {"shells", r.session_shells},
+          {"the_source", s.cas_root}, {"shim", s.shim},
+          {"abi_context", s.abi_context.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.abi_context)}};
+}
+
+std::string session_line(const project::StatusReport& r) {
+  if (!r.session_error.empty()) {
+    return "unreadable: " + r.session_error;
+  }
+  if (!r.session) {
+    return "none";
+  }
+  const auto& s = *r.session;
+  return fmt::format("[{}] since {}, {} shell{} in it{}", s.mode == project::Mode::Phantom ? "Phantom" : "Solid",
+                     s.started_at, r.session_shells, r.session_shells == 1 ? "" : "s",
+                     r.session_shells == 0 ? " (a shell entering the project rejoins it)" : "");
+}
+
 int run_status(const Globals& g) {
   auto ctx = open_project(g, false);
   if (!ctx) {
@@ -30,7 +56,7 @@ int run_status(const Globals& g) {
         {"project", ctx->paths.root},
         {"the_source", ctx->source->root()},
         {"mode", project::mode_name(r.mode)},
-        {"session", r.session.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.session)},
+        {"session", session_json(r)},
         {"entries", {{"total", c.entries}, {"files", c.files}, {"dirs", c.dirs}, {"symlinks", c.symlinks},
                      {"tier1", r.tier1_files}, {"tier2", r.tier2_files}, {"phantom", c.phantom},
                      {"delta", c.delta_entries}, {"whiteouts", c.delta_whiteouts}}},
@@ -50,8 +76,8 @@ int run_status(const Globals& g) {
   }
   fmt::print("project:    {}\n", ctx->paths.root);
   fmt::print("The Source: {}\n", ctx->source->root());
-  fmt::print("mode:       [{}]   session: {}\n", r.mode == project::Mode::Phantom ? "Phantom" : "Solid",
-             r.session.empty() ? "none" : r.session);
+  fmt::print("mode:       [{}]\n", r.mode == project::Mode::Phantom ? "Phantom" : "Solid");
+  fmt::print("session:    {}\n", session_line(r));
   fmt::print("entries:    {} files ({} Tier-1, {} Tier-2, {} phantom), {} directories, {} symlinks\n", c.files,
              r.tier1_files, r.tier2_files, c.phantom, c.dirs, c.symlinks);
   fmt::print("space:      {} bytes of files stored as {} bytes in {} blobs (dedup {:.2f}x)\n", c.file_bytes,

@@ -29,5 +29,8 @@ void add_ls_command(CLI::App& app, Globals& g, int& exit_code);
 void add_run_command(CLI::App& app, Globals& g, int& exit_code);
 void add_doctor_command(CLI::App& app, Globals& g, int& exit_code);
 void add_restore_command(CLI::App& app, Globals& g, int& exit_code);
+void add_inception_command(CLI::App& app, Globals& g, int& exit_code);
+void add_wake_command(CLI::App& app, Globals& g, int& exit_code);
+void add_hook_command(CLI::App& app, Globals& g, int& exit_code);
 
 }  // namespace vrift::cli

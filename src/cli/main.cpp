@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/commands.hpp"
+#include "cli/unshim.hpp"
 
 namespace vrift::cli {
 
@@ -29,6 +30,7 @@ std::string resolve_cas_root(const Globals& g) {
 
 int main(int argc, char** argv) {
   using namespace vrift::cli;
+  leave_shim(argv);
   CLI::App app{"vrift: one copy of every file of your heavy project trees, projected back"};
   app.set_version_flag("--version", "vrift 0.1.0");
   app.require_subcommand(1);
@@ -56,6 +58,9 @@ int main(int argc, char** argv) {
   add_run_command(app, g, exit_code);
   add_doctor_command(app, g, exit_code);
   add_restore_command(app, g, exit_code);
+  add_inception_command(app, g, exit_code);
+  add_wake_command(app, g, exit_code);
+  add_hook_command(app, g, exit_code);
   add_hash_command(app, g, exit_code);
   add_cas_command(app, g, exit_code);
 

@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 
 namespace vrift::cli {
@@ -20,6 +22,14 @@ void print_error(std::string_view what, std::string_view path, const Error& e) {
 
 void print_warning(std::string_view what, std::string_view path, std::string_view why) {
   fmt::print(stderr, "vrift: warning: {} ({}): {}\n", what, printable_path(path), why);
+}
+
+bool prints_for_eval(std::string_view command) {
+  if (::isatty(STDOUT_FILENO) == 0) {
+    return true;
+  }
+  fmt::print(stderr, "vrift: {0} prints shell code for your shell to run; use: eval \"$(vrift {0})\"\n", command);
+  return false;
 }
 
 namespace {

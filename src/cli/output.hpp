@@ -14,6 +14,11 @@ void print_error(std::string_view what, std::string_view path, const Error& e);
 void print_error(std::string_view what, std::string_view path, std::string_view why);
 void print_warning(std::string_view what, std::string_view path, std::string_view why);
 
+// Whether `vrift <command>`'s stdout goes somewhere its shell code can be evaluated.
+// On a terminal it would only be shown, so this says how to run it (on stderr) and
+// returns false: the caller changes nothing and exits 2.
+bool prints_for_eval(std::string_view command);
+
 // A path as b3sum displays it: invalid UTF-8 replaced by U+FFFD (maximal subparts, as
 // Rust's from_utf8_lossy does); a path containing '\' or '\n' gets those escaped and
 // `needs_escape_prefix` is set so the caller prefixes the line with '\'.

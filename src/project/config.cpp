@@ -5,7 +5,11 @@
 #include <fmt/core.h>
 #include <toml++/toml.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "project/glob.hpp"
+#include "project/project.hpp"
 
 namespace vrift::project {
 
@@ -197,6 +201,61 @@ std::string render_config(const Config& config) {
                        rule.tier == manifest::Tier::tier1 ? 1 : 2);
   }
   return out;
+}
+
+Outcome<void> set_config_mode(const std::string& path, Mode mode) {
+  std::ifstream in(path);
+  if (!in) {
+    return failure("cannot read config", path, sys_error("open"));
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  std::string text = buf.str();
+  std::string line_out = fmt::format("mode = \"{}\"", mode_name(mode));
+
+  // Only top-level keys count: stop at the first [table] or [[array]] header.
+  size_t insert_at = text.size();
+  size_t replace_begin = std::string::npos;
+  size_t replace_end = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t eol = text.find('\n', pos);
+    size_t end = eol == std::string::npos ? text.size() : eol;
+    std::string_view line(text.data() + pos, end - pos);
+    size_t first = line.find_first_not_of(" \t");
+    std::string_view body = first == std::string_view::npos ? std::string_view() : line.substr(first);
+    if (body.starts_with('[')) {
+      insert_at = pos;
+      break;
+    }
+    if (body.starts_with("mode")) {
+      std::string_view rest = body.substr(4);
+      rest.remove_prefix(std::min(rest.find_first_not_of(" \t"), rest.size()));
+      if (rest.starts_with('=')) {
+        replace_begin = pos;
+        replace_end = end;
+        break;
+      }
+    }
+    pos = end + 1;
+  }
+  if (replace_begin != std::string::npos) {
+    text.replace(replace_begin, replace_end - replace_begin, line_out);
+  } else {
+    if (insert_at > 0 && text[insert_at - 1] != '\n') {
+      text.insert(insert_at++, "\n");
+    }
+    text.insert(insert_at, line_out + "\n\n");
+  }
+  try {
+    auto table = toml::parse(text, path);
+    if (table["mode"].value<std::string>() != std::string(mode_name(mode))) {
+      return failure("cannot record the mode", path, "the config's mode line could not be rewritten; edit it by hand");
+    }
+  } catch (const toml::parse_error& e) {
+    return failure("cannot record the mode", path,
+                   fmt::format("line {}: {}", e.source().begin.line, e.description()));
+  }
+  return write_file_atomic(path, text);
 }
 
 }  // namespace vrift::project

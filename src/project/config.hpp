@@ -48,4 +48,9 @@ Outcome<Config> load_config(const std::string& path);
 // The config as TOML text, with comments, as `vrift init` writes it.
 std::string render_config(const Config& config);
 
+// Records `mode` in the config file at `path`, changing only its top-level `mode = ...`
+// line (or adding one before the first table), so the rest of the file and its comments
+// stay as the user left them. Written atomically; the result is checked to load back.
+Outcome<void> set_config_mode(const std::string& path, Mode mode);
+
 }  // namespace vrift::project

@@ -40,6 +40,32 @@ Outcome<std::string> find_shim() {
                  "it is not beside the vrift binary; set VRIFT_SHIM to its path");
 }
 
+std::vector<std::string> session_variables() {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : session_environment(SessionSpec{}, {})) {
+    names.push_back(name);
+  }
+  return names;
+}
+
+std::string preload_without_shim(std::string_view preload, std::string_view shim_path) {
+  std::string rest;
+  size_t i = 0;
+  while (i <= preload.size()) {
+    size_t j = preload.find_first_of(": ", i);
+    if (j == std::string_view::npos) {
+      j = preload.size();
+    }
+    std::string_view item = preload.substr(i, j - i);
+    if (!item.empty() && item != shim_path && !item.ends_with("/libvrift_shim.so") && item != "libvrift_shim.so") {
+      rest += rest.empty() ? "" : ":";
+      rest += item;
+    }
+    i = j + 1;
+  }
+  return rest;
+}
+
 std::map<std::string, std::string> current_environment() {
   std::map<std::string, std::string> env;
   for (char** e = environ; e && *e; ++e) {
@@ -56,18 +82,8 @@ std::map<std::string, std::string> session_environment(const SessionSpec& spec,
   std::string preload = spec.shim_path;
   if (auto it = env.find("LD_PRELOAD"); it != env.end()) {
     // Keep other preloads, after ours; drop earlier copies of ours (no stacking).
-    std::string rest = it->second;
-    size_t i = 0;
-    while (i <= rest.size()) {
-      size_t j = rest.find_first_of(": ", i);
-      if (j == std::string::npos) {
-        j = rest.size();
-      }
-      std::string item = rest.substr(i, j - i);
-      if (!item.empty() && item != spec.shim_path && !item.ends_with("/libvrift_shim.so")) {
-        preload += ":" + item;
-      }
-      i = j + 1;
+    if (std::string rest = preload_without_shim(it->second, spec.shim_path); !rest.empty()) {
+      preload += ":" + rest;
     }
   }
   env["LD_PRELOAD"] = preload;

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "project/config.hpp"
@@ -34,6 +35,14 @@ Outcome<std::string> find_shim();
 // front, once, keeping any other preloads.
 std::map<std::string, std::string> session_environment(const SessionSpec& spec,
                                                        std::map<std::string, std::string> env);
+
+// The names of the variables session_environment sets, in a stable order.
+std::vector<std::string> session_variables();
+
+// `preload` (an LD_PRELOAD value: paths separated by ':' or ' ') without the shim: items
+// equal to `shim_path` or named libvrift_shim.so are dropped, the rest kept in order and
+// joined with ':'. Empty when nothing else was preloaded.
+std::string preload_without_shim(std::string_view preload, std::string_view shim_path);
 
 // The current process environment as a map.
 std::map<std::string, std::string> current_environment();

@@ -9,8 +9,6 @@
 
 #include <climits>
 #include <cstring>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <unordered_set>
 
 #include "base/fd.hpp"
@@ -21,24 +19,17 @@ namespace {
 
 int64_t to_ns(const timespec& ts) { return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec; }
 
-std::string active_session(const ProjectPaths& project) {
-  std::ifstream in(project.session_file());
-  if (!in) {
-    return {};
-  }
-  auto json = nlohmann::json::parse(in, nullptr, false);
-  if (json.is_discarded() || !json.contains("mode") || !json["mode"].is_string()) {
-    return "unknown (damaged session.json)";
-  }
-  return json["mode"].get<std::string>();
-}
-
 }  // namespace
 
 Outcome<StatusReport> project_status(const ProjectPaths& project, const Config& config, const cas::TheSource& source,
                                      manifest::LmdbManifest& manifest) {
   StatusReport report;
-  report.session = active_session(project);
+  if (auto session = read_session(project); !session) {
+    report.session_error = session.error().why;
+  } else if (*session) {
+    report.session = std::move(*session);
+    report.session_shells = other_live_shells(*report.session, ShellRef{});
+  }
   UniqueFd root(::open(project.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) {
     return failure("cannot open project", project.root, sys_error("open"));

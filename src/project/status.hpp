@@ -3,6 +3,7 @@
 // anything inconsistent that `vrift doctor` should look at.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "cas/the_source.hpp"
@@ -10,12 +11,15 @@
 #include "project/config.hpp"
 #include "project/failure.hpp"
 #include "project/project.hpp"
+#include "project/session_record.hpp"
 
 namespace vrift::project {
 
 struct StatusReport {
   Mode mode = Mode::Solid;          // the mode the project's files are projected in
-  std::string session;              // the active session's mode, or empty
+  std::optional<SessionRecord> session;  // the active session (session.json), if any
+  uint64_t session_shells = 0;      // live shells in it
+  std::string session_error;        // why session.json could not be read; empty: it could
   manifest::Census census;
   uint64_t tier1_files = 0;
   uint64_t tier2_files = 0;

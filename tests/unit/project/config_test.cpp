@@ -69,5 +69,32 @@ TEST(Config, ErrorsNameTheLine) {
   EXPECT_FALSE(load_config(dir / "e.toml"));
 }
 
+TEST(Config, SetModeChangesOnlyTheModeLine) {
+  test::TempDir dir;
+  std::string text = "# mine\nversion = 1\n  mode   = \"solid\"  # keep?\nprojected = [\"build\"]\n\n"
+                     "[tier1]\n# a comment I wrote\nlink = \"hardlink\"\nmode_note = 1\n";
+  std::ofstream(dir / "c.toml") << text;
+  ASSERT_TRUE(set_config_mode(dir / "c.toml", Mode::Phantom));
+  auto loaded = load_config(dir / "c.toml");
+  ASSERT_TRUE(loaded) << loaded.error().why;
+  EXPECT_EQ(loaded->mode, Mode::Phantom);
+  EXPECT_EQ(loaded->tier1_link, Tier1Link::hardlink);
+  std::ifstream in(dir / "c.toml");
+  std::string back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(back, "# mine\nversion = 1\nmode = \"phantom\"\nprojected = [\"build\"]\n\n"
+                  "[tier1]\n# a comment I wrote\nlink = \"hardlink\"\nmode_note = 1\n");
+
+  // No mode line: one is added before the first table, not inside it.
+  std::ofstream(dir / "d.toml") << "version = 1\n[tier1]\nlink = \"symlink\"\n";
+  ASSERT_TRUE(set_config_mode(dir / "d.toml", Mode::Phantom));
+  loaded = load_config(dir / "d.toml");
+  ASSERT_TRUE(loaded) << loaded.error().why;
+  EXPECT_EQ(loaded->mode, Mode::Phantom);
+  ASSERT_TRUE(set_config_mode(dir / "d.toml", Mode::Solid));
+  EXPECT_EQ(load_config(dir / "d.toml")->mode, Mode::Solid);
+
+  EXPECT_FALSE(set_config_mode(dir / "missing.toml", Mode::Solid));
+}
+
 }  // namespace
 }  // namespace vrift::project
