@@ -109,19 +109,13 @@ int run_inception(Globals g, const InceptionArgs& args) {
     }
     g.cas_root = existing->cas_root;
   }
-  auto ctx = open_project(g, true);
-  if (!ctx) {
+  auto start = prepare_session(g);
+  if (!start) {
     return 1;
   }
-  auto shim = project::find_shim();
-  if (!shim) {
-    print_failure(shim.error());
-    return 1;
-  }
-  auto projection = read_projection(*ctx);
-  if (!projection) {
-    return 1;
-  }
+  ProjectContext* ctx = &start->ctx;
+  const std::string* shim = &start->shim;
+  const Projection* projection = &start->projection;
   project::Mode mode = args.phantom ? project::Mode::Phantom
                        : args.solid ? project::Mode::Solid
                        : existing   ? existing->mode

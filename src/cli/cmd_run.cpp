@@ -24,20 +24,13 @@ struct RunArgs {
 };
 
 int run_run(const Globals& g, const RunArgs& args) {
-  auto ctx = open_project(g, true);
-  if (!ctx) {
+  auto start = prepare_session(g);
+  if (!start) {
     return 1;
   }
-  auto shim = project::find_shim();
-  if (!shim) {
-    print_failure(shim.error());
-    return 1;
-  }
-  // The mode the files are projected in now; a different mode asked for converts them.
-  auto projection = read_projection(*ctx);
-  if (!projection) {
-    return 1;
-  }
+  ProjectContext* ctx = &start->ctx;
+  const std::string* shim = &start->shim;
+  const Projection* projection = &start->projection;
   project::Mode mode = args.phantom ? project::Mode::Phantom
                        : args.solid ? project::Mode::Solid
                                     : default_mode(*ctx, *projection);

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "project/ingest.hpp"
+#include "project/session.hpp"
 
 namespace vrift::cli {
 
@@ -56,6 +57,23 @@ bool switch_projection(const Globals& g, ProjectContext& ctx, const Projection& 
                                                summary->failed)});
   }
   return true;
+}
+
+std::optional<SessionStart> prepare_session(const Globals& g) {
+  auto ctx = open_project(g, true);
+  if (!ctx) {
+    return std::nullopt;
+  }
+  auto shim = project::find_shim();
+  if (!shim) {
+    print_failure(shim.error());
+    return std::nullopt;
+  }
+  auto projection = read_projection(*ctx);
+  if (!projection) {
+    return std::nullopt;
+  }
+  return SessionStart{std::move(*ctx), std::move(*shim), *projection};
 }
 
 }  // namespace vrift::cli

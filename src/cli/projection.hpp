@@ -3,6 +3,7 @@
 // `vrift inception` do before they start a session in a given mode.
 
 #include <optional>
+#include <string>
 
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
@@ -14,6 +15,17 @@ struct Projection {
   uint64_t files = 0;    // regular files in the manifest
   uint64_t phantom = 0;  // of them, those held only in The Source
 };
+
+// What starting a session needs: the project opened (The Source created if missing), the
+// shim found, and how the files are projected now.
+struct SessionStart {
+  ProjectContext ctx;
+  std::string shim;
+  Projection projection;
+};
+
+// Prints the failure and returns nullopt.
+std::optional<SessionStart> prepare_session(const Globals& g);
 
 // Counts the project's files and phantom files. Prints the failure and returns nullopt.
 std::optional<Projection> read_projection(ProjectContext& ctx);

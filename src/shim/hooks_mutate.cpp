@@ -324,16 +324,26 @@ int symlink_at(const char* target, int dirfd, const char* path) noexcept {
 
 // Break-before-write of a managed file reached by path, then `change` on the private
 // file, then re-ingest. Returns -2 when the path is not a managed file.
-template <class Change>
-int change_managed(int dirfd, const char* path, bool follow, bool truncate, Change&& change) noexcept {
-  ManagedFile file;
+// Resolves the managed file a change is about: 1 with its entry copied into `facts` and
+// the read snapshot ended (the change writes the manifest), -2 when the path is not a
+// managed file, -1 with errno.
+int resolve_for_change(ManagedFile& file, int dirfd, const char* path, bool follow, FileFacts& facts) noexcept {
   int found = file.resolve(dirfd, path, follow);
   if (found <= 0) {
     return found == 0 ? -2 : -1;
   }
-  FileFacts facts;
   facts.assign(file.entry);
   file.lookup.release();
+  return 1;
+}
+
+template <class Change>
+int change_managed(int dirfd, const char* path, bool follow, bool truncate, Change&& change) noexcept {
+  ManagedFile file;
+  FileFacts facts;
+  if (int found = resolve_for_change(file, dirfd, path, follow, facts); found != 1) {
+    return found;
+  }
   if (break_before_write(file.path, facts, truncate) != 0) {
     return -1;
   }
@@ -391,13 +401,10 @@ bool requested_mtime(const struct timespec* times, int64_t& out) noexcept {
 // utimensat on a managed file sets the manifest's mtime. Returns -2 when not ours.
 int utimens_managed(int dirfd, const char* path, const struct timespec* times, int flags) noexcept {
   ManagedFile file;
-  int found = file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0);
-  if (found <= 0) {
-    return found == 0 ? -2 : -1;
-  }
   FileFacts facts;
-  facts.assign(file.entry);
-  file.lookup.release();
+  if (int found = resolve_for_change(file, dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, facts); found != 1) {
+    return found;
+  }
   int64_t mtime = 0;
   if (!requested_mtime(times, mtime)) {
     return 0;
