@@ -213,14 +213,26 @@ Result<EnvHandle*> open_handle(const EnvConfig& config, const struct stat& dir_s
   ::pthread_rwlock_init(&h->remap_lock, &attr);
   ::pthread_rwlockattr_destroy(&attr);
 
-  auto opened = [&]() noexcept -> Status {
+  auto open_env = [&](unsigned flags) noexcept -> Status {
     h->env = VRIFT_TRY(lmdb::Env::create());
     MDB_env* env = h->env.get();
     VRIFT_CHECK(lmdb::check(::mdb_env_set_maxdbs(env, 4), "mdb_env_set_maxdbs"));
     VRIFT_CHECK(
         lmdb::check(::mdb_env_set_maxreaders(env, config.max_readers), "mdb_env_set_maxreaders"));
+    return lmdb::check(::mdb_env_open(env, config.dir, flags, 0644), "open manifest");
+  };
+  auto opened = [&]() noexcept -> Status {
     unsigned flags = MDB_NOTLS | (config.read_only ? MDB_RDONLY : 0u);
-    VRIFT_CHECK(lmdb::check(::mdb_env_open(env, config.dir, flags, 0644), "open manifest"));
+    Status env_open = open_env(flags);
+    if (!env_open && config.read_only && env_open.error().sys == EACCES) {
+      // A reader who may not write the lock file (another user's project) reads
+      // without the reader table. A writer committing meanwhile may reuse pages such a
+      // reader is on: lookups then fail as corrupt records, never crash.
+      h->env.close();
+      env_open = open_env(flags | MDB_NOLOCK);
+    }
+    VRIFT_CHECK(env_open);
+    MDB_env* env = h->env.get();
     claim_fds(*h, config.dir);
     VRIFT_CHECK(check_not_truncated(env));
     // An existing environment keeps the map size recorded in it (LMDB reads it when no

@@ -115,12 +115,31 @@ int access_at(int dirfd, const char* path, int mode, int flags) noexcept {
       if (mode == F_OK) {
         return 0;
       }
-      // The session user owns managed files: the owner bits decide (root: any x bit).
-      unsigned bits = (file.st.st_mode >> 6) & 7;
-      bool root = ((flags & AT_EACCESS) != 0 ? ::geteuid() : ::getuid()) == 0;
+      // Managed files belong to the project's owner: the owner, group or other bits
+      // decide as for the caller's identity (root: any x bit).
+      bool effective = (flags & AT_EACCESS) != 0;
+      uid_t uid = effective ? ::geteuid() : ::getuid();
+      gid_t gid = effective ? ::getegid() : ::getgid();
+      unsigned shift = uid == file.st.st_uid ? 6 : (gid == file.st.st_gid || ::group_member(file.st.st_gid)) ? 3 : 0;
+      unsigned bits = (file.st.st_mode >> shift) & 7;
+      bool root = uid == 0;
       bool ok = ((mode & R_OK) == 0 || root || (bits & 4) != 0) &&
                 ((mode & W_OK) == 0 || root || (bits & 2) != 0) &&
                 ((mode & X_OK) == 0 || (file.st.st_mode & 0111) != 0);
+      // Writing a managed file puts a private copy in its directory (break-before-write):
+      // it is writable only where the caller may create files.
+      if (ok && (mode & W_OK) != 0) {
+        size_t dir_len = file.path.abs_len;
+        while (dir_len > 1 && file.path.abs[dir_len - 1] != '/') {
+          --dir_len;
+        }
+        char dir[PATH_MAX];
+        std::memcpy(dir, file.path.abs, dir_len);
+        dir[dir_len > 1 ? dir_len - 1 : 1] = '\0';
+        int saved = errno;
+        ok = real().faccessat(AT_FDCWD, dir, W_OK | X_OK, flags & AT_EACCESS) == 0;
+        errno = saved;
+      }
       if (!ok) {
         errno = EACCES;
         return -1;

@@ -61,8 +61,10 @@ bool initialize() noexcept {
     return false;
   }
   g_session.project_dev = st.st_dev;
-  g_session.uid = ::getuid();
-  g_session.gid = ::getgid();
+  // Managed files belong to whoever owns the project (its files would, on disk): the
+  // session user in the usual case, root's for another user reading root's project.
+  g_session.uid = st.st_uid;
+  g_session.gid = st.st_gid;
 
   Dl_info self;
   if (::dladdr(reinterpret_cast<void*>(&debug_log), &self) != 0 && self.dli_fname != nullptr) {

@@ -39,7 +39,7 @@ struct SessionConfig {
   bool writable = false;     // the manifest is open read-write (files can be re-ingested)
   bool debug = false;
   dev_t project_dev = 0;
-  uid_t uid = 0;
+  uid_t uid = 0;             // owner of managed files: the project root's owner
   gid_t gid = 0;
   // The session's variables as "NAME=value", for children whose environment lost them.
   char env_preload[4096 + 16] = {};  // LD_PRELOAD=<this shim>
