@@ -5,14 +5,18 @@
 // therefore gets a real file of its own: a copy of its blob under
 // <project>/.vrift/materialized/, named by the path's virtual inode, made once and
 // atomically (temp + rename), reused after that.
-// Not covered yet: libraries found next to the object through $ORIGIN, which resolves
-// relative to the copy.
+// dladdr() names the project path, not the copy: each copy made or reused is remembered
+// with its project path. Not covered yet: libraries found next to the object through
+// $ORIGIN, which resolves relative to the copy.
 
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -86,10 +90,70 @@ bool materialize(const ManagedFile& file, char* out) {
   return true;
 }
 
+// Copies this process loaded, with the project paths they stand for (dladdr).
+struct Loaded {
+  char copy[PATH_MAX];
+  char project[PATH_MAX];
+};
+constexpr int k_max_loaded = 64;
+constinit Loaded g_loaded[k_max_loaded]{};
+constinit std::atomic<int> g_loaded_count{0};
+constinit pthread_mutex_t g_loaded_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void remember_loaded(const char* copy, const char* project) {
+  ::pthread_mutex_lock(&g_loaded_lock);
+  int n = g_loaded_count.load(std::memory_order_relaxed);
+  bool known = false;
+  for (int i = 0; i < n && !known; ++i) {
+    known = std::strcmp(g_loaded[i].copy, copy) == 0;
+  }
+  if (!known && n < k_max_loaded) {
+    std::snprintf(g_loaded[n].copy, PATH_MAX, "%s", copy);
+    std::snprintf(g_loaded[n].project, PATH_MAX, "%s", project);
+    g_loaded_count.store(n + 1, std::memory_order_release);
+  }
+  ::pthread_mutex_unlock(&g_loaded_lock);
+}
+
+// The project path a loaded copy stands for, or null. Entries are never changed once
+// published, so the returned string stays valid for the life of the process.
+const char* project_of_copy(const char* name) {
+  if (name == nullptr) {
+    return nullptr;
+  }
+  int n = g_loaded_count.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) {
+    if (std::strcmp(g_loaded[i].copy, name) == 0) {
+      return g_loaded[i].project;
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace
 }  // namespace vrift::shim
 
 using namespace vrift::shim;
+
+VRIFT_EXPORT int dladdr(const void* addr, Dl_info* info) {
+  int rc = real().dladdr(addr, info);
+  if (rc != 0) {
+    if (const char* project = project_of_copy(info->dli_fname)) {
+      info->dli_fname = project;
+    }
+  }
+  return rc;
+}
+
+VRIFT_EXPORT int dladdr1(const void* addr, Dl_info* info, void** extra, int flags) {
+  int rc = real().dladdr1(addr, info, extra, flags);
+  if (rc != 0) {
+    if (const char* project = project_of_copy(info->dli_fname)) {
+      info->dli_fname = project;
+    }
+  }
+  return rc;
+}
 
 VRIFT_EXPORT void* dlopen(const char* path, int flags) {
   if (path != nullptr && std::strchr(path, '/') != nullptr && active()) {
@@ -102,8 +166,38 @@ VRIFT_EXPORT void* dlopen(const char* path, int flags) {
     }
     errno = saved;
     if (materialized) {
-      return real().dlopen(copy, flags);
+      void* handle = real().dlopen(copy, flags);
+      int dl_saved = errno;
+      ManagedPath mp;
+      if (classify(AT_FDCWD, path, mp)) {
+        remember_loaded(copy, handle != nullptr ? mp.abs : path);  // a failure's message names `path`
+      }
+      errno = dl_saved;
+      return handle;
     }
   }
   return real().dlopen(path, flags);
+}
+
+// A failed dlopen's message names the file ld.so opened: the copy. It names the path the
+// program asked for instead.
+VRIFT_EXPORT char* dlerror() {
+  static __thread char t_message[PATH_MAX + 512] __attribute__((tls_model("initial-exec")));
+  char* message = real().dlerror();
+  if (message == nullptr || g_loaded_count.load(std::memory_order_acquire) == 0) {
+    return message;
+  }
+  const char* colon = std::strstr(message, ": ");
+  if (colon == nullptr || static_cast<size_t>(colon - message) >= PATH_MAX) {
+    return message;
+  }
+  char name[PATH_MAX];
+  std::memcpy(name, message, static_cast<size_t>(colon - message));
+  name[colon - message] = '\0';
+  const char* project = project_of_copy(name);
+  if (project == nullptr) {
+    return message;
+  }
+  std::snprintf(t_message, sizeof t_message, "%s%s", project, colon);
+  return t_message;
 }

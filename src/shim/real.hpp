@@ -4,6 +4,7 @@
 // wrapper (that would translate a path twice).
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <fts.h>
 #include <ftw.h>
