@@ -19,9 +19,11 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "shim/export.hpp"
+#include "shim/origin.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
 #include "shim/vfs.hpp"
@@ -135,12 +137,33 @@ const char* project_of_copy(const char* name) {
 
 using namespace vrift::shim;
 
-VRIFT_EXPORT int dladdr(const void* addr, Dl_info* info) {
-  int rc = real().dladdr(addr, info);
-  if (rc != 0) {
+namespace vrift::shim {
+namespace {
+
+// dli_fname of a per-path copy or of a library loaded from the $ORIGIN mirror becomes
+// the project path it stands for.
+void name_project_path(Dl_info* info) {
+  if (const char* project = project_of_copy(info->dli_fname)) {
+    info->dli_fname = project;
+    return;
+  }
+  char path[PATH_MAX];
+  if (info->dli_fname != nullptr &&
+      project_of_mirror(info->dli_fname, std::strlen(info->dli_fname), path, sizeof path) != 0) {
+    remember_loaded(info->dli_fname, path);
     if (const char* project = project_of_copy(info->dli_fname)) {
       info->dli_fname = project;
     }
+  }
+}
+
+}  // namespace
+}  // namespace vrift::shim
+
+VRIFT_EXPORT int dladdr(const void* addr, Dl_info* info) {
+  int rc = real().dladdr(addr, info);
+  if (rc != 0) {
+    name_project_path(info);
   }
   return rc;
 }
@@ -148,9 +171,7 @@ VRIFT_EXPORT int dladdr(const void* addr, Dl_info* info) {
 VRIFT_EXPORT int dladdr1(const void* addr, Dl_info* info, void** extra, int flags) {
   int rc = real().dladdr1(addr, info, extra, flags);
   if (rc != 0) {
-    if (const char* project = project_of_copy(info->dli_fname)) {
-      info->dli_fname = project;
-    }
+    name_project_path(info);
   }
   return rc;
 }
@@ -182,7 +203,10 @@ VRIFT_EXPORT void* dlopen(const char* path, int flags) {
 // A failed dlopen's message names the file ld.so opened: the copy. It names the path the
 // program asked for instead.
 VRIFT_EXPORT char* dlerror() {
-  static __thread char t_message[PATH_MAX + 512] __attribute__((tls_model("initial-exec")));
+  // Per thread, as dlerror's own message is; allocated on first use, since static TLS
+  // must stay small for the shim to be dlopen-able (vrift run loads it that way).
+  static __thread char* t_message __attribute__((tls_model("initial-exec"))) = nullptr;
+  constexpr size_t k_message_cap = PATH_MAX + 512;
   char* message = real().dlerror();
   if (message == nullptr || g_loaded_count.load(std::memory_order_acquire) == 0) {
     return message;
@@ -198,6 +222,12 @@ VRIFT_EXPORT char* dlerror() {
   if (project == nullptr) {
     return message;
   }
-  std::snprintf(t_message, sizeof t_message, "%s%s", project, colon);
+  if (t_message == nullptr) {
+    t_message = static_cast<char*>(std::malloc(k_message_cap));
+    if (t_message == nullptr) {
+      return message;
+    }
+  }
+  std::snprintf(t_message, k_message_cap, "%s%s", project, colon);
   return t_message;
 }

@@ -32,6 +32,7 @@
 #include "shim/hooks.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
+#include "shim/origin.hpp"
 #include "shim/vfs.hpp"
 #include "shim/writes.hpp"
 
@@ -247,6 +248,11 @@ bool plan_phantom(const char* path, char* const* argv, Plan& plan, bool& refused
   std::strcpy(plan.exe, blob);
   if (n >= 4 && std::memcmp(head, ELFMAG, SELFMAG) == 0) {
     std::snprintf(plan.exe_var, sizeof plan.exe_var, "VRIFT_EXE=%s", file.path.abs);
+    file.lookup.release();  // the mirror looks up the program's libraries
+    char mirror[PATH_MAX];
+    if (mirror_for_origin(file.path, blob, mirror)) {
+      std::strcpy(plan.exe, mirror);
+    }
   }
   size_t i = 0;
   for (; argv != nullptr && argv[i] != nullptr; ++i) {
@@ -537,6 +543,11 @@ int spawn_impl(pid_t* pid, const char* path, const posix_spawn_file_actions_t* a
 }  // namespace
 
 size_t exe_project_path(const char* target, size_t n, char* out, size_t cap) noexcept {
+  if (g_exe[0] != '\0') {
+    if (size_t len = project_of_mirror(target, n, out, cap); len != 0) {
+      return len;  // run from the $ORIGIN mirror
+    }
+  }
   size_t root = g_session.cas_root_len;
   if (g_exe[0] == '\0' || n <= root || std::memcmp(target, g_session.cas_root, root) != 0 || target[root] != '/') {
     return 0;
@@ -604,24 +615,27 @@ VRIFT_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_fi
   return spawn_impl(pid, file, actions, attr, argv, envp, true);
 }
 
-// fexecve runs what fd is; a phantom ELF's fd is its blob, so the program is told its
-// project path for /proc/self/exe. glibc's fexecve reaches execveat internally.
+// fexecve runs what fd is. A phantom ELF's fd is its blob: it runs as execve of its
+// project path instead. glibc's fexecve reaches execveat internally.
 VRIFT_EXPORT int fexecve(int fd, char* const* argv, char* const* envp) {
   if (!active()) {
     return real().fexecve(fd, argv, envp);
   }
+  char project[PATH_MAX];
+  bool phantom_elf = false;
+  {
+    Guard guard;
+    phantom_elf = g_session.phantom && fd_project_path(fd, project, sizeof project) > 0 && is_elf_fd(fd);
+  }
+  if (phantom_elf) {
+    // The same bytes, run by their project path: exec finds its $ORIGIN libraries and
+    // tells the program its path.
+    return exec_impl(project, argv, envp);
+  }
   Guard guard;
   auto** env_slots = static_cast<char**>(alloca((count(envp) + 8) * sizeof(char*)));
   char preload[8192];
-  char* const* env = session_env(envp, env_slots, preload, sizeof preload);
-  char exe_var[PATH_MAX + 16];
-  exe_var[0] = '\0';
-  char project[PATH_MAX];
-  if (g_session.phantom && fd_project_path(fd, project, sizeof project) > 0 && is_elf_fd(fd)) {
-    std::snprintf(exe_var, sizeof exe_var, "VRIFT_EXE=%s", project);
-  }
-  auto** exe_env = static_cast<char**>(alloca((count(env) + 2) * sizeof(char*)));
-  return real().fexecve(fd, argv, with_var(env, exe_var, exe_env));
+  return real().fexecve(fd, argv, session_env(envp, env_slots, preload, sizeof preload));
 }
 
 // execveat of (dirfd, name) runs as execve of "/dev/fd/<dirfd>/<name>", the name the

@@ -134,8 +134,12 @@ abi_check() {
       *) bad+=" needs:$lib" ;;
     esac
   done
+  # vrift run dlopens the shim: its initial-exec TLS must fit glibc's small static surplus.
+  local tls
+  tls=$(readelf -lW "$SHIM" | awk '$1 == "TLS" { print $6 }')
+  [ -z "$tls" ] || [ $((tls)) -le 256 ] || bad+=" static-TLS:$tls-bytes"
   if [ -z "$bad" ]; then
-    probe_ok abi "no C++ exports or runtime imports; needs only libc/ld.so/libdl/libpthread/liblmdb"
+    probe_ok abi "no C++ exports or runtime imports; needs only libc/ld.so/libdl/libpthread/liblmdb; small TLS"
   else
     probe_fail abi "$bad"
   fi
