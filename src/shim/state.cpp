@@ -16,6 +16,7 @@
 
 #include "manifest/lmdb_manifest.hpp"
 #include "shim/real.hpp"
+#include "shim/writes.hpp"
 
 namespace vrift::shim {
 
@@ -92,6 +93,8 @@ bool initialize() noexcept {
   if (g_manifest == nullptr) {
     return false;
   }
+  // Files the previous program image was writing through descriptors that survived exec.
+  adopt_writing_env();
   debug_log("vrift shim: ready, project %s, %s mode", g_session.project, g_session.phantom ? "phantom" : "solid");
   return true;
 }

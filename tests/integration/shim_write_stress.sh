@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Writers at once, Solid and Phantom: 8 processes appending to distinct managed files,
 # 16 threads of one process rewriting files, node writing through libuv (which closes
-# with syscall(SYS_close)), and make -j8. Each file is re-ingested by the process that
-# closed it (checked inside the session, before `vrift run` settles anything), every
-# result is what the same work gives on plain files, and The Source verifies.
+# with syscall(SYS_close)), make -j8, and external commands writing through a shell
+# redirect (the descriptor is handed across exec). Each file is re-ingested by the
+# process that closed it (checked inside the session, before `vrift run` settles
+# anything), every result is what the same work gives on plain files, and The Source
+# verifies.
 source "$(dirname "$0")/lib/common.bash"
 source "$(dirname "$0")/lib/cproject.bash"
 need python3 make cc b3sum node
@@ -39,6 +41,9 @@ fs.appendFileSync(\"target/js/j2.txt\", \"appended\\n\");
 fs.promises.writeFile(\"target/js/j3.txt\", \"async write\\n\").then(() => fs.writeFileSync(\"target/js/new.txt\", \"new\\n\"));
 "
 (cd target/cproj && make -s -j8 && ./app)
+# external commands writing through a redirect: the descriptor crosses exec
+cat target/logs/l1.txt > target/js/cat-out.txt
+sort target/logs/l2.txt >> target/js/j2.txt
 '
 
 # (A directory's size depends on the temps once created in it: not compared.)
