@@ -162,12 +162,18 @@ __attribute__((noinline)) bool through_fd_dir(const char* path, size_t len, Mana
 }
 
 bool needs_normalizing(const char* p, size_t len) noexcept {
-  for (size_t i = 0; i + 1 < len; ++i) {
-    if (p[i] == '/' && (p[i + 1] == '/' || p[i + 1] == '.')) {
+  // From one '/' to the next (memchr is vectorized): most paths have a few components.
+  const char* end = p + len;
+  for (const char* slash = p; (slash = static_cast<const char*>(std::memchr(slash, '/', static_cast<size_t>(end - slash)))) != nullptr;) {
+    ++slash;
+    if (slash == end) {
+      return len > 1;  // a trailing '/'
+    }
+    if (*slash == '/' || *slash == '.') {
       return true;
     }
   }
-  return len > 1 && p[len - 1] == '/';
+  return false;
 }
 
 }  // namespace
