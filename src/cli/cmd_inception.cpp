@@ -5,6 +5,11 @@
 
 #include <fmt/core.h>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 
@@ -13,6 +18,7 @@
 #include "cli/output.hpp"
 #include "cli/projection.hpp"
 #include "project/doctor.hpp"
+#include "project/prefetch.hpp"
 #include "project/session.hpp"
 #include "project/session_record.hpp"
 #include "project/shell_code.hpp"
@@ -47,6 +53,30 @@ bool startup_recovery(ProjectContext& ctx, std::vector<std::string>& lines) {
   }
   lines.push_back("recovery: " + report->summary());
   return true;
+}
+
+// Reads Tier-2 blobs ahead for the session, in a detached process: inception returns at
+// once (its output is being read by the shell's eval, so the child lets go of stdout).
+void prefetch_in_background(ProjectContext& ctx) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t pid = ::fork();
+  if (pid != 0) {
+    if (pid > 0) {
+      ::waitpid(pid, nullptr, 0);
+    }
+    return;
+  }
+  ::setsid();
+  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd < 3 && null >= 0; ++fd) {
+    ::dup2(null, fd);
+  }
+  if (::fork() == 0) {
+    project::Prefetch prefetch(*ctx.source, *ctx.manifest, project::k_prefetch_budget);
+    prefetch.finish();
+  }
+  ::_exit(0);
 }
 
 // Takes this shell off the session of the project it was in before (entering another
@@ -157,6 +187,7 @@ int run_inception(Globals g, const InceptionArgs& args) {
   }
   lock.reset();  // before taking the other project's lock: two shells may cross over
   leave_previous(spec.project.root, self);
+  prefetch_in_background(*ctx);
 
   auto env = project::session_environment(spec, project::current_environment());
   project::ShellVars vars;

@@ -13,10 +13,6 @@ namespace vrift::cli {
 
 namespace {
 
-// Tier-2 blobs read ahead while the command starts: enough for a build's outputs and
-// sources to be warm, small enough not to push out what the command itself reads.
-constexpr uint64_t k_prefetch_budget = uint64_t{256} << 20;
-
 struct RunArgs {
   bool solid = false;
   bool phantom = false;
@@ -40,7 +36,7 @@ int run_run(const Globals& g, const RunArgs& args) {
   project::SessionSpec spec{ctx->paths, ctx->source->root(), *shim, mode};
   project::Outcome<int> status = 0;
   {
-    project::Prefetch prefetch(*ctx->source, *ctx->manifest, k_prefetch_budget);
+    project::Prefetch prefetch(*ctx->source, *ctx->manifest, project::k_prefetch_budget);
     status = project::run_in_session(spec, args.command);
   }
   if (!status) {

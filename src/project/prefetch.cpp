@@ -12,7 +12,15 @@ Prefetch::Prefetch(const cas::TheSource& source, manifest::LmdbManifest& manifes
 
 Prefetch::~Prefetch() {
   m_stop.store(true, std::memory_order_relaxed);
-  m_thread.join();
+  if (m_thread.joinable()) {
+    m_thread.join();
+  }
+}
+
+void Prefetch::finish() noexcept {
+  if (m_thread.joinable()) {
+    m_thread.join();
+  }
 }
 
 void Prefetch::run(const cas::TheSource& source, manifest::LmdbManifest& manifest, uint64_t budget) noexcept {

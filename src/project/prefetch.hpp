@@ -15,6 +15,10 @@
 
 namespace vrift::project {
 
+// Tier-2 blobs read ahead at a session's start: enough for a build's outputs and
+// sources to be warm, small enough not to push out what the session itself reads.
+inline constexpr uint64_t k_prefetch_budget = uint64_t{256} << 20;
+
 class Prefetch {
  public:
   // Starts advising up to `budget_bytes` of Tier-2 blobs (in manifest order) on a thread.
@@ -22,6 +26,8 @@ class Prefetch {
   Prefetch(const cas::TheSource& source, manifest::LmdbManifest& manifest, uint64_t budget_bytes);
   // Stops the thread (at its next file) and waits for it.
   ~Prefetch();
+  // Waits until the whole budget (or every Tier-2 blob) has been advised.
+  void finish() noexcept;
   Prefetch(const Prefetch&) = delete;
   Prefetch& operator=(const Prefetch&) = delete;
 
