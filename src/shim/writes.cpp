@@ -50,6 +50,9 @@ struct MapRecord {
 constinit pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 constinit WriteSlot g_slots[k_max_slots]{};
 constinit MapRecord g_maps[k_max_maps]{};
+// Slots in use: exit and fork skip the table (256 slots of a path each: touching them
+// all would fault in a megabyte) when this process writes nothing.
+constinit std::atomic<int> g_used_slots{0};
 // fd -> slot + 1 (0: not tracked). Read without the lock by is_tracked_fd().
 constinit std::atomic<int16_t> g_fd_slot[k_max_fds]{};
 
@@ -74,6 +77,7 @@ void finish_if_unused(int slot, Finished& out) noexcept {
   out.rel_len = s.rel_len;
   std::memcpy(out.rel, s.rel, s.rel_len + 1);
   s.used = false;
+  g_used_slots.fetch_sub(1, std::memory_order_relaxed);
 }
 
 // With the lock held: drops fd's reference.
@@ -122,16 +126,17 @@ int64_t ns_of(const struct timespec& t) noexcept { return static_cast<int64_t>(t
 void lock_for_fork() { ::pthread_mutex_lock(&g_lock); }
 void unlock_after_fork() { ::pthread_mutex_unlock(&g_lock); }
 void forget_in_child() {
-  bool any = false;
-  for (WriteSlot& s : g_slots) {
-    any = any || s.used;
-    s.used = false;
-  }
-  for (MapRecord& m : g_maps) {
-    m.addr = 0;
-  }
-  for (int fd = 0; any && fd < k_max_fds; ++fd) {
-    g_fd_slot[fd].store(0, std::memory_order_relaxed);
+  if (g_used_slots.load(std::memory_order_relaxed) != 0) {
+    for (WriteSlot& s : g_slots) {
+      s.used = false;
+    }
+    for (MapRecord& m : g_maps) {
+      m.addr = 0;
+    }
+    for (auto& slot : g_fd_slot) {
+      slot.store(0, std::memory_order_relaxed);
+    }
+    g_used_slots.store(0, std::memory_order_relaxed);
   }
   ::pthread_mutex_unlock(&g_lock);
 }
@@ -165,6 +170,7 @@ bool track_write(int fd, dev_t dev, ino_t ino, const char* rel, size_t rel_len, 
     if (found < 0 && free_slot >= 0) {
       WriteSlot& s = g_slots[free_slot];
       s.used = true;
+      g_used_slots.fetch_add(1, std::memory_order_relaxed);
       s.dev = dev;
       s.ino = ino;
       s.fds = 0;
@@ -235,6 +241,9 @@ void tracked_map(int fd, void* addr, size_t len) noexcept {
 }
 
 void tracked_unmap(void* addr, size_t len) noexcept {
+  if (g_used_slots.load(std::memory_order_relaxed) == 0) {
+    return;  // no file being written, so no mapping of one (the common munmap)
+  }
   uintptr_t lo = reinterpret_cast<uintptr_t>(addr);
   uintptr_t hi = lo + len;
   Finished done[4];
@@ -284,7 +293,7 @@ void tracked_rename(const char* from_rel, size_t from_len, const char* to_rel, s
 }
 
 void flush_all_writes() noexcept {
-  for (int i = 0; i < k_max_slots; ++i) {
+  for (int i = 0; i < k_max_slots && g_used_slots.load(std::memory_order_relaxed) != 0; ++i) {
     Finished f;
     {
       Locked lock;
