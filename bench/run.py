@@ -434,9 +434,41 @@ def fig_shim(args, work):
     return rows
 
 
+def disk_bytes(*paths):
+    """Bytes allocated under all `paths` together (du counts a hardlinked inode once)."""
+    out = subprocess.run(["du", "-s", "-c", "--block-size=1", *paths], check=True, capture_output=True,
+                         text=True).stdout.splitlines()
+    return int(out[-1].split()[0])
+
+
+def fig_disk(args, work):
+    """Disk used by N projects holding the corpus, ingested into one Source, beside one
+    plain copy of the corpus (no timing: one measurement per layout)."""
+    corpus = ensure_corpus(args)
+    count = 2 if args.smoke else 10
+    plain = disk_bytes(os.path.join(corpus, "node_modules"))
+    rows = []
+    for label, extra, rule in (("Solid, default tiers (Tier-1 symlinks)", ["--solid"], None),
+                               ("Solid, all Tier-2 (hardlinks)", ["--solid"], 2),
+                               ("Phantom", ["--phantom"], None)):
+        cas = os.path.join(work, "disk-cas")
+        projects = [os.path.join(work, f"disk-p{i}") for i in range(count)]
+        for p in projects:
+            new_project(corpus, p, tier_rule=rule)
+            sh(ingest_cmd(p, cas, *extra), stdout=subprocess.DEVNULL)
+        used = disk_bytes(cas, *projects)
+        rows.append((f"disk for {count} projects with the corpus, {label}, The Source included",
+                     f"{used / 2**20:.0f} MiB", f"one plain copy: {plain / 2**20:.0f} MiB",
+                     f"{used / plain:.2f}x", "<= 1.05x"))
+        for p in projects:
+            remove(p)
+        remove(cas)
+    return rows
+
+
 FIGURES = [("hash", fig_hash), ("ingest", fig_ingest), ("reingest", fig_reingest), ("cold", fig_cold),
            ("doctor", fig_doctor), ("manifest", fig_manifest), ("shim", fig_shim), ("otrunc", fig_otrunc),
-           ("build", fig_build)]
+           ("build", fig_build), ("disk", fig_disk)]
 
 
 def main():
