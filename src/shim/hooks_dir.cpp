@@ -130,17 +130,7 @@ void collect_phantoms(DirState* state) noexcept {
   Lookup lookup;
   int dfd = ::dirfd(state->dir);
   size_t cap = 0;
-  lookup.children(state->rel, state->rel_len, [&](std::string_view name, const manifest::Entry& e) {
-    if (e.kind != manifest::EntryKind::file || !e.phantom() || name.size() >= 256) {
-      return true;
-    }
-    char cname[256];
-    std::memcpy(cname, name.data(), name.size());
-    cname[name.size()] = '\0';
-    struct stat st;
-    if (real().fstatat(dfd, cname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      return true;  // a physical file of that name is listed already
-    }
+  for_each_virtual_child(lookup, dfd, state->rel, state->rel_len, [&](std::string_view name) {
     if (state->names_len + name.size() + 1 > cap) {
       size_t grown = cap == 0 ? 4096 : cap * 2;
       while (grown < state->names_len + name.size() + 1) {

@@ -101,17 +101,8 @@ long fill_phantoms(int fd, const ManagedPath& dir, Cursor& cursor, char* buf, si
   uint64_t index = 0;
   size_t used = 0;
   bool too_small = false;
-  lookup.children(dir.rel, dir.rel_len, [&](std::string_view name, const manifest::Entry& e) {
-    if (e.kind != manifest::EntryKind::file || !e.phantom() || name.size() >= 256) {
-      return true;
-    }
-    char cname[256];
-    std::memcpy(cname, name.data(), name.size());
-    cname[name.size()] = '\0';
-    struct stat st;
-    if (real().fstatat(fd, cname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      return true;  // physically there: the kernel listed it
-    }
+  for_each_virtual_child(lookup, fd, dir.rel, dir.rel_len, [&](std::string_view name) {
+    const char* cname = name.data();  // NUL-terminated
     if (index++ < cursor.emitted) {
       return true;
     }

@@ -107,20 +107,14 @@ bool has_virtual_children(const ManagedPath& mp) noexcept {
   Lookup lookup;
   bool any = false;
   int dfd = real().open(mp.abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  lookup.children(mp.rel, mp.rel_len, [&](std::string_view name, const Entry& e) {
-    if (e.kind != EntryKind::file || !e.phantom() || name.size() >= 256) {
-      return true;
-    }
-    char cname[256];
-    std::memcpy(cname, name.data(), name.size());
-    cname[name.size()] = '\0';
-    struct stat st;
-    any = dfd < 0 || real().fstatat(dfd, cname, &st, AT_SYMLINK_NOFOLLOW) != 0;
-    return !any;
-  });
-  if (dfd >= 0) {
-    real().close(dfd);
+  if (dfd < 0) {
+    return false;  // not a directory the kernel can list: rmdir answers for itself
   }
+  for_each_virtual_child(lookup, dfd, mp.rel, mp.rel_len, [&](std::string_view) {
+    any = true;
+    return false;
+  });
+  real().close(dfd);
   return any;
 }
 

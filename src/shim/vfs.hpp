@@ -15,11 +15,16 @@
 
 #include <sys/stat.h>
 
+#include <fcntl.h>
+
 #include <cstdint>
+#include <cstring>
+#include <string_view>
 
 #include "manifest/entry.hpp"
 #include "manifest/lmdb_manifest.hpp"
 #include "shim/path.hpp"
+#include "shim/real.hpp"
 #include "shim/state.hpp"
 
 namespace vrift::shim {
@@ -49,6 +54,26 @@ class Lookup {
   bool begin() noexcept;
   manifest::ReadTxn* m_txn = nullptr;
 };
+
+// Visits, as visit(name) -> bool (false stops), the phantom files among the children of
+// project directory `rel` that are not physically in it (`dfd`: the directory, open).
+// Names are NUL-terminated in a stack buffer valid during the call.
+template <class F>
+void for_each_virtual_child(Lookup& lookup, int dfd, const char* rel, size_t len, F&& visit) noexcept {
+  lookup.children(rel, len, [&](std::string_view name, const manifest::Entry& e) {
+    if (e.kind != manifest::EntryKind::file || !e.phantom() || name.size() >= 256) {
+      return true;
+    }
+    char cname[256];
+    std::memcpy(cname, name.data(), name.size());
+    cname[name.size()] = '\0';
+    struct stat st;
+    if (real().fstatat(dfd, cname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      return true;  // physically there: the kernel lists it
+    }
+    return visit(std::string_view(cname, name.size()));
+  });
+}
 
 // A stable inode number for a project path, in a range real inode numbers never reach.
 uint64_t virtual_ino(const char* rel, size_t len) noexcept;
