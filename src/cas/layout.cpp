@@ -92,10 +92,7 @@ size_t blob_rel_path(const BlobKey& key, char* out) noexcept {
   out[7] = hex[0];
   out[8] = hex[1];
   out[9] = '/';
-  out[10] = hex[2];
-  out[11] = hex[3];
-  out[12] = '/';
-  return 13 + blob_file_name(key, out + 13);
+  return 10 + blob_file_name(key, out + 10);
 }
 
 bool parse_blob_name(std::string_view name, BlobKey& out) noexcept {

@@ -1,12 +1,15 @@
 #pragma once
 // The Source's on-disk layout.
 //
-//   <root>/blake3/ab/cd/<64 hex>_<size>[_x][.<ext>]   a published blob
+//   <root>/blake3/ab/<64 hex>_<size>[_x][.<ext>]      a published blob
 //   <root>/tmp/                                       staged copies, not yet published
 //   <root>/damaged/                                   blobs `vrift doctor --repair` found damaged,
 //                                                     moved off their names (never read as blobs)
 //
-// `ab` and `cd` are the first four hex digits of the hash; <size> is the content length
+// `ab` is the first two hex digits of the hash: one level of 256 shard directories. A
+// second level would cost a directory (a 4 KiB block and an inode to create and sync)
+// for almost every blob below ~65,000 blobs, and ext4's hashed directories stay fast
+// with tens of thousands of names each. <size> is the content length
 // in decimal, so comparing it with st_size is an O(1) integrity check. A blob's identity
 // is (hash, size, executable, ext): the exec bit is part of what a program sees, so
 // executable content is its own blob (mode 0555, marked by the `_x` variant suffix)
@@ -23,8 +26,8 @@
 namespace vrift::cas {
 
 inline constexpr size_t k_max_ext = 10;
-// Longest relative blob path: "blake3/ab/cd/" + 64 + "_" + 20 + "_x" + "." + ext.
-inline constexpr size_t k_max_blob_rel_path = 13 + 64 + 1 + 20 + 2 + 1 + k_max_ext;
+// Longest relative blob path: "blake3/ab/" + 64 + "_" + 20 + "_x" + "." + ext.
+inline constexpr size_t k_max_blob_rel_path = 10 + 64 + 1 + 20 + 2 + 1 + k_max_ext;
 
 // What names one blob.
 struct BlobKey {
@@ -55,6 +58,9 @@ inline unsigned blob_mode(const BlobKey& key) noexcept { return key.executable ?
 // Writes the blob's path relative to the root, NUL-terminated, into `out` (at least
 // k_max_blob_rel_path + 1 bytes). Returns its length.
 size_t blob_rel_path(const BlobKey& key, char* out) noexcept;
+
+// Length of "blake3/ab": the shard directory part of a relative blob path.
+inline constexpr size_t k_shard_rel_len = 9;
 
 // Writes only the file name ("<hex>_<size>[_x][.<ext>]"), NUL-terminated. Returns its length.
 size_t blob_file_name(const BlobKey& key, char* out) noexcept;

@@ -144,16 +144,7 @@ Result<bool> TheSource::contains(const BlobKey& key) const noexcept {
 Status TheSource::make_shard_dirs(const BlobKey& key) noexcept {
   char rel[k_max_blob_rel_path + 1];
   blob_rel_path(key, rel);
-  rel[12] = '\0';  // "blake3/ab/cd"
-  if (::mkdirat(root_fd(), rel, 0755) == 0 || errno == EEXIST) {
-    return {};
-  }
-  if (errno != ENOENT) {
-    return fail_sys("mkdir shard");
-  }
-  rel[9] = '\0';  // "blake3/ab"
-  VRIFT_CHECK(mkdir_if_missing(root_fd(), rel, 0755));
-  rel[9] = '/';
+  rel[k_shard_rel_len] = '\0';  // "blake3/ab"
   return mkdir_if_missing(root_fd(), rel, 0755);
 }
 
@@ -385,11 +376,11 @@ Status StoreBatch::commit_each() noexcept {
       return fail_sys("publish blob");
     }
     ::unlinkat(root, staged.tmp_name.c_str(), 0);
-    // The new name, and the shard directories that may be new too.
+    // The new name, and the shard directory that may be new too.
     char rel[k_max_blob_rel_path + 1];
     blob_rel_path(staged.key, rel);
-    for (size_t cut : {size_t{12}, size_t{9}}) {
-      rel[cut] = '\0';
+    for (size_t cut : {k_shard_rel_len, size_t{6}}) {
+      rel[cut] = '\0';  // "blake3/ab", then "blake3"
       UniqueFd dir(::openat(root, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!dir || ::fsync(dir.get()) != 0) {
         return fail_sys("sync shard directory");

@@ -90,8 +90,8 @@ struct Walker {
     }
     char hex[hash::k_hex_len + 1];
     hash::to_hex(key.digest, hex);
-    // shard is "blake3/ab/cd"
-    if (shard.compare(7, 2, hex, 2) != 0 || shard.compare(10, 2, hex + 2, 2) != 0) {
+    // shard is "blake3/ab"
+    if (shard.compare(7, 2, hex, 2) != 0) {
       problem(rel, BlobProblem::misplaced);
     }
     struct stat st;
@@ -158,27 +158,19 @@ struct Walker {
 
 Result<VerifyReport> verify(const TheSource& source, bool deep, const ProblemSink& sink, unsigned threads) {
   Walker walker{source, sink, {}, {}, {}, {}};
-  std::vector<std::string> level1;
-  std::vector<std::string> level2;
+  std::vector<std::string> shards;
   std::vector<std::string> blobs;
-  if (!walker.list("blake3", level1)) {
+  if (!walker.list("blake3", shards)) {
     return fail_sys("list The Source");
   }
-  for (const auto& a : level1) {
-    std::string dir_a = "blake3/" + a;
-    if (!Walker::is_shard_name(a) || !walker.list(dir_a, level2)) {
-      walker.problem(dir_a, BlobProblem::not_a_blob);
+  for (const auto& a : shards) {
+    std::string shard = "blake3/" + a;
+    if (!Walker::is_shard_name(a) || !walker.list(shard, blobs)) {
+      walker.problem(shard, BlobProblem::not_a_blob);
       continue;
     }
-    for (const auto& b : level2) {
-      std::string dir_b = dir_a + "/" + b;
-      if (!Walker::is_shard_name(b) || !walker.list(dir_b, blobs)) {
-        walker.problem(dir_b, BlobProblem::not_a_blob);
-        continue;
-      }
-      for (const auto& name : blobs) {
-        walker.check_blob(dir_b, name, deep);
-      }
+    for (const auto& name : blobs) {
+      walker.check_blob(shard, name, deep);
     }
   }
   walker.check_temps();

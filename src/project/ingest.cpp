@@ -243,8 +243,8 @@ bool Ingester::same_blob(const Previous& prev, const cas::BlobKey& key) {
 
 bool Ingester::blob_of_link(std::string_view target, cas::BlobKey& key) const {
   const std::string& root = m_source.root();
-  // <root>/blake3/ab/cd/<name>
-  if (target.size() <= root.size() + 14 || !target.starts_with(root) ||
+  // <root>/blake3/ab/<name>
+  if (target.size() <= root.size() + 11 || !target.starts_with(root) ||
       target.substr(root.size(), 8) != "/blake3/") {
     return false;
   }

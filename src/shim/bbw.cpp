@@ -98,8 +98,7 @@ int break_before_write(const ManagedPath& mp, const FileFacts& facts, bool trunc
   }
   bool ok = true;
   if (!truncate) {
-    char blob[PATH_MAX];
-    int in = blob_path(e, blob) ? real().open(blob, O_RDONLY | O_CLOEXEC) : -1;
+    int in = open_blob(e, O_CLOEXEC);
     if (in < 0) {
       debug_log("vrift shim: blob missing for %s (run `vrift doctor`)", mp.abs);
       errno = EIO;

@@ -124,18 +124,11 @@ int open_managed(int dirfd, const char* path, int flags, mode_t mode) noexcept {
   if ((flags & k_write_intent) != 0) {
     return open_for_writing(file, flags, mode);
   }
-  char target[PATH_MAX];
-  const char* open_path = mp.abs;
   // The blob itself when there is no file at the path, or when the path is a Tier-1
   // link that O_NOFOLLOW would refuse (the program sees a regular file there).
-  if (g_session.phantom || (flags & O_NOFOLLOW) != 0) {
-    if (!blob_path(file.entry, target)) {
-      errno = ENAMETOOLONG;
-      return -1;
-    }
-    open_path = target;
-  }
-  int fd = real().openat(AT_FDCWD, open_path, O_RDONLY | (flags & k_kept_flags));
+  int fd = g_session.phantom || (flags & O_NOFOLLOW) != 0
+               ? open_blob(file.entry, flags & k_kept_flags)
+               : real().openat(AT_FDCWD, mp.abs, O_RDONLY | (flags & k_kept_flags));
   if (fd < 0) {
     if (g_session.phantom && errno == ENOENT) {
       debug_log("vrift shim: blob missing for %s (run `vrift doctor`)", mp.abs);
@@ -153,11 +146,7 @@ int open_managed(int dirfd, const char* path, int flags, mode_t mode) noexcept {
   return fd;
 }
 
-// Files the shim itself opens (LMDB's, from inside a lookup) move above the program's
-// descriptors and close on exec: a program expecting its first open to be fd 3 still
-// gets it, and no child inherits the manifest.
-constexpr int k_shim_fd_floor = 1000;
-
+// Files LMDB opens from inside a lookup move to k_shim_fd_floor and above.
 int relocate_shim_fd(int fd) noexcept {
   if (fd < 0 || fd >= k_shim_fd_floor) {
     return fd;
@@ -176,7 +165,7 @@ int do_open(int dirfd, const char* path, int flags, mode_t mode, bool is_at) noe
   if (t_depth > 0) {
     return relocate_shim_fd(is_at ? real().openat(dirfd, path, flags, mode) : real().open(path, flags, mode));
   }
-  if (active()) {
+  if (active() && !clearly_outside(path)) {
     int fd = open_managed(dirfd, path, flags, mode);
     if (fd == -2 && (flags & k_write_intent) != 0) {
       fd = open_unmanaged_for_writing(dirfd, path, flags, mode);

@@ -22,6 +22,21 @@
 
 namespace vrift::shim {
 
+namespace {
+
+// The manifest's answer for a path that may be managed: 1 (in buf), -1 (errno), or 0
+// (ask the kernel). Out of line, so the common call elsewhere does not set up its frame.
+__attribute__((noinline)) int managed_stat(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
+  ManagedFile file;
+  int found = file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0);
+  if (found > 0) {
+    *buf = file.st;
+  }
+  return found;
+}
+
+}  // namespace
+
 int stat_at(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
   if (path != nullptr && path[0] == '\0' && (flags & AT_EMPTY_PATH) != 0) {
     int rc = real().fstatat(dirfd, path, buf, flags);
@@ -30,14 +45,9 @@ int stat_at(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
     }
     return rc;
   }
-  if (active()) {
-    ManagedFile file;
-    if (int found = file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0); found != 0) {
-      if (found > 0) {
-        *buf = file.st;
-        return 0;
-      }
-      return -1;
+  if (active() && !clearly_outside(path)) {
+    if (int found = managed_stat(dirfd, path, buf, flags); found != 0) {
+      return found > 0 ? 0 : -1;
     }
   }
   return real().fstatat(dirfd, path, buf, flags);
@@ -84,7 +94,7 @@ void fill_statx(const struct stat& st, unsigned int mask, struct statx* out) {
 }  // namespace
 
 int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct statx* buf, StatxFn real_statx) noexcept {
-  if (active() && path != nullptr && buf != nullptr) {
+  if (active() && path != nullptr && buf != nullptr && !clearly_outside(path)) {
     if (path[0] == '\0' && (flags & AT_EMPTY_PATH) != 0) {
       int rc = real_statx(dirfd, path, flags, mask, buf);
       struct stat vst;
@@ -106,7 +116,7 @@ int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct s
 }
 
 int access_at(int dirfd, const char* path, int mode, int flags) noexcept {
-  if (active()) {
+  if (active() && !clearly_outside(path)) {
     ManagedFile file;
     if (int found = file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0); found != 0) {
       if (found < 0) {
@@ -178,7 +188,7 @@ ssize_t project_link(const char* path, char* buf, size_t size, ssize_t n) noexce
 }  // namespace
 
 ssize_t readlink_at(int dirfd, const char* path, char* buf, size_t size) noexcept {
-  if (active()) {
+  if (active() && !clearly_outside(path)) {
     ManagedFile file;
     if (int found = file.resolve(dirfd, path, false); found != 0) {
       if (found > 0) {

@@ -1,7 +1,7 @@
 // The ends of writing: close and its relatives, writable shared mappings, and process
 // exit. Each may drop the last reference to a file being written (writes.hpp), which
-// re-ingests it. The manifest's own descriptors are never closed for the program: a
-// program that closes every descriptor (daemons, some shells) would cut the session off.
+// re-ingests it. The shim's own descriptors are never closed for the program: a program
+// that closes every descriptor (daemons, some shells) would cut the session off.
 
 #include <linux/close_range.h>
 #include <stdio.h>
@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "manifest/lmdb_manifest.hpp"
 #include "shim/export.hpp"
 #include "shim/hooks.hpp"
 #include "shim/real.hpp"
@@ -21,19 +20,13 @@
 namespace vrift::shim {
 namespace {
 
-bool is_manifest_fd(int fd) noexcept {
-  // The manifest's descriptors sit at 1000 and above (hooks_open.cpp moves them there).
-  if (fd < 1000 || g_manifest == nullptr) {
+bool is_shim_fd(int fd) noexcept {
+  if (fd < k_shim_fd_floor) {
     return false;
   }
   int fds[8];
-  size_t n = g_manifest->descriptors(fds, 8);
-  for (size_t i = 0; i < n && i < 8; ++i) {
-    if (fds[i] == fd) {
-      return true;
-    }
-  }
-  return false;
+  size_t n = shim_fds(fds, 8);
+  return std::find(fds, fds + n, fd) != fds + n;
 }
 
 }  // namespace
@@ -42,7 +35,7 @@ int close_fd(int fd) noexcept {
   if (t_depth > 0) {
     return real().close(fd);
   }
-  if (is_manifest_fd(fd)) {
+  if (is_shim_fd(fd)) {
     return 0;  // pretend: the program no longer sees it (it is close-on-exec)
   }
   Finished f;
@@ -59,11 +52,10 @@ int close_fd_range(unsigned first, unsigned last, int flags) noexcept {
     return real().close_range(first, last, flags);
   }
   int fds[8];
-  size_t n = g_manifest != nullptr ? g_manifest->descriptors(fds, 8) : 0;
-  n = n < 8 ? n : 8;
+  size_t n = std::min<size_t>(shim_fds(fds, 8), 8);  // (the bound, spelled out for the optimizer)
   std::sort(fds, fds + n);
   return release_range(first, last, [&]() {
-    // Close around the manifest's descriptors.
+    // Close around the shim's own descriptors.
     int rc = 0;
     unsigned start = first;
     for (size_t i = 0; i < n; ++i) {

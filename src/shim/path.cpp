@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "shim/path_scan.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
 
@@ -161,19 +162,10 @@ __attribute__((noinline)) bool through_fd_dir(const char* path, size_t len, Mana
   return classify(AT_FDCWD, joined, out);
 }
 
-bool needs_normalizing(const char* p, size_t len) noexcept {
-  // From one '/' to the next (memchr is vectorized): most paths have a few components.
-  const char* end = p + len;
-  for (const char* slash = p; (slash = static_cast<const char*>(std::memchr(slash, '/', static_cast<size_t>(end - slash)))) != nullptr;) {
-    ++slash;
-    if (slash == end) {
-      return len > 1;  // a trailing '/'
-    }
-    if (*slash == '/' || *slash == '.') {
-      return true;
-    }
-  }
-  return false;
+// The project's path, then the end or a '/'.
+bool starts_in_project(const char* path, size_t len) noexcept {
+  const size_t plen = g_session.project_len;
+  return len >= plen && std::memcmp(path, g_session.project, plen) == 0 && (len == plen || path[plen] == '/');
 }
 
 }  // namespace
@@ -196,6 +188,14 @@ bool project_path(const char* rel, size_t len, ManagedPath& out) noexcept {
 
 void invalidate_cwd() noexcept { g_cwd_valid.store(false, std::memory_order_release); }
 
+bool clearly_outside(const char* path) noexcept {
+  if (path == nullptr || path[0] != '/' || path[1] == 'd' || path[1] == 'p') {
+    return false;
+  }
+  size_t len = std::strlen(path);
+  return !starts_in_project(path, len) && !needs_normalizing(path, len);
+}
+
 bool classify(int dirfd, const char* path, ManagedPath& out) noexcept {
   if (path == nullptr || path[0] == '\0') {
     return false;
@@ -203,8 +203,7 @@ bool classify(int dirfd, const char* path, ManagedPath& out) noexcept {
   const size_t plen = g_session.project_len;
   size_t len = std::strlen(path);
   if (path[0] == '/') {
-    // The common case outside the project costs this compare and nothing else.
-    if (len < plen || std::memcmp(path, g_session.project, plen) != 0 || (len > plen && path[plen] != '/')) {
+    if (!starts_in_project(path, len)) {
       if ((path[1] == 'd' || path[1] == 'p') && through_fd_dir(path, len, out)) {
         return true;
       }
@@ -233,9 +232,7 @@ bool classify(int dirfd, const char* path, ManagedPath& out) noexcept {
   if (needs_normalizing(out.abs, out.abs_len)) {
     // Only a path that starts inside the project pays for the kernel's view of "..";
     // elsewhere (gcc's /usr/lib/gcc/.../../../crt1.o) lexical is enough to say "not ours".
-    bool starts_inside = out.abs_len >= plen && std::memcmp(out.abs, g_session.project, plen) == 0 &&
-                         (out.abs_len == plen || out.abs[plen] == '/');
-    if (starts_inside) {
+    if (starts_in_project(out.abs, out.abs_len)) {
       resolve_dotdot(out.abs, out.abs_len);
     }
     out.abs_len = normalize(out.abs, out.abs_len);

@@ -24,6 +24,12 @@ struct ManagedPath {
 // True when (dirfd, path) is inside the active project. Never allocates; keeps errno.
 bool classify(int dirfd, const char* path, ManagedPath& out) noexcept;
 
+// True when `path` is absolute, plainly elsewhere (no ".", "..", "//" or trailing '/'
+// to resolve) and not in /dev or /proc (whose fd links may lead into the project):
+// classify() would say no. The common case of a session's calls, answered before a
+// wrapper builds anything.
+bool clearly_outside(const char* path) noexcept;
+
 // Builds the ManagedPath of a project-relative path. False when too long.
 bool project_path(const char* rel, size_t len, ManagedPath& out) noexcept;
 

@@ -123,6 +123,45 @@ bool active() noexcept {
   return ok;
 }
 
+namespace {
+constexpr int k_unopened = -2;
+constinit std::atomic<int> g_blobs_dir{k_unopened};
+}  // namespace
+
+int blobs_dir_fd() noexcept {
+  int fd = g_blobs_dir.load(std::memory_order_acquire);
+  if (fd != k_unopened) {
+    return fd;
+  }
+  char path[sizeof g_session.cas_root + 8];
+  std::snprintf(path, sizeof path, "%s/blake3", g_session.cas_root);
+  int saved = errno;
+  int opened = real().openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (opened >= 0 && opened < k_shim_fd_floor) {
+    int high = real().fcntl(opened, F_DUPFD_CLOEXEC, k_shim_fd_floor);
+    real().close(opened);
+    opened = high;
+  }
+  opened = opened >= 0 ? opened : -1;
+  int expected = k_unopened;
+  if (!g_blobs_dir.compare_exchange_strong(expected, opened, std::memory_order_acq_rel) && opened >= 0) {
+    real().close(opened);  // another thread opened it first
+    opened = expected;
+  }
+  errno = saved;
+  return opened;
+}
+
+size_t shim_fds(int* out, size_t cap) noexcept {
+  size_t n = g_manifest != nullptr ? g_manifest->descriptors(out, cap) : 0;
+  n = n < cap ? n : cap;
+  int blobs = g_blobs_dir.load(std::memory_order_acquire);
+  if (blobs >= 0 && n < cap) {
+    out[n++] = blobs;
+  }
+  return n;
+}
+
 void debug_log(const char* fmt, ...) noexcept {
   if (!g_session.debug) {
     return;

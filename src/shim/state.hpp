@@ -67,6 +67,21 @@ class Guard {
   Guard& operator=(const Guard&) = delete;
 };
 
+// Files the shim itself opens (LMDB's, from inside a lookup, and its own) sit at this
+// descriptor or above and close on exec: a program expecting its first open to be fd 3
+// still gets it, and no child inherits them.
+inline constexpr int k_shim_fd_floor = 1000;
+
+// The Source's blake3/ directory, opened on first use (O_PATH, close-on-exec, at fd
+// 1000 or above): blobs opened relative to it skip the walk of The Source's own path.
+// -1 when it cannot be opened.
+int blobs_dir_fd() noexcept;
+
+// The descriptors the shim keeps open for itself (the manifest's, the blobs directory),
+// at most `cap` of them, written to `out`. A program closing "every descriptor" must not
+// close these: the session would lose its view.
+size_t shim_fds(int* out, size_t cap) noexcept;
+
 // One line on stderr when VRIFT_DEBUG is set (a stack buffer and one write).
 void debug_log(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
 

@@ -113,6 +113,10 @@ struct ManagedFile {
 // Writes the blob path of a file entry into out (PATH_MAX). Returns false if too long.
 bool blob_path(const manifest::Entry& e, char* out) noexcept;
 
+// Opens the blob of a file entry read-only with `flags` added (the real open; -1 with
+// errno on failure).
+int open_blob(const manifest::Entry& e, int flags) noexcept;
+
 // The fd table.
 void remember_fd(int fd, const struct stat& real_st, const struct stat& virtual_st) noexcept;
 // Replaces `st` (the real fstat of fd) with the virtual stat when fd is a managed file.

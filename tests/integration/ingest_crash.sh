@@ -55,7 +55,7 @@ for h, path in orig:
     if mh != h:
         lost.append(f"{path}: manifest says {mh}, content was {h}"); continue
     x = "_x" if mode & 0o111 else ""
-    blob = f"{cas}/blake3/{h[:2]}/{h[2:4]}/{h}_{size}{x}.bin"
+    blob = f"{cas}/blake3/{h[:2]}/{h}_{size}{x}.bin"
     if not os.path.isfile(blob):
         lost.append(f"{path}: blob {blob} missing")
 if lost:

@@ -54,7 +54,7 @@ PY
 "$VRIFT" ls build | while read -r kind tier mode size hash path; do
   [ "$kind" == file ] || continue
   ext=${path##*.}; x=; [ $((8#$mode & 0111)) -ne 0 ] && x=_x
-  blob="$VRIFT_CAS_ROOT/blake3/${hash:0:2}/${hash:2:2}/${hash}_${size}${x}.${ext}"
+  blob="$VRIFT_CAS_ROOT/blake3/${hash:0:2}/${hash}_${size}${x}.${ext}"
   [ "$(stat -c %i "$path")" == "$(stat -c %i "$blob")" ] || fail "$path is not linked to $blob"
   [ "$(b3sum --no-names "$blob")" == "$hash" ] || fail "$blob does not hash to its name"
 done

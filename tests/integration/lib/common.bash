@@ -108,7 +108,7 @@ for path, (kind, h, size, mode) in want.items():
         x = "_x" if mode & 0o111 else ""
         m = re.search(r"\.([A-Za-z0-9]{1,10})$", os.path.basename(path))
         ext = "." + m.group(1) if m and not re.fullmatch(r"\.[A-Za-z0-9]+", os.path.basename(path)) else ""
-        blob = f"{cas}/blake3/{h[:2]}/{h[2:4]}/{h}_{size}{x}{ext}"
+        blob = f"{cas}/blake3/{h[:2]}/{h}_{size}{x}{ext}"
         if not os.path.isfile(blob):
             wrong.append(f"{path}: its blob {blob} is missing")
 if wrong:

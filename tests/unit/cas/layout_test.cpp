@@ -18,13 +18,13 @@ BlobKey key_for(const char* text, bool exec = false, const char* ext = "") {
   return key;
 }
 
-TEST(Layout, RelativePathIsShardedByFirstFourHexDigits) {
+TEST(Layout, RelativePathIsShardedByFirstTwoHexDigits) {
   BlobKey key = key_for("hello", false, "js");
   char rel[k_max_blob_rel_path + 1];
   size_t n = blob_rel_path(key, rel);
   char hex[hash::k_hex_len + 1];
   hash::to_hex(key.digest, hex);
-  std::string expect = std::string("blake3/") + hex[0] + hex[1] + "/" + hex[2] + hex[3] + "/" + hex + "_5.js";
+  std::string expect = std::string("blake3/") + hex[0] + hex[1] + "/" + hex + "_5.js";
   EXPECT_EQ(std::string(rel, n), expect);
 }
 

@@ -255,6 +255,15 @@ TEST_F(SourceTest, VerifyFindsEachKindOfDamage) {
   ::chmod(p.c_str(), 0444);
   ::chmod(blob_path(writable->key).c_str(), 0644);
   write_file(dir / "source/blake3/stray", "x");
+  // A good blob's name in another shard, and a directory where only blobs belong (the
+  // shape of a second shard level).
+  char good_name[k_max_blob_rel_path + 1];
+  blob_file_name(good->key, good_name);
+  std::string other_shard = good_name[0] == '0' ? "ff" : "00";
+  std::string misplaced = dir / ("source/blake3/" + other_shard + "/" + good_name);
+  std::filesystem::create_directories(dir / ("source/blake3/" + other_shard + "/cd"));
+  write_file(misplaced, "good");
+  ::chmod(misplaced.c_str(), 0444);
   write_file(dir / "source/tmp/old", "x");
   std::string old_tmp = dir / "source/tmp/old";
   struct timespec times[2] = {{::time(nullptr) - 7200, 0}, {::time(nullptr) - 7200, 0}};
@@ -273,6 +282,8 @@ TEST_F(SourceTest, VerifyFindsEachKindOfDamage) {
   EXPECT_EQ(found.at(rel(shortened->key)), BlobProblem::wrong_size);
   EXPECT_EQ(found.at(rel(writable->key)), BlobProblem::wrong_mode);
   EXPECT_EQ(found.at("blake3/stray"), BlobProblem::not_a_blob);
+  EXPECT_EQ(found.at("blake3/" + other_shard + "/" + good_name), BlobProblem::misplaced);
+  EXPECT_EQ(found.at("blake3/" + other_shard + "/cd"), BlobProblem::not_a_blob);
   EXPECT_EQ(found.at("tmp/old"), BlobProblem::stray_temp);
   EXPECT_EQ(found.count("tmp/fresh"), 0u);
 
@@ -281,8 +292,8 @@ TEST_F(SourceTest, VerifyFindsEachKindOfDamage) {
   ASSERT_TRUE(deep);
   EXPECT_EQ(found.at(rel(flipped->key)), BlobProblem::wrong_content);
   EXPECT_EQ(found.count(rel(good->key)), 0u);
-  EXPECT_EQ(deep->problems, 5u);
-  EXPECT_EQ(deep->blobs, 4u);
+  EXPECT_EQ(deep->problems, 7u);
+  EXPECT_EQ(deep->blobs, 5u);
 }
 
 }  // namespace
