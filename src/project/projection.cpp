@@ -19,6 +19,7 @@
 #include "base/fd.hpp"
 #include "base/io.hpp"
 #include "hash/hasher.hpp"
+#include "project/trash.hpp"
 
 namespace vrift::project {
 
@@ -70,7 +71,7 @@ bool stale_source_temp(std::string_view name) {
 }
 
 Status link_projection(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
-                       bool symlink, uint64_t* ino) {
+                       bool symlink, uint64_t* ino, Trash* trash) {
   std::string tmp = temp_beside(rel);
   if (symlink) {
     char blob_abs[PATH_MAX];
@@ -87,10 +88,12 @@ Status link_projection(int root_fd, const cas::TheSource& source, const cas::Blo
       return fail_sys("link");
     }
   }
-  if (::renameat(root_fd, tmp.c_str(), root_fd, rel.c_str()) != 0) {
-    Error e = sys_error("rename");
+  Status placed = trash != nullptr ? trash->replace(tmp.c_str(), rel.c_str())
+                 : ::renameat(root_fd, tmp.c_str(), root_fd, rel.c_str()) == 0 ? Status{}
+                                                                                 : fail_sys("rename");
+  if (!placed) {
     ::unlinkat(root_fd, tmp.c_str(), 0);
-    return fail(e);
+    return placed;
   }
   if (ino != nullptr) {
     struct stat st;

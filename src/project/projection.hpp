@@ -24,6 +24,8 @@
 
 namespace vrift::project {
 
+class Trash;
+
 inline constexpr std::string_view k_temp_prefix = ".vrift-tmp-";
 
 // A temp name beside `rel` (same directory), unique in this process: "<dir>/.vrift-tmp-<pid>-<n>".
@@ -49,8 +51,10 @@ bool stale_source_temp(std::string_view name);
 // a hardlink, 0 for a symlink). Errors: Errc::system (errno of the failing step: EPERM
 // from linkat when the blob is immutable, EXDEV across filesystems, ...); the temp is
 // removed on failure.
+// With `trash`, what was at the path moves there instead of being freed now (see
+// trash.hpp): for a file that is a duplicate of the blob.
 Status link_projection(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
-                       bool symlink, uint64_t* ino = nullptr);
+                       bool symlink, uint64_t* ino = nullptr, Trash* trash = nullptr);
 
 // A private copy of a blob's content on its way to a project path: an unnamed file
 // (O_TMPFILE) in the path's directory, so a crash leaves nothing behind, or where the

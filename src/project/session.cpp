@@ -91,6 +91,9 @@ std::map<std::string, std::string> session_environment(const SessionSpec& spec,
   env["VRIFT_CAS_ROOT"] = spec.cas_root;
   env["VRIFT_MODE"] = mode_name(spec.mode);
   env["UV_USE_IO_URING"] = "0";
+  if (spec.reingest_at_exit) {
+    env.emplace("VRIFT_REINGEST", "exit");
+  }
   return env;
 }
 

@@ -25,6 +25,10 @@ struct SessionSpec {
   std::string cas_root;   // absolute
   std::string shim_path;  // absolute
   Mode mode = Mode::Solid;
+  // Files written in the session are re-ingested when the session's command ends
+  // (settle_writes()), all in one batch, rather than at each file's last close
+  // (VRIFT_REINGEST=exit; a value already in the environment wins).
+  bool reingest_at_exit = false;
 };
 
 // The shim to load: $VRIFT_SHIM, else libvrift_shim.so beside the running vrift binary.

@@ -1,8 +1,12 @@
 #include "project/settle.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -26,6 +30,32 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
       return failure("cannot read manifest", project.manifest_dir(), visited.error());
     }
   }
+  // Paths `vrift run`'s command wrote (the shim's .vrift/pending, see shim/writes.hpp):
+  // claimed by a rename, so appends from a writer still running start a new list, and
+  // read together with any list a killed run left behind.
+  std::string state = project.state_dir();
+  std::string claimed = state + "/pending." + std::to_string(::getpid());
+  ::rename((state + "/pending").c_str(), claimed.c_str());
+  std::vector<std::string> lists;
+  if (DIR* dir = ::opendir(state.c_str())) {
+    while (dirent* ent = ::readdir(dir)) {
+      if (std::string_view(ent->d_name).starts_with("pending.")) {
+        lists.push_back(state + "/" + ent->d_name);
+      }
+    }
+    ::closedir(dir);
+  }
+  for (const std::string& list : lists) {
+    std::ifstream in(list);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) {
+        dirty.push_back(std::move(line));
+      }
+    }
+  }
+  std::sort(dirty.begin(), dirty.end());
+  dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
+
   IngestOptions options;
   options.mode = mode;
   for (const std::string& path : dirty) {
@@ -35,13 +65,20 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
       options.paths.push_back(path);
     }
   }
+  auto forget_lists = [&] {
+    for (const std::string& list : lists) {
+      ::unlink(list.c_str());
+    }
+  };
   if (options.paths.empty()) {
+    forget_lists();
     return uint64_t{0};
   }
   auto summary = ingest(project, config, source, manifest, options, warn);
   if (!summary) {
-    return tl::unexpected(summary.error());
+    return tl::unexpected(summary.error());  // the lists stay for the next settle
   }
+  forget_lists();
   return static_cast<uint64_t>(options.paths.size());
 }
 

@@ -1,9 +1,11 @@
 #pragma once
-// Settling a session's writes: files written inside a session are re-ingested by the
-// shim at their last close. A writer that never closed (killed, or a program image the
-// shim could not follow) leaves its entry marked dirty (manifest::k_flag_dirty) and its
-// bytes at the project path. Settling ingests those paths, so the manifest and the
-// projection agree again. `vrift run` settles when its command ends.
+// Settling a session's writes. In an interactive session the shim re-ingests each file
+// written at its last close; under `vrift run` it lists the file in .vrift/pending
+// instead, for one batch at the command's end. A writer that never closed (killed, or
+// a program image the shim could not follow) leaves its entry marked dirty
+// (manifest::k_flag_dirty) and its bytes at the project path. Settling ingests the
+// listed and the dirty paths, so the manifest and the projection agree again. `vrift
+// run` settles when its command ends.
 
 #include <cstdint>
 
@@ -16,9 +18,9 @@
 
 namespace vrift::project {
 
-// Ingests every dirty entry's path that holds a file, in `mode`. Returns how many paths
-// were settled (0 when nothing was dirty: then nothing else is done). Errors: as
-// ingest().
+// Ingests every listed or dirty path that holds a file, in `mode`. Returns how many
+// paths were settled (0 when there were none: then nothing else is done). Errors: as
+// ingest() (the lists are then kept for the next settle).
 Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& config, cas::TheSource& source,
                                 manifest::LmdbManifest& manifest, Mode mode, const WarningSink& warn);
 

@@ -1,7 +1,9 @@
 #pragma once
-// The real libc functions behind every interposed symbol, resolved once with
-// dlsym(RTLD_NEXT). A wrapper must always call the real function, never another
-// wrapper (that would translate a path twice).
+// The real libc functions behind every interposed symbol, each resolved with
+// dlsym(RTLD_NEXT) on its first call: a process uses a few dozen of them, and looking up
+// all of them would cost every program started in a session ~130,000 instructions. A
+// wrapper must always call the real function, never another wrapper (that would
+// translate a path twice).
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -28,11 +30,13 @@ struct RealFunctions {
 
 extern RealFunctions g_real;
 
-// Resolves the whole table (idempotent, thread-safe: racing callers store the same
-// pointers). Called on a wrapper's first use, so it works before constructors run.
+// Resolves the variadic entries, which cannot resolve themselves on first call (their
+// arguments cannot be forwarded); every other entry starts as a stub that looks its
+// function up, stores it and calls it. Idempotent and thread-safe: racing callers store
+// the same pointers. Runs on a wrapper's first use, so it works before constructors run.
 void resolve_real_functions() noexcept;
 
-// The real table, resolved.
+// The real table.
 inline const RealFunctions& real() noexcept {
   extern bool g_real_resolved;
   if (__builtin_expect(!__atomic_load_n(&g_real_resolved, __ATOMIC_ACQUIRE), 0)) {

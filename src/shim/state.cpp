@@ -56,6 +56,8 @@ bool initialize() noexcept {
   }
   const char* mode = std::getenv("VRIFT_MODE");
   g_session.phantom = mode != nullptr && std::strcmp(mode, "phantom") == 0;
+  const char* reingest = std::getenv("VRIFT_REINGEST");
+  g_session.reingest_at_exit = reingest != nullptr && std::strcmp(reingest, "exit") == 0;
   struct stat st;
   if (real().fstatat(AT_FDCWD, g_session.project, &st, 0) != 0) {
     debug_log("vrift shim: project %s unreadable; passing through", g_session.project);

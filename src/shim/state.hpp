@@ -37,6 +37,7 @@ struct SessionConfig {
   size_t cas_root_len = 0;
   bool phantom = false;
   bool writable = false;     // the manifest is open read-write (files can be re-ingested)
+  bool reingest_at_exit = false;  // VRIFT_REINGEST=exit: `vrift run` re-ingests written files at its end
   bool debug = false;
   dev_t project_dev = 0;
   uid_t uid = 0;             // owner of managed files: the project root's owner

@@ -19,6 +19,7 @@
 #include "shim/path.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
+#include "shim/vfs.hpp"
 
 namespace vrift::shim {
 
@@ -143,6 +144,46 @@ void forget_in_child() {
 
 __attribute__((constructor)) void register_fork_handlers() {
   ::pthread_atfork(lock_for_fork, unlock_after_fork, forget_in_child);
+}
+
+// Appends "rel\n" to .vrift/pending for `vrift run` to ingest at its end. One write
+// with O_APPEND: concurrent writers' lines never interleave. No sync: the file itself is
+// on disk at its path, and whatever the list loses to a crash, the entry's dirty mark
+// or the next ingest of its directory finds.
+void record_pending(const char* rel, size_t rel_len) noexcept {
+  char path[sizeof g_session.project + 32];
+  std::snprintf(path, sizeof path, "%s/.vrift/pending", g_session.project);
+  char line[PATH_MAX + 1];
+  if (rel_len >= sizeof line - 1) {
+    return;
+  }
+  std::memcpy(line, rel, rel_len);
+  line[rel_len] = '\n';
+  int fd = real().open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    debug_log("vrift shim: cannot record %.*s in %s; `vrift ingest` will find it", static_cast<int>(rel_len), rel,
+              path);
+    return;
+  }
+  ssize_t ignored = ::write(fd, line, rel_len + 1);
+  (void)ignored;
+  real().close(fd);
+}
+
+// A file that arrived at a managed path (renamed over it) while its entry still names
+// the old content: marked dirty, so every process reads the file now there rather than
+// the old blob until `vrift run` ingests it.
+void mark_written(const char* rel, size_t rel_len) noexcept {
+  FileFacts facts;
+  {
+    Lookup lookup;
+    manifest::Entry e;
+    if (!lookup.find(rel, rel_len, e) || e.kind != manifest::EntryKind::file || e.dirty()) {
+      return;
+    }
+    facts.assign(e);
+  }
+  commit_dirty(rel, rel_len, facts.entry);
 }
 
 }  // namespace
@@ -370,6 +411,12 @@ void adopt_writing_env() noexcept {
 void reingest(const char* rel, size_t rel_len, dev_t dev, ino_t ino, manifest::Tier tier) noexcept {
   Guard guard;
   int saved = errno;
+  if (g_session.reingest_at_exit) {
+    mark_written(rel, rel_len);
+    record_pending(rel, rel_len);
+    errno = saved;
+    return;
+  }
   ManagedPath mp;
   if (!project_path(rel, rel_len, mp)) {
     errno = saved;

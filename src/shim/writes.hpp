@@ -11,6 +11,13 @@
 // then the entry is committed to the delta layer, then the path becomes the projection
 // again (Solid: a link to the blob; Phantom: nothing at the path).
 //
+// Under `vrift run` (VRIFT_REINGEST=exit) the re-ingest waits for the command's end:
+// the path is appended to .vrift/pending instead, and `vrift run` ingests every
+// pending and dirty path in one batch, with one round of syncs for all of them rather
+// than a data sync, two directory syncs and a manifest commit per file (a build writes
+// hundreds of files). The file stays a private file at its path meanwhile, which every
+// process reads as it is (the entry is dirty, or new).
+//
 // Descriptors that survive exec are handed to the new program image through the
 // environment (VRIFT_WRITING), so `cmd > managed-file` re-ingests when cmd exits.
 // Whatever is still dirty when a process dies without closing (kill -9) is picked up

@@ -108,7 +108,7 @@ for round in $(seq 1 "$rounds"); do
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   # Whatever the moment: every file reads its content, at its path or through the manifest.
-  check_invariants crash "round $round ($mode), after kill -9"
+  check_invariants crash "round $round ($mode), after kill -9" interrupted
   python3 - crash big.snap "$round" <<'PY'
 import os, subprocess, sys
 root, snap, rnd = sys.argv[1:]
