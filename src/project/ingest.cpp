@@ -35,6 +35,7 @@ using manifest::Layer;
 using manifest::Tier;
 
 constexpr size_t k_chunk_files = 4096;  // files held open (and flock-ed) at once
+constexpr size_t k_lookahead = 4;       // files a worker opens and asks the kernel to read ahead
 constexpr int k_change_retries = 3;
 
 int64_t to_ns(const timespec& ts) { return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec; }
@@ -140,6 +141,8 @@ class Ingester {
   static cas::BlobKey key_of(const Previous& prev);
   bool under_starts(std::string_view path) const;
   Outcome<void> process_chunk(std::vector<FileTask>& chunk);
+  int open_for_ingest(const std::string& rel) const;
+  void prefetch_one(FileTask& task);
   void store_one(FileTask& task, cas::StoreBatch& batch);
   void project_one(FileTask& task);
   void protect_tier1_blob(const cas::BlobKey& key, int fd);
@@ -388,6 +391,20 @@ void Ingester::walk(const std::string& start) {
       });
 }
 
+int Ingester::open_for_ingest(const std::string& rel) const {
+  return ::openat(m_root_fd.get(), rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+}
+
+void Ingester::prefetch_one(FileTask& task) {
+  if (task.from_blob || task.fd || m_stop.load()) {
+    return;
+  }
+  task.fd.reset(open_for_ingest(task.rel));
+  if (task.fd) {
+    ::posix_fadvise(task.fd.get(), 0, 0, POSIX_FADV_WILLNEED);
+  }
+}
+
 void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
   if (m_stop.load()) {
     return;
@@ -407,7 +424,9 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     return;
   }
   for (int attempt = 0;; ++attempt) {
-    task.fd.reset(::openat(m_root_fd.get(), task.rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (attempt > 0 || !task.fd) {  // (prefetch_one() may have opened it)
+      task.fd.reset(open_for_ingest(task.rel));
+    }
     if (!task.fd) {
       if (errno != ENOENT) {  // vanished since the walk: nothing to keep
         warn("cannot ingest file", task.rel, error_reason(sys_error("open")));
@@ -573,7 +592,16 @@ void Ingester::project_one(FileTask& task) {
 Outcome<void> Ingester::process_chunk(std::vector<FileTask>& chunk) {
   // 1-2. Hash and store; the whole chunk becomes durable with one round of syncs.
   cas::StoreBatch batch(m_source);
-  parallel_for(chunk.size(), m_jobs, [&](size_t i) { store_one(chunk[i], batch); });
+  // Each worker starts the reads of its next files before it hashes this one: with a
+  // cold cache that keeps k_lookahead reads in flight per worker instead of one.
+  parallel_runs(chunk.size(), m_jobs, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      for (size_t ahead = i == begin ? i : i + k_lookahead; ahead <= i + k_lookahead && ahead < end; ++ahead) {
+        prefetch_one(chunk[ahead]);
+      }
+      store_one(chunk[i], batch);
+    }
+  });
   if (m_stop.load()) {
     // Nothing of this chunk is recorded and no project path was touched; the batch's
     // temps go with it. Earlier chunks stay committed and projected.

@@ -9,18 +9,16 @@
 
 namespace vrift::project {
 
-// Runs fn(i) for i in [0, n) on `jobs` threads. Items are handed out in runs of
-// consecutive indices: tasks are in walk order, so a run mostly stays in one directory
-// and threads rarely contend for the same directory's lock.
+// Runs fn(begin, end) on `jobs` threads over runs of consecutive indices that cover
+// [0, n) once: tasks are in walk order, so a run mostly stays in one directory and
+// threads rarely contend for the same directory's lock.
 template <class Fn>
-void parallel_for(size_t n, unsigned jobs, Fn&& fn) {
+void parallel_runs(size_t n, unsigned jobs, Fn&& fn) {
   constexpr size_t k_run = 32;
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t begin = next.fetch_add(k_run); begin < n; begin = next.fetch_add(k_run)) {
-      for (size_t i = begin; i < n && i < begin + k_run; ++i) {
-        fn(i);
-      }
+      fn(begin, std::min(n, begin + k_run));
     }
   };
   std::vector<std::thread> pool;
@@ -31,6 +29,16 @@ void parallel_for(size_t n, unsigned jobs, Fn&& fn) {
   for (auto& t : pool) {
     t.join();
   }
+}
+
+// Runs fn(i) for i in [0, n) on `jobs` threads, in runs as above.
+template <class Fn>
+void parallel_for(size_t n, unsigned jobs, Fn&& fn) {
+  parallel_runs(n, jobs, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      fn(i);
+    }
+  });
 }
 
 // The default worker count: `jobs`, else four per core (file work waits on I/O as much
