@@ -194,26 +194,79 @@ def fig_reingest(args, work):
     sh(ingest_cmd(project, cas))
     v, y = alternate(args.runs, lambda: timed(ingest_cmd(project, cas)),
                      lambda: timed(f"find '{project}/node_modules' -printf '%s %T@\\n' > /dev/null"))
-    # A second project with the same tree: every blob is already in The Source.
-    t_second, t_yard = [], []
-    for run in range(args.runs):
-        second = os.path.join(work, f"second-p{run}")
-        farm = os.path.join(work, f"second-farm{run}")
-        new_project(corpus, second)
-        clean_state(None, second)
-        t_second.append(timed(ingest_cmd(second, cas)))
-        clean_state(None, os.path.join(corpus, "node_modules"))
-        t_yard.append(timed(b3sum_cmd(os.path.join(corpus, "node_modules"))) +
-                      timed(["cp", "-al", os.path.join(corpus, "node_modules"), farm]))
-        remove(second)
-        remove(farm)
-    s2, sy = Stat(t_second), Stat(t_yard)
     remove(project)
     remove(cas)
     return [("re-ingest, nothing changed, corpus", v.show(), "find -printf '%s %T@': " + y.show(),
-             f"{v.median / y.median:.2f}x", "<= 2x"),
-            ("ingest of a second project, same tree (all blobs present)", s2.show(),
-             "b3sum -P2 + cp -al: " + sy.show(), f"{s2.median / sy.median:.2f}x", "<= 1.5x first")]
+             f"{v.median / y.median:.2f}x", "<= 2x")]
+
+
+def wait_for_trash(project):
+    """Seconds until the background process has freed the duplicates ingest replaced."""
+    start = time.perf_counter()
+    while os.path.exists(os.path.join(project, ".vrift", "trash")):
+        time.sleep(0.05)
+    return time.perf_counter() - start
+
+
+def ensure_pnpm(args):
+    """pnpm (installed into the bench directory) and a project of the corpus's
+    dependencies whose store is warm; None in smoke mode or without npm."""
+    if args.smoke or shutil.which("npm") is None:
+        return None
+    tool = os.path.join(WORK, "pnpm-tool")
+    pnpm = os.path.join(tool, "node_modules", ".bin", "pnpm")
+    proj = os.path.join(WORK, "pnpm-proj")
+    store = os.path.join(WORK, "pnpm-store")
+    if not os.path.exists(pnpm):
+        print("bench: installing pnpm 9 ...", file=sys.stderr)
+        sh(["npm", "install", "--prefix", tool, "pnpm@9", "--no-audit", "--no-fund", "--loglevel=error"],
+           stdout=subprocess.DEVNULL)
+    if not os.path.exists(os.path.join(proj, "pnpm-lock.yaml")):
+        os.makedirs(proj, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(os.path.join(ROOT, "bench", "corpus", name), proj)
+        sh([pnpm, "import"], cwd=proj, stdout=subprocess.DEVNULL)  # the same versions, as a pnpm lockfile
+        sh([pnpm, "install", "--frozen-lockfile", "--ignore-scripts", "--store-dir", store], cwd=proj,
+           stdout=subprocess.DEVNULL)
+    return [pnpm, "install", "--offline", "--frozen-lockfile", "--ignore-scripts", "--store-dir", store], proj
+
+
+def fig_second(args, work):
+    """A second project with the same tree (every blob already in The Source), beside the
+    first ingest of the same tree in the same run, and beside pnpm installing the same
+    dependencies offline from its warm store."""
+    corpus = ensure_corpus(args)
+    pnpm = ensure_pnpm(args)
+    t_first, t_second, t_free, t_pnpm = [], [], [], []
+    for run in range(args.runs):
+        cas = os.path.join(work, f"second-cas{run}")
+        first = os.path.join(work, f"second-first{run}")
+        second = os.path.join(work, f"second-p{run}")
+        new_project(corpus, first)
+        new_project(corpus, second)
+        clean_state(None, first)
+        t_first.append(timed(ingest_cmd(first, cas)))
+        clean_state(None, second)
+        t_second.append(timed(ingest_cmd(second, cas)))
+        t_free.append(wait_for_trash(second))  # not part of the figure: after ingest returned
+        if pnpm:
+            cmd, proj = pnpm
+            remove(os.path.join(proj, "node_modules"))
+            clean_state(None, os.path.join(WORK, "pnpm-store"))
+            start = time.perf_counter()
+            sh(cmd, cwd=proj, stdout=subprocess.DEVNULL)
+            t_pnpm.append(time.perf_counter() - start)
+        for path in (first, second, cas):
+            remove(path)
+    s1, s2, sf = Stat(t_first), Stat(t_second), Stat(t_free)
+    rows = [("ingest of a second project, same tree (all blobs present), corpus", s2.show(),
+             f"first ingest of the same tree, same run: {s1.show()}", f"{s2.median / s1.median:.2f}x", "<= 1.5x"),
+            ("  then freed in the background (duplicates it replaced)", sf.show(), "", "", "")]
+    if pnpm:
+        sp = Stat(t_pnpm)
+        rows.append(("ingest of a second project, same tree", s2.show(),
+                     f"pnpm install --offline, warm store: {sp.show()}", f"{s2.median / sp.median:.2f}x", "< 1x"))
+    return rows
 
 
 def fig_cold(args, work):
@@ -466,8 +519,8 @@ def fig_disk(args, work):
     return rows
 
 
-FIGURES = [("hash", fig_hash), ("ingest", fig_ingest), ("reingest", fig_reingest), ("cold", fig_cold),
-           ("doctor", fig_doctor), ("manifest", fig_manifest), ("shim", fig_shim), ("otrunc", fig_otrunc),
+FIGURES = [("hash", fig_hash), ("ingest", fig_ingest), ("reingest", fig_reingest), ("second", fig_second),
+           ("cold", fig_cold), ("doctor", fig_doctor), ("manifest", fig_manifest), ("shim", fig_shim), ("otrunc", fig_otrunc),
            ("build", fig_build), ("disk", fig_disk)]
 
 
