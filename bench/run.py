@@ -509,6 +509,7 @@ def fig_disk(args, work):
         for p in projects:
             new_project(corpus, p, tier_rule=rule)
             sh(ingest_cmd(p, cas, *extra), stdout=subprocess.DEVNULL)
+            wait_for_trash(p)  # counted once the replaced duplicates are freed
         used = disk_bytes(cas, *projects)
         rows.append((f"disk for {count} projects with the corpus, {label}, The Source included",
                      f"{used / 2**20:.0f} MiB", f"one plain copy: {plain / 2**20:.0f} MiB",
@@ -535,16 +536,29 @@ def main():
     build()
     rows = []
     os.makedirs(WORK, exist_ok=True)
+    failed = []
     with tempfile.TemporaryDirectory(prefix="run-", dir=WORK) as work:
         for name, fig in FIGURES:
             if args.only and args.only not in name:
                 continue
             print(f"bench: {name} ...", file=sys.stderr)
-            rows += fig(args, work)
+            try:
+                got = fig(args, work)
+            except Exception as e:  # one broken figure must not void the others
+                print(f"bench: {name} failed: {e}", file=sys.stderr)
+                failed.append(name)
+                continue
+            for row in got:  # as soon as measured, in case a later figure fails
+                print("bench: | " + " | ".join(row) + " |", file=sys.stderr)
+            rows += got
+        remove(work)  # immutable Tier-1 blobs included
+        os.makedirs(work)
     print(f"| figure | vrift | yardstick | ratio | target |")
     print(f"|---|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+    if failed:
+        sys.exit(f"bench: figures that failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
