@@ -455,7 +455,7 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     request.fd_stat = &task.st;
     request.path = task.rel.c_str();
     request.executable = (task.st.st_mode & 0111) != 0;
-    request.allow_link = true;
+    request.allow_link = !m_options.copy_into_source;
     auto stored = batch.add_file(request);
     if (stored) {
       task.stored = *stored;

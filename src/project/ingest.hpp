@@ -30,6 +30,9 @@ struct IngestOptions {
   Mode mode = Mode::Solid;
   unsigned jobs = 0;               // worker threads; 0: four per core (reads overlap)
   bool progress = false;           // draw a progress line on stderr
+  // Store copies, never a file's own inode: for files a process may still hold open
+  // for writing (what a session wrote), whose inode must not become a blob.
+  bool copy_into_source = false;
 };
 
 struct IngestSummary {

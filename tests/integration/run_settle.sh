@@ -44,6 +44,13 @@ for mode in solid phantom; do
   done
   "$VRIFT" doctor > doctor.out || fail "$mode: doctor after the settle: $(cat doctor.out)"
   rm -f doctor.out
+
+  # A program the command left running keeps writing a file after the run's batch:
+  # the batch stored a copy, so no blob changes.
+  "$VRIFT" run -- sh -c 'exec 3>> target/sub/b.txt; echo early >&3; (sleep 1; echo late >&3) & exit 0'
+  sleep 1.5
+  "$VRIFT" cas verify --deep > verify.out || fail "$mode: a blob changed after the run: $(cat verify.out)"
+  rm -f verify.out
   cd ..
   pass "$mode: a run killed before its batch loses nothing; the next run settles it"
 done
