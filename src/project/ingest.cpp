@@ -595,9 +595,12 @@ Outcome<void> Ingester::process_chunk(std::vector<FileTask>& chunk) {
   // Each worker starts the reads of its next files before it hashes this one: with a
   // cold cache that keeps k_lookahead reads in flight per worker instead of one.
   parallel_runs(chunk.size(), m_jobs, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end && i < begin + k_lookahead; ++i) {
+      prefetch_one(chunk[i]);
+    }
     for (size_t i = begin; i < end; ++i) {
-      for (size_t ahead = i == begin ? i : i + k_lookahead; ahead <= i + k_lookahead && ahead < end; ++ahead) {
-        prefetch_one(chunk[ahead]);
+      if (i + k_lookahead < end) {
+        prefetch_one(chunk[i + k_lookahead]);
       }
       store_one(chunk[i], batch);
     }

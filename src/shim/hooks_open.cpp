@@ -146,23 +146,9 @@ int open_managed(int dirfd, const char* path, int flags, mode_t mode) noexcept {
   return fd;
 }
 
-// Files LMDB opens from inside a lookup move to k_shim_fd_floor and above.
-int relocate_shim_fd(int fd) noexcept {
-  if (fd < 0 || fd >= k_shim_fd_floor) {
-    return fd;
-  }
-  int saved = errno;
-  int high = real().fcntl(fd, F_DUPFD_CLOEXEC, k_shim_fd_floor);
-  if (high >= 0) {
-    ::close(fd);
-    fd = high;
-  }
-  errno = saved;
-  return fd;
-}
-
 int do_open(int dirfd, const char* path, int flags, mode_t mode, bool is_at) noexcept {
   if (t_depth > 0) {
+    // Files LMDB opens from inside a lookup move above the program's descriptors.
     return relocate_shim_fd(is_at ? real().openat(dirfd, path, flags, mode) : real().open(path, flags, mode));
   }
   if (active() && !clearly_outside(path)) {

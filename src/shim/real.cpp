@@ -38,13 +38,13 @@ struct FirstCall<R (*)(A...)> {
     return fn(args...);
   }
   template <R (*RealFunctions::*Entry)(A...), const char* Name>
-  static constexpr R (*stub_for)(A...) = &call<Entry, Name>;
+  static constexpr R (*resolver_for)(A...) = &call<Entry, Name>;
 };
 
 template <class Fn, auto Entry, const char* Name>
 constexpr Fn first_call() {
-  if constexpr (requires { FirstCall<Fn>::template stub_for<Entry, Name>; }) {
-    return FirstCall<Fn>::template stub_for<Entry, Name>;
+  if constexpr (requires { FirstCall<Fn>::template resolver_for<Entry, Name>; }) {
+    return FirstCall<Fn>::template resolver_for<Entry, Name>;
   } else {
     return nullptr;
   }

@@ -31,7 +31,7 @@ struct RealFunctions {
 extern RealFunctions g_real;
 
 // Resolves the variadic entries, which cannot resolve themselves on first call (their
-// arguments cannot be forwarded); every other entry starts as a stub that looks its
+// arguments cannot be forwarded); every other entry starts as a resolver that looks its
 // function up, stores it and calls it. Idempotent and thread-safe: racing callers store
 // the same pointers. Runs on a wrapper's first use, so it works before constructors run.
 void resolve_real_functions() noexcept;

@@ -130,6 +130,20 @@ constexpr int k_unopened = -2;
 constinit std::atomic<int> g_blobs_dir{k_unopened};
 }  // namespace
 
+int relocate_shim_fd(int fd) noexcept {
+  if (fd < 0 || fd >= k_shim_fd_floor) {
+    return fd;
+  }
+  int saved = errno;
+  int high = real().fcntl(fd, F_DUPFD_CLOEXEC, k_shim_fd_floor);
+  if (high >= 0) {
+    real().close(fd);
+    fd = high;
+  }
+  errno = saved;
+  return fd;
+}
+
 int blobs_dir_fd() noexcept {
   int fd = g_blobs_dir.load(std::memory_order_acquire);
   if (fd != k_unopened) {
@@ -138,12 +152,7 @@ int blobs_dir_fd() noexcept {
   char path[sizeof g_session.cas_root + 8];
   std::snprintf(path, sizeof path, "%s/blake3", g_session.cas_root);
   int saved = errno;
-  int opened = real().openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (opened >= 0 && opened < k_shim_fd_floor) {
-    int high = real().fcntl(opened, F_DUPFD_CLOEXEC, k_shim_fd_floor);
-    real().close(opened);
-    opened = high;
-  }
+  int opened = relocate_shim_fd(real().openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC));
   opened = opened >= 0 ? opened : -1;
   int expected = k_unopened;
   if (!g_blobs_dir.compare_exchange_strong(expected, opened, std::memory_order_acq_rel) && opened >= 0) {

@@ -73,6 +73,11 @@ class Guard {
 // still gets it, and no child inherits them.
 inline constexpr int k_shim_fd_floor = 1000;
 
+// Moves a descriptor the shim opened for itself to k_shim_fd_floor or above,
+// close-on-exec (returned; `fd` itself when it cannot be moved or is negative). Keeps
+// errno.
+int relocate_shim_fd(int fd) noexcept;
+
 // The Source's blake3/ directory, opened on first use (O_PATH, close-on-exec, at fd
 // 1000 or above): blobs opened relative to it skip the walk of The Source's own path.
 // -1 when it cannot be opened.
