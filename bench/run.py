@@ -131,11 +131,36 @@ def ensure_corpus(args):
     return corpus
 
 
-def new_project(corpus, path, tier_rule=None, tier1_link="symlink"):
+def ensure_artifacts(args):
+    """A generated tree of large build artifacts: a few hundred files of 1-50 MiB
+    (log-uniform sizes, incompressible like object files and archives), under `target/`.
+    The same tree every time (seeded); a few files in smoke mode."""
+    import random
+    count, top = (6, 2) if args.smoke else (240, 50)
+    corpus = os.path.join(WORK, "smoke-artifacts" if args.smoke else "artifacts")
+    done = os.path.join(corpus, ".complete")
+    if os.path.exists(done):
+        return corpus
+    remove(corpus)
+    print(f"bench: generating {count} large artifacts ...", file=sys.stderr)
+    rng = random.Random(7)
+    for i in range(count):
+        kind = ("deps", ".rlib") if i % 3 else ("build", ".o")
+        d = os.path.join(corpus, "target", "release", kind[0], f"crate{i % 12}")
+        os.makedirs(d, exist_ok=True)
+        size = int(2 ** rng.uniform(0, __import__("math").log2(top)) * (1 << 20))
+        with open(os.path.join(d, f"artifact{i}{kind[1]}"), "wb") as f:
+            for off in range(0, size, 1 << 20):
+                f.write(os.urandom(min(1 << 20, size - off)))
+    open(done, "w").close()
+    return corpus
+
+
+def new_project(corpus, path, tier_rule=None, tier1_link="symlink", tree="node_modules"):
     """A copy of the corpus as a vrift project (not timed). tier_rule: make every path
     that tier instead of using the default rules."""
     os.makedirs(path, exist_ok=True)
-    sh(["cp", "-a", os.path.join(corpus, "node_modules"), os.path.join(path, "node_modules")])
+    sh(["cp", "-a", os.path.join(corpus, tree), os.path.join(path, tree)])
     sh([os.path.join(BUILD, "vrift"), "-C", path, "init", "-q"])
     cfg = os.path.join(path, ".vrift", "config.toml")
     text = open(cfg).read().replace('link = "symlink"', f'link = "{tier1_link}"')
@@ -152,15 +177,15 @@ def ingest_cmd(project, cas, *extra):
     return [os.path.join(BUILD, "vrift"), "-C", project, "--cas-root", cas, "ingest", "-q", *extra]
 
 
-def fig_first_ingest(args, work, label, extra, tier_rule, link_kind, cp_flag):
-    corpus = ensure_corpus(args)
-    nm = os.path.join(corpus, "node_modules")
+def fig_first_ingest(args, work, label, extra, tier_rule, link_kind, cp_flag, corpus=None, tree="node_modules"):
+    corpus = corpus or ensure_corpus(args)
+    nm = os.path.join(corpus, tree)
     t_v, t_y = [], []
     for run in range(args.runs):
         project = os.path.join(work, f"{label}-p{run}")
         cas = os.path.join(work, f"{label}-cas{run}")
         farm = os.path.join(work, f"{label}-farm{run}")
-        new_project(corpus, project, tier_rule, link_kind)
+        new_project(corpus, project, tier_rule, link_kind, tree)
         clean_state(None, project)
         t_v.append(timed(ingest_cmd(project, cas, *extra)))
         clean_state(None, nm)
@@ -183,6 +208,11 @@ def fig_ingest(args, work):
         v, y = fig_first_ingest(args, work, label, extra, rule, link, cp_flag)
         rows.append((f"first ingest, {what}, corpus", v.show(),
                      f"b3sum -P2 + cp {cp_flag}: {y.show()}", f"{v.median / y.median:.2f}x", "<= 1.3x"))
+    artifacts = ensure_artifacts(args)
+    for label, extra, what in [("art-t2", ["--solid"], "Solid Tier-2 (hardlinks)"), ("art-ph", ["--phantom"], "Phantom")]:
+        v, y = fig_first_ingest(args, work, label, extra, None, "symlink", "-al", artifacts, "target")
+        rows.append((f"first ingest, {what}, large artifacts", v.show(),
+                     f"b3sum -P2 + cp -al: {y.show()}", f"{v.median / y.median:.2f}x", "<= 1.3x"))
     return rows
 
 

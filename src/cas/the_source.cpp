@@ -2,7 +2,6 @@
 
 #include <linux/fs.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,8 +18,6 @@
 namespace vrift::cas {
 
 namespace {
-
-constexpr size_t k_copy_chunk = 1024 * 1024;
 
 Status mkdir_if_missing(int dirfd, const char* path, mode_t mode) noexcept {
   if (::mkdirat(dirfd, path, mode) != 0 && errno != EEXIST) {
@@ -41,41 +38,6 @@ void temp_name(char* out, size_t cap) noexcept {
   std::snprintf(out, cap, "tmp/%d.%llu.%lx", static_cast<int>(::getpid()),
                 static_cast<unsigned long long>(counter.fetch_add(1)),
                 static_cast<unsigned long>(ts.tv_nsec));
-}
-
-// Copies src_fd (from offset 0) to dst_fd while hashing exactly the bytes written.
-Result<hash::FileDigest> copy_and_hash(int src_fd, int dst_fd) noexcept {
-  void* buf = ::mmap(nullptr, k_copy_chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (buf == MAP_FAILED) {
-    return fail_sys("mmap");
-  }
-  hash::Hasher hasher;
-  uint64_t offset = 0;
-  Status status;
-  for (;;) {
-    ssize_t n = ::pread(src_fd, buf, k_copy_chunk, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      status = fail_sys("read");
-      break;
-    }
-    if (n == 0) {
-      break;
-    }
-    hasher.update(buf, static_cast<size_t>(n));
-    status = pwrite_all(dst_fd, buf, static_cast<size_t>(n), offset);
-    if (!status) {
-      break;
-    }
-    offset += static_cast<uint64_t>(n);
-  }
-  ::munmap(buf, k_copy_chunk);
-  if (!status) {
-    return fail(status.error());
-  }
-  return hash::FileDigest{hasher.finish(), offset};
 }
 
 }  // namespace
@@ -267,7 +229,7 @@ Result<Stored> StoreBatch::stage_copy(int src_fd, const StoreRequest& request, b
     method = StoreMethod::cloned;
     digest = hash::hash_fd(tmp_fd.get());
   } else {
-    digest = copy_and_hash(src_fd, tmp_fd.get());
+    digest = hash::copy_and_hash(src_fd, tmp_fd.get());
   }
   if (!digest) {
     ::unlinkat(m_source->root_fd(), tmp_name.c_str(), 0);

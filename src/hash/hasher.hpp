@@ -44,6 +44,20 @@ Result<FileDigest> hash_fd(int fd) noexcept;
 // (the file ended before `size` bytes: it was truncated meanwhile).
 Result<FileDigest> hash_fd_exact(int fd, uint64_t size) noexcept;
 
+// Copies `src_fd` from offset 0 (up to `limit` bytes or its end) to the same offsets of
+// `dst_fd`, hashing exactly the bytes written. Errors: Errc::system.
+Result<FileDigest> copy_and_hash(int src_fd, int dst_fd, uint64_t limit = UINT64_MAX) noexcept;
+
+// While one is alive, the thread reuses one read buffer for every hash and copy above
+// instead of mapping one per file. Worker threads that go through many files hold one.
+class ReadBufferScope {
+ public:
+  ReadBufferScope() noexcept;
+  ~ReadBufferScope();
+  ReadBufferScope(const ReadBufferScope&) = delete;
+  ReadBufferScope& operator=(const ReadBufferScope&) = delete;
+};
+
 // Opens `path` (O_RDONLY|O_CLOEXEC) and hashes it. Errors: Errc::system.
 Result<FileDigest> hash_file(const char* path) noexcept;
 

@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "hash/hasher.hpp"
+
 namespace vrift::project {
 
 // Runs fn(begin, end) on `jobs` threads over runs of consecutive indices that cover
@@ -17,6 +19,7 @@ void parallel_runs(size_t n, unsigned jobs, Fn&& fn) {
   constexpr size_t k_run = 32;
   std::atomic<size_t> next{0};
   auto work = [&] {
+    hash::ReadBufferScope buffer;  // one read buffer per worker, not one per file
     for (size_t begin = next.fetch_add(k_run); begin < n; begin = next.fetch_add(k_run)) {
       fn(begin, std::min(n, begin + k_run));
     }

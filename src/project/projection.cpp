@@ -5,7 +5,6 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -124,41 +123,11 @@ Result<StagedCopy> stage_private_copy(int root_fd, const std::string& rel, int s
     }
     return fail(e);
   };
-  constexpr size_t k_chunk = 256 * 1024;
-  void* buf = ::mmap(nullptr, k_chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (buf == MAP_FAILED) {
-    return discard(sys_error("mmap"));
+  auto copied = hash::copy_and_hash(src_fd, copy.fd.get(), size + 1);
+  if (!copied) {
+    return discard(copied.error());
   }
-  hash::Hasher hasher;
-  uint64_t offset = 0;
-  Error error{};
-  bool ok = true;
-  for (;;) {
-    ssize_t n = ::pread(src_fd, buf, k_chunk, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      error = sys_error("read");
-      ok = false;
-      break;
-    }
-    if (n == 0) {
-      break;
-    }
-    hasher.update(buf, static_cast<size_t>(n));
-    if (auto written = pwrite_all(copy.fd.get(), buf, static_cast<size_t>(n), offset); !written) {
-      error = written.error();
-      ok = false;
-      break;
-    }
-    offset += static_cast<uint64_t>(n);
-  }
-  ::munmap(buf, k_chunk);
-  if (!ok) {
-    return discard(error);
-  }
-  if (offset != size || hasher.finish() != digest) {
+  if (copied->size != size || copied->digest != digest) {
     return discard(make_error(Errc::corrupt, "copy"));
   }
   timespec times[2] = {{0, UTIME_OMIT}, {mtime_ns / 1000000000, mtime_ns % 1000000000}};

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,52 @@ TEST(Hasher, FileEqualsMemoryAtBoundarySizes) {
     ASSERT_TRUE(result) << size;
     EXPECT_EQ(result->size, size);
     EXPECT_EQ(result->digest, hash_bytes(data.data(), data.size())) << size;
+  }
+}
+
+// Copies hash exactly what they write, with or without a kept per-thread buffer, and a
+// kept buffer carries nothing from one file into the next.
+TEST(Hasher, CopyAndHashWritesAndHashesTheSameBytes) {
+  test::TempDir dir;
+  auto write_file = [&](const std::string& name, const std::vector<uint8_t>& data) {
+    int fd = ::open((dir / name).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    EXPECT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+    ::close(fd);
+  };
+  auto copy = [&](const std::string& from, const std::string& to, uint64_t limit) {
+    int src = ::open((dir / from).c_str(), O_RDONLY);
+    int dst = ::open((dir / to).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    auto result = copy_and_hash(src, dst, limit);
+    ::close(src);
+    ::close(dst);
+    return result;
+  };
+  auto big = pattern(3 * 1048576 + 17);
+  std::vector<uint8_t> small(1048576 + 5, 0x5a);
+  write_file("big", big);
+  write_file("small", small);
+  for (bool scoped : {false, true}) {
+    std::optional<ReadBufferScope> scope;
+    if (scoped) {
+      scope.emplace();
+    }
+    auto first = copy("big", "big.copy", UINT64_MAX);
+    auto second = copy("small", "small.copy", UINT64_MAX);
+    auto cut = copy("big", "big.cut", 1048576 + 1);
+    ASSERT_TRUE(first && second && cut);
+    EXPECT_EQ(first->size, big.size());
+    EXPECT_EQ(first->digest, hash_bytes(big.data(), big.size()));
+    EXPECT_EQ(second->digest, hash_bytes(small.data(), small.size()));
+    EXPECT_EQ(cut->size, 1048576u + 1);
+    EXPECT_EQ(cut->digest, hash_bytes(big.data(), 1048576 + 1));
+    for (const char* name : {"big.copy", "small.copy"}) {
+      auto copied = hash_file((dir / name).c_str());
+      ASSERT_TRUE(copied);
+      EXPECT_EQ(copied->digest, std::string(name) == "big.copy" ? first->digest : second->digest) << scoped;
+    }
+    auto again = hash_file((dir / "small").c_str());  // the kept buffer held "big" last
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->digest, second->digest);
   }
 }
 
