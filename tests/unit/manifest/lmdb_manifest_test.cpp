@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <string>
@@ -615,6 +618,52 @@ TEST(LmdbManifest, DescriptorsAreListedAndCloseOnExec) {
   // A program this process runs sees none of them.
   std::string listing = test::run_command("ls -l /proc/self/fd/");
   EXPECT_EQ(listing.find(".mdb"), std::string::npos) << listing;
+}
+
+// Every descriptor of the environment is found, whether LMDB got neighbouring numbers
+// (the usual case, found by looking next to the data descriptor) or scattered ones
+// (found by the /proc/self/fd scan); /proc/self/fd is the oracle.
+TEST(LmdbManifest, DescriptorsAreFoundWhereverLmdbPutsThem) {
+  vrift::test::TempDir dir;
+  for (int spacing : {1, 3, 7}) {
+    std::string path = dir / ("m" + std::to_string(spacing));
+    { open_new(path); }
+    // Fill the lowest free numbers, then free one every `spacing`: LMDB's three opens
+    // (lock, data, meta writer) land `spacing` apart.
+    std::vector<int> filler;
+    for (int i = 0; i < 3 * spacing + 3; ++i) {
+      filler.push_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    }
+    for (int i = 0; i < 3; ++i) {
+      ::close(filler[static_cast<size_t>(i * spacing)]);
+      filler[static_cast<size_t>(i * spacing)] = -1;
+    }
+    std::set<int> listed;
+    {
+      LmdbManifest m = open_new(path, OpenOptions{});
+      int fds[16];
+      size_t n = m.descriptors(fds, 16);
+      ASSERT_LE(n, 16u);
+      listed.insert(fds, fds + n);
+      std::set<int> open_on_mdb;
+      for (int fd = 0; fd < 1024; ++fd) {
+        char link[64];
+        char target[4096];
+        std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t len = ::readlink(link, target, sizeof target - 1);
+        if (len > 0 && std::string(target, static_cast<size_t>(len)).starts_with(path + "/")) {
+          open_on_mdb.insert(fd);
+        }
+      }
+      EXPECT_EQ(listed, open_on_mdb) << "spacing " << spacing;
+      EXPECT_EQ(listed.size(), 3u) << "lock, data, meta writer; spacing " << spacing;
+    }
+    for (int fd : filler) {
+      if (fd >= 0) {
+        ::close(fd);
+      }
+    }
+  }
 }
 
 // mdb_stat and mdb_dump (lmdb-utils) as independent oracles for what was committed.
