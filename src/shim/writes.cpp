@@ -54,8 +54,24 @@ constinit MapRecord g_maps[k_max_maps]{};
 // Slots in use: exit and fork skip the table (256 slots of a path each: touching them
 // all would fault in a megabyte) when this process writes nothing.
 constinit std::atomic<int> g_used_slots{0};
+// One past the highest slot ever used (changed under g_lock): searches touch only those
+// slots, not the whole megabyte of paths, at the first write of every program.
+constinit std::atomic<int> g_slot_end{0};
+
+int slot_end() noexcept { return g_slot_end.load(std::memory_order_relaxed); }
 // fd -> slot + 1 (0: not tracked). Read without the lock by is_tracked_fd().
 constinit std::atomic<int16_t> g_fd_slot[k_max_fds]{};
+// One past the highest descriptor ever tracked: walks of g_fd_slot stop there instead of
+// touching all 128 KiB of it (at every exec of every program in a session).
+constinit std::atomic<int> g_fd_end{0};
+
+// With the lock held: descriptor `fd` now refers to slot index `slot`.
+void set_fd_slot(int fd, int slot) noexcept {
+  g_fd_slot[fd].store(static_cast<int16_t>(slot + 1), std::memory_order_relaxed);
+  if (fd >= g_fd_end.load(std::memory_order_relaxed)) {
+    g_fd_end.store(fd + 1, std::memory_order_relaxed);
+  }
+}
 
 class Locked {
  public:
@@ -128,14 +144,14 @@ void lock_for_fork() { ::pthread_mutex_lock(&g_lock); }
 void unlock_after_fork() { ::pthread_mutex_unlock(&g_lock); }
 void forget_in_child() {
   if (g_used_slots.load(std::memory_order_relaxed) != 0) {
-    for (WriteSlot& s : g_slots) {
-      s.used = false;
+    for (int i = 0; i < slot_end(); ++i) {
+      g_slots[i].used = false;
     }
     for (MapRecord& m : g_maps) {
       m.addr = 0;
     }
-    for (auto& slot : g_fd_slot) {
-      slot.store(0, std::memory_order_relaxed);
+    for (int fd = 0; fd < g_fd_end.load(std::memory_order_relaxed); ++fd) {
+      g_fd_slot[fd].store(0, std::memory_order_relaxed);
     }
     g_used_slots.store(0, std::memory_order_relaxed);
   }
@@ -199,7 +215,7 @@ bool track_write(int fd, dev_t dev, ino_t ino, const char* rel, size_t rel_len, 
     drop_fd(fd, replaced);  // a stale entry for a number the kernel reused
     int free_slot = -1;
     int found = -1;
-    for (int i = 0; i < k_max_slots; ++i) {
+    for (int i = 0; i < slot_end(); ++i) {
       if (g_slots[i].used && g_slots[i].dev == dev && g_slots[i].ino == ino) {
         found = i;
         break;
@@ -207,6 +223,9 @@ bool track_write(int fd, dev_t dev, ino_t ino, const char* rel, size_t rel_len, 
       if (!g_slots[i].used && free_slot < 0) {
         free_slot = i;
       }
+    }
+    if (found < 0 && free_slot < 0 && slot_end() < k_max_slots) {
+      free_slot = g_slot_end.fetch_add(1, std::memory_order_relaxed);
     }
     if (found < 0 && free_slot >= 0) {
       WriteSlot& s = g_slots[free_slot];
@@ -224,7 +243,7 @@ bool track_write(int fd, dev_t dev, ino_t ino, const char* rel, size_t rel_len, 
     }
     if (found >= 0) {
       ++g_slots[found].fds;
-      g_fd_slot[fd].store(static_cast<int16_t>(found + 1), std::memory_order_relaxed);
+      set_fd_slot(fd, found);
       tracked = true;
     }
   }
@@ -244,7 +263,7 @@ void tracked_dup(int from, int to) noexcept {
   int16_t slot = g_fd_slot[from].load(std::memory_order_relaxed);
   if (slot != 0) {
     ++g_slots[slot - 1].fds;
-    g_fd_slot[to].store(slot, std::memory_order_relaxed);
+    set_fd_slot(to, slot - 1);
   }
 }
 
@@ -315,7 +334,8 @@ void tracked_rename(const char* from_rel, size_t from_len, const char* to_rel, s
     return;
   }
   Locked lock;
-  for (WriteSlot& s : g_slots) {
+  for (int i = 0; i < slot_end(); ++i) {
+    WriteSlot& s = g_slots[i];
     if (!s.used || s.rel_len < from_len || std::memcmp(s.rel, from_rel, from_len) != 0 ||
         (s.rel_len > from_len && s.rel[from_len] != '/')) {
       continue;
@@ -334,7 +354,7 @@ void tracked_rename(const char* from_rel, size_t from_len, const char* to_rel, s
 }
 
 void flush_all_writes() noexcept {
-  for (int i = 0; i < k_max_slots && g_used_slots.load(std::memory_order_relaxed) != 0; ++i) {
+  for (int i = 0; i < slot_end() && g_used_slots.load(std::memory_order_relaxed) != 0; ++i) {
     Finished f;
     {
       Locked lock;
@@ -349,10 +369,14 @@ void flush_all_writes() noexcept {
 }
 
 bool writing_env(char* out, size_t cap) noexcept {
+  if (g_used_slots.load(std::memory_order_relaxed) == 0) {
+    return false;
+  }
   size_t len = static_cast<size_t>(std::snprintf(out, cap, "VRIFT_WRITING="));
   bool any = false;
   Locked lock;
-  for (int fd = 0; fd < k_max_fds; ++fd) {
+  int end = g_fd_end.load(std::memory_order_relaxed);
+  for (int fd = 0; fd < end; ++fd) {
     int16_t slot = g_fd_slot[fd].load(std::memory_order_relaxed);
     if (slot == 0) {
       continue;
