@@ -1,6 +1,7 @@
 #include "project/ingest.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -455,7 +456,8 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     request.fd_stat = &task.st;
     request.path = task.rel.c_str();
     request.executable = (task.st.st_mode & 0111) != 0;
-    request.allow_link = !m_options.copy_into_source;
+    // The lease, when granted, lasts until the task's descriptor closes after projection.
+    request.allow_link = !m_options.link_only_unopened || ::fcntl(task.fd.get(), F_SETLEASE, F_WRLCK) == 0;
     auto stored = batch.add_file(request);
     if (stored) {
       task.stored = *stored;
@@ -872,8 +874,19 @@ Outcome<IngestSummary> Ingester::run() {
 Outcome<IngestSummary> ingest(const ProjectPaths& project, const Config& config, cas::TheSource& source,
                               manifest::LmdbManifest& manifest, const IngestOptions& options,
                               const WarningSink& warn) {
+  // A lease holder is told of a waiting opener by SIGIO, whose default action kills.
+  struct sigaction ignore {};
+  struct sigaction saved {};
+  ignore.sa_handler = SIG_IGN;
+  if (options.link_only_unopened) {
+    ::sigaction(SIGIO, &ignore, &saved);
+  }
   Ingester ingester(project, config, source, manifest, options, warn);
-  return ingester.run();
+  auto result = ingester.run();
+  if (options.link_only_unopened) {
+    ::sigaction(SIGIO, &saved, nullptr);
+  }
+  return result;
 }
 
 }  // namespace vrift::project

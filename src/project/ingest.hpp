@@ -30,9 +30,12 @@ struct IngestOptions {
   Mode mode = Mode::Solid;
   unsigned jobs = 0;               // worker threads; 0: four per core (reads overlap)
   bool progress = false;           // draw a progress line on stderr
-  // Store copies, never a file's own inode: for files a process may still hold open
-  // for writing (what a session wrote), whose inode must not become a blob.
-  bool copy_into_source = false;
+  // For files a process may still hold open for writing (what a session wrote), whose
+  // inode must never become a blob while it can be written: link a file's own inode only
+  // under a write lease, which the kernel grants only when no other process has the file
+  // open or mapped, and which makes any new opener wait until the file is recorded and
+  // projected; otherwise store a copy.
+  bool link_only_unopened = false;
 };
 
 struct IngestSummary {

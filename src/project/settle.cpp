@@ -60,7 +60,7 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
   options.mode = mode;
   // A program the command started may still be writing one of these files (a daemon
   // that outlived it): its inode must never become a blob.
-  options.copy_into_source = true;
+  options.link_only_unopened = true;
   for (const std::string& path : dirty) {
     struct stat st;
     std::string abs = project.root + "/" + path;

@@ -45,9 +45,21 @@ for mode in solid phantom; do
   "$VRIFT" doctor > doctor.out || fail "$mode: doctor after the settle: $(cat doctor.out)"
   rm -f doctor.out
 
+  # A file nothing holds open any more becomes its blob without a copy (in Solid mode
+  # the path and the blob are one inode); one a program still holds open is copied.
+  written=$("$VRIFT" run -- sh -c 'printf "solo %s\n" "$0" > target/solo.txt; stat -c %i target/solo.txt' "$mode")
+  hash=$("$VRIFT" ls | awk '$6 == "target/solo.txt" { print $5 }')
+  blob=$(ls "$VRIFT_CAS_ROOT/blake3/${hash:0:2}/${hash}"_* 2>/dev/null | head -1)
+  [ -n "$blob" ] || fail "$mode: no blob for target/solo.txt"
+  expect_eq "$(stat -c %i "$blob")" "$written" "$mode: the written file itself became its blob"
+
   # A program the command left running keeps writing a file after the run's batch:
   # the batch stored a copy, so no blob changes.
-  "$VRIFT" run -- sh -c 'exec 3>> target/sub/b.txt; echo early >&3; (sleep 1; echo late >&3) & exit 0'
+  written=$("$VRIFT" run -- sh -c 'exec 3>> target/sub/b.txt; echo early >&3; stat -c %i target/sub/b.txt
+                                    (sleep 1; echo late >&3) & exit 0')
+  hash=$("$VRIFT" ls | awk '$6 == "target/sub/b.txt" { print $5 }')
+  blob=$(ls "$VRIFT_CAS_ROOT/blake3/${hash:0:2}/${hash}"_* 2>/dev/null | head -1)
+  [ -n "$blob" ] && [ "$(stat -c %i "$blob")" != "$written" ] || fail "$mode: a file still open became a blob"
   sleep 1.5
   "$VRIFT" cas verify --deep > verify.out || fail "$mode: a blob changed after the run: $(cat verify.out)"
   rm -f verify.out
