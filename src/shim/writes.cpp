@@ -35,7 +35,7 @@ struct WriteSlot {
   ino_t ino = 0;
   int fds = 0;   // descriptors of this process on the file
   int maps = 0;  // writable shared mappings
-  manifest::Tier tier = manifest::Tier::tier2;
+  manifest::Tier tier{};  // set when the slot is taken; all-zero keeps the table in .bss
   size_t rel_len = 0;
   char rel[PATH_MAX] = {};
 };
