@@ -310,9 +310,17 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
       --parent_len;
     }
     manifest::Entry parent;
-    if (parent_len > 1 && lookup.find(mp.rel, parent_len - 1, parent) && parent.kind == manifest::EntryKind::file) {
+    bool parent_recorded = parent_len > 1 && lookup.find(mp.rel, parent_len - 1, parent);
+    if (parent_recorded && parent.kind == manifest::EntryKind::file) {
       saved = ENOTDIR;
       result = -1;
+      break;
+    }
+    // A parent recorded as a directory was reached through no symlink inside the project
+    // (ingest never descends into one): the miss is final. Programs that probe for files
+    // (node's module resolution, compilers' include paths) mostly miss, and resolving the
+    // parent's canonical path cost a readlink per component of it.
+    if (parent_recorded && parent.kind == manifest::EntryKind::dir) {
       break;
     }
     if (parent_links_to_file(mp, lookup)) {
