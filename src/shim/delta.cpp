@@ -20,11 +20,12 @@ namespace {
 // Runs fn in one write transaction; false (and a debug line) when it fails.
 template <class Fn>
 bool write_delta(const char* what, std::string_view path, Fn&& fn) noexcept {
-  if (g_manifest == nullptr || !g_session.writable) {
+  manifest::LmdbManifest* m = g_session.writable ? session_manifest() : nullptr;
+  if (m == nullptr) {
     return false;
   }
   int saved = errno;
-  Status done = g_manifest->write([&](manifest::WriteTxn& txn) -> Status { return fn(txn); });
+  Status done = m->write([&](manifest::WriteTxn& txn) -> Status { return fn(txn); });
   errno = saved;
   if (!done) {
     debug_log("vrift shim: cannot record %s of %.*s in the manifest (%s)", what, static_cast<int>(path.size()),
@@ -80,7 +81,8 @@ bool commit_dir(const char* rel, size_t len, uint32_t mode, int64_t mtime_ns, ma
 }
 
 bool commit_move(const char* from, size_t from_len, const char* to, size_t to_len) noexcept {
-  if (g_manifest == nullptr || !g_session.writable) {
+  manifest::LmdbManifest* m = g_session.writable ? session_manifest() : nullptr;
+  if (m == nullptr) {
     return false;
   }
   std::string_view src(from, from_len);
@@ -90,11 +92,11 @@ bool commit_move(const char* from, size_t from_len, const char* to, size_t to_le
   std::vector<std::string> below;
   {
     int saved = errno;
-    auto txn = g_manifest->read();
+    auto txn = m->read();
     std::vector<std::string> dirs{std::string(src)};
     for (size_t i = 0; txn && i < dirs.size(); ++i) {
       std::string dir = dirs[i];
-      (void)g_manifest->list_children(*txn, dir, [&](std::string_view name, const Entry& e) {
+      (void)m->list_children(*txn, dir, [&](std::string_view name, const Entry& e) {
         std::string path = dir + "/" + std::string(name);
         if (e.kind == EntryKind::dir) {
           dirs.push_back(path);

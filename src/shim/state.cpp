@@ -21,13 +21,33 @@
 namespace vrift::shim {
 
 constinit SessionConfig g_session{};
-constinit manifest::LmdbManifest* g_manifest = nullptr;
 __thread int t_depth __attribute__((tls_model("initial-exec"))) = 0;
 
 namespace {
 
 enum : int { k_uninit = 0, k_initializing = 1, k_ready = 2, k_disabled = 3 };
 constinit std::atomic<int> g_state{k_uninit};
+
+char g_manifest_dir[4096 + 32] = {};
+constinit std::atomic<manifest::LmdbManifest*> g_manifest{nullptr};
+constinit std::atomic<bool> g_manifest_failed{false};
+// Taken only to open the manifest; a fork in the middle must not leave it locked.
+constinit pthread_mutex_t g_manifest_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void open_manifest_locked() noexcept {
+  manifest::OpenOptions options;
+  options.read_only = !g_session.writable;
+  auto opened = manifest::LmdbManifest::open(g_manifest_dir, options);
+  auto* m = opened ? new (std::nothrow) manifest::LmdbManifest(std::move(*opened)) : nullptr;
+  if (m == nullptr) {
+    debug_log("vrift shim: cannot open manifest %s (%s); project paths pass through", g_manifest_dir,
+              opened ? "out of memory" : error_reason(opened.error()));
+    g_session.writable = false;
+    g_manifest_failed.store(true, std::memory_order_release);
+    return;
+  }
+  g_manifest.store(m, std::memory_order_release);
+}
 
 bool copy_env(const char* name, char* out, size_t cap, size_t& len) {
   const char* value = std::getenv(name);
@@ -78,23 +98,11 @@ bool initialize() noexcept {
   std::snprintf(g_session.env_mode, sizeof g_session.env_mode, "VRIFT_MODE=%s",
                 g_session.phantom ? "phantom" : "solid");
 
-  char env_dir[4096 + 32];
-  std::snprintf(env_dir, sizeof env_dir, "%s/.vrift/manifest.lmdb", g_session.project);
+  std::snprintf(g_manifest_dir, sizeof g_manifest_dir, "%s/.vrift/manifest.lmdb", g_session.project);
   // Read-write when the project lets this user write it: files written in the session
   // are recorded in the delta layer. Otherwise read-only, and writes to managed files
   // fail with EROFS.
-  manifest::OpenOptions options;
-  options.read_only = ::access(env_dir, W_OK) != 0;
-  auto opened = manifest::LmdbManifest::open(env_dir, options);
-  g_session.writable = opened && !options.read_only;
-  if (!opened) {
-    debug_log("vrift shim: cannot open manifest %s (%s); passing through", env_dir, error_reason(opened.error()));
-    return false;
-  }
-  g_manifest = new (std::nothrow) manifest::LmdbManifest(std::move(*opened));
-  if (g_manifest == nullptr) {
-    return false;
-  }
+  g_session.writable = ::access(g_manifest_dir, W_OK) == 0;
   // Files the previous program image was writing through descriptors that survived exec.
   adopt_writing_env();
   debug_log("vrift shim: ready, project %s, %s mode", g_session.project, g_session.phantom ? "phantom" : "solid");
@@ -102,6 +110,22 @@ bool initialize() noexcept {
 }
 
 }  // namespace
+
+manifest::LmdbManifest* session_manifest() noexcept {
+  manifest::LmdbManifest* m = g_manifest.load(std::memory_order_acquire);
+  if (__builtin_expect(m != nullptr, 1) || g_manifest_failed.load(std::memory_order_acquire)) {
+    return m;
+  }
+  Guard guard;  // LMDB's own opens go straight through (and above k_shim_fd_floor)
+  int saved = errno;
+  ::pthread_mutex_lock(&g_manifest_lock);
+  if (g_manifest.load(std::memory_order_acquire) == nullptr && !g_manifest_failed.load(std::memory_order_acquire)) {
+    open_manifest_locked();
+  }
+  ::pthread_mutex_unlock(&g_manifest_lock);
+  errno = saved;
+  return g_manifest.load(std::memory_order_acquire);
+}
 
 bool active() noexcept {
   if (t_depth != 0) {
@@ -164,7 +188,8 @@ int blobs_dir_fd() noexcept {
 }
 
 size_t shim_fds(int* out, size_t cap) noexcept {
-  size_t n = g_manifest != nullptr ? g_manifest->descriptors(out, cap) : 0;
+  manifest::LmdbManifest* m = g_manifest.load(std::memory_order_acquire);  // none before it is opened
+  size_t n = m != nullptr ? m->descriptors(out, cap) : 0;
   n = n < cap ? n : cap;
   int blobs = g_blobs_dir.load(std::memory_order_acquire);
   if (blobs >= 0 && n < cap) {
@@ -201,6 +226,11 @@ namespace {
 // Initializes at load as well, not only on first use: a program may clear its
 // environment (env -i, a sandbox) before it calls anything the shim wraps, and the
 // session's variables must have been read by then.
-__attribute__((constructor)) void initialize_at_load() { vrift::shim::active(); }
+__attribute__((constructor)) void initialize_at_load() {
+  ::pthread_atfork([] { ::pthread_mutex_lock(&vrift::shim::g_manifest_lock); },
+                   [] { ::pthread_mutex_unlock(&vrift::shim::g_manifest_lock); },
+                   [] { ::pthread_mutex_init(&vrift::shim::g_manifest_lock, nullptr); });
+  vrift::shim::active();
+}
 
 }  // namespace

@@ -50,7 +50,11 @@ struct SessionConfig {
 };
 
 extern SessionConfig g_session;
-extern manifest::LmdbManifest* g_manifest;
+
+// The project's manifest, opened on the first call that needs it (most programs a
+// build runs never touch a project path, and opening costs ~0.15 ms of their start);
+// nullptr when it cannot be opened (every project path then passes through).
+manifest::LmdbManifest* session_manifest() noexcept;
 
 extern __thread int t_depth __attribute__((tls_model("initial-exec")));
 

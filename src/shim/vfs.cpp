@@ -56,13 +56,14 @@ bool Lookup::begin() noexcept {
   if (m_txn != nullptr) {
     return true;
   }
-  if (g_manifest == nullptr) {
+  manifest::LmdbManifest* m = session_manifest();
+  if (m == nullptr) {
     return false;
   }
   int saved = errno;
   manifest::ReadTxn* txn = thread_txn();
   if (txn != nullptr) {
-    if (auto begun = g_manifest->begin_read(*txn)) {
+    if (auto begun = m->begin_read(*txn)) {
       m_txn = txn;
     } else {
       debug_log("vrift shim: cannot read the manifest (%s); passing through", error_reason(begun.error()));
@@ -86,7 +87,7 @@ bool Lookup::find(const char* rel, size_t len, manifest::Entry& out) noexcept {
     return false;
   }
   int saved = errno;
-  auto hit = g_manifest->get(*m_txn, std::string_view(rel, len), out);
+  auto hit = session_manifest()->get(*m_txn, std::string_view(rel, len), out);
   errno = saved;
   return hit && *hit;
 }
