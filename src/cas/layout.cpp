@@ -99,13 +99,7 @@ bool parse_blob_name(std::string_view name, BlobKey& out) noexcept {
   if (name.size() < hash::k_hex_len + 2 || name[hash::k_hex_len] != '_') {
     return false;
   }
-  for (size_t i = 0; i < hash::k_hex_len; ++i) {
-    char c = name[i];
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return false;  // blob names are lowercase hex only
-    }
-  }
-  if (!hash::from_hex(name.substr(0, hash::k_hex_len), out.digest)) {
+  if (!hash::from_lower_hex(name.substr(0, hash::k_hex_len), out.digest)) {  // blob names are lowercase
     return false;
   }
   std::string_view rest = name.substr(hash::k_hex_len + 1);

@@ -26,4 +26,7 @@ void to_hex(const Digest& digest, char* out) noexcept;
 // leaves `out` unspecified.
 bool from_hex(std::string_view text, Digest& out) noexcept;
 
+// from_hex for lowercase digits only (blob names); false for anything else.
+bool from_lower_hex(std::string_view text, Digest& out) noexcept;
+
 }  // namespace vrift::hash

@@ -54,6 +54,7 @@ struct Previous {
   int64_t ctime_ns;
   hash::Digest hash;
   std::string ext;
+  bool seen = false;  // found by this run's walk (or projected from its phantom entry)
 };
 
 struct FileTask {
@@ -167,7 +168,6 @@ class Ingester {
   unsigned m_jobs = 1;
   std::vector<std::string> m_starts;
   std::unordered_map<std::string, Previous> m_previous;
-  std::unordered_set<std::string> m_seen;
   std::vector<FileTask> m_todo;
   std::vector<DirOrLink> m_dirs_and_links;
   IngestSummary m_summary;
@@ -260,8 +260,8 @@ bool Ingester::blob_of_link(std::string_view target, cas::BlobKey& key) const {
 
 // In Solid mode, phantom entries (from an earlier Phantom ingest) get their links back.
 void Ingester::materialize_phantoms() {
-  for (const auto& [path, prev] : m_previous) {
-    if (prev.kind != EntryKind::file || (prev.flags & manifest::k_flag_phantom) == 0 || m_seen.count(path) != 0 ||
+  for (auto& [path, prev] : m_previous) {
+    if (prev.kind != EntryKind::file || (prev.flags & manifest::k_flag_phantom) == 0 || prev.seen ||
         !under_starts(path)) {
       continue;
     }
@@ -272,7 +272,7 @@ void Ingester::materialize_phantoms() {
     task.from_blob = true;
     task.prev = &prev;
     task.stored.key = key_of(prev);
-    m_seen.insert(path);
+    prev.seen = true;
     m_todo.push_back(std::move(task));
   }
 }
@@ -307,16 +307,21 @@ void Ingester::walk(const std::string& start) {
         }
         struct stat st;
         auto prev = m_previous.find(e.rel);
+        auto mark_seen = [&] {  // not vanished: its entry stays unless replaced
+          if (prev != m_previous.end()) {
+            prev->second.seen = true;
+          }
+        };
         if (e.type == DT_DIR) {
           if (!stat_or_warn(e, st)) {
             return false;
           }
-          m_seen.insert(e.rel);
+          mark_seen();
           m_dirs_and_links.push_back(DirOrLink{e.rel, st, {}});
           return true;
         }
         if (e.type == DT_LNK) {
-          m_seen.insert(e.rel);
+          mark_seen();
           char target[PATH_MAX];
           ssize_t n = ::readlinkat(e.dir_fd, e.name, target, sizeof target);
           if (n < 0 || static_cast<size_t>(n) >= sizeof target) {
@@ -356,7 +361,7 @@ void Ingester::walk(const std::string& start) {
           ++m_summary.skipped;
           return false;
         }
-        m_seen.insert(e.rel);
+        mark_seen();
         // A file with no entry yet needs no stat here: the store stats the open file.
         if (prev != m_previous.end()) {
           if (!stat_or_warn(e, st)) {
@@ -723,7 +728,7 @@ Outcome<void> Ingester::remove_vanished() {
   // file is absent by design) were deleted by the user: drop them.
   std::vector<std::string> gone;
   for (const auto& [path, prev] : m_previous) {
-    if (m_seen.count(path) != 0 || (prev.flags & manifest::k_flag_phantom) != 0) {
+    if (prev.seen || (prev.flags & manifest::k_flag_phantom) != 0) {
       continue;
     }
     if (under_starts(path)) {
@@ -805,11 +810,13 @@ Outcome<IngestSummary> Ingester::run() {
     materialize_phantoms();
   }
   // Parents of the walked paths, so the manifest's tree is connected up to the root.
+  std::unordered_set<std::string> parents;
   for (const auto& start : m_starts) {
     for (size_t slash = start.find('/'); slash != std::string::npos; slash = start.find('/', slash + 1)) {
       std::string parent = start.substr(0, slash);
       struct stat st;
-      if (m_seen.insert(parent).second && ::fstatat(m_root_fd.get(), parent.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (!under_starts(parent) && parents.insert(parent).second &&
+          ::fstatat(m_root_fd.get(), parent.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
         m_dirs_and_links.push_back(DirOrLink{parent, st, {}});
       }
     }

@@ -146,5 +146,28 @@ TEST(Digest, HexRoundTrip) {
   EXPECT_FALSE(from_hex(std::string(63, 'a') + "g", back));
 }
 
+// Every byte value, in every position: accepted exactly when it is a hex digit (of
+// either case for from_hex, lowercase for from_lower_hex), decoded to its value.
+TEST(Digest, EveryByteIsJudgedLikeTheDefinition) {
+  for (size_t pos : {0ul, 1ul, 31ul, 62ul, 63ul}) {
+    for (int c = 0; c < 256; ++c) {
+      std::string text(k_hex_len, '0');
+      text[pos] = static_cast<char>(c);
+      int value = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      bool lower = value >= 0 && !(c >= 'A' && c <= 'F');
+      Digest any;
+      Digest low;
+      EXPECT_EQ(from_hex(text, any), value >= 0) << pos << " " << c;
+      EXPECT_EQ(from_lower_hex(text, low), lower) << pos << " " << c;
+      if (value >= 0) {
+        uint8_t byte = any.bytes[pos / 2];
+        EXPECT_EQ(pos % 2 == 0 ? byte >> 4 : byte & 0xf, value) << pos << " " << c;
+        EXPECT_EQ(any.bytes[pos / 2 ^ 1], 0) << pos;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vrift::hash
