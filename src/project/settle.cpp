@@ -59,7 +59,7 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
   IngestOptions options;
   options.mode = mode;
   // A program the command started may still be writing one of these files (a daemon
-  // that outlived it): its inode must never become a blob.
+  // that outlived it): such an inode must not become a blob, so it is copied.
   options.link_only_unopened = true;
   for (const std::string& path : dirty) {
     struct stat st;

@@ -42,7 +42,6 @@ void open_manifest_locked() noexcept {
   if (m == nullptr) {
     debug_log("vrift shim: cannot open manifest %s (%s); project paths pass through", g_manifest_dir,
               opened ? "out of memory" : error_reason(opened.error()));
-    g_session.writable = false;
     g_manifest_failed.store(true, std::memory_order_release);
     return;
   }

@@ -64,6 +64,7 @@ bool Lookup::begin() noexcept {
   manifest::ReadTxn* txn = thread_txn();
   if (txn != nullptr) {
     if (auto begun = m->begin_read(*txn)) {
+      m_manifest = m;
       m_txn = txn;
     } else {
       debug_log("vrift shim: cannot read the manifest (%s); passing through", error_reason(begun.error()));
@@ -87,7 +88,7 @@ bool Lookup::find(const char* rel, size_t len, manifest::Entry& out) noexcept {
     return false;
   }
   int saved = errno;
-  auto hit = session_manifest()->get(*m_txn, std::string_view(rel, len), out);
+  auto hit = m_manifest->get(*m_txn, std::string_view(rel, len), out);
   errno = saved;
   return hit && *hit;
 }

@@ -47,11 +47,12 @@ class Lookup {
   // Visits the children of `dir_rel` (layered view).
   template <class F>
   bool children(const char* dir_rel, size_t len, F&& visit) noexcept {
-    return begin() && static_cast<bool>(session_manifest()->list_children(*m_txn, std::string_view(dir_rel, len), visit));
+    return begin() && static_cast<bool>(m_manifest->list_children(*m_txn, std::string_view(dir_rel, len), visit));
   }
 
  private:
   bool begin() noexcept;
+  manifest::LmdbManifest* m_manifest = nullptr;  // set with m_txn
   manifest::ReadTxn* m_txn = nullptr;
 };
 
