@@ -74,6 +74,14 @@ struct FileTask {
   uint64_t projected_ino = 0;
 };
 
+// Files stored together, then made durable, recorded and projected together.
+struct Chunk {
+  explicit Chunk(cas::TheSource& source) : batch(source) {}
+  std::vector<FileTask> tasks;
+  cas::StoreBatch batch;
+  bool interrupted = false;  // the store stopped early (The Source is full)
+};
+
 struct DirOrLink {
   std::string rel;
   struct stat st;
@@ -130,6 +138,15 @@ class Ingester {
       : m_project(project), m_config(config), m_source(source), m_manifest(manifest), m_options(options),
         m_warn(warn) {}
 
+  ~Ingester() {
+    if (m_first_store.joinable()) {
+      m_stop.store(true);  // a run that failed early: the early chunk is abandoned
+      m_first_store.join();
+    }
+  }
+  Ingester(const Ingester&) = delete;
+  Ingester& operator=(const Ingester&) = delete;
+
   Outcome<IngestSummary> run();
 
  private:
@@ -142,7 +159,9 @@ class Ingester {
   static bool is_projection_of(const struct stat& st, const Previous& prev);
   static cas::BlobKey key_of(const Previous& prev);
   bool under_starts(std::string_view path) const;
-  Outcome<void> process_chunk(std::vector<FileTask>& chunk);
+  void store_chunk(Chunk& chunk);
+  Outcome<void> finish_chunk(Chunk& chunk);
+  Outcome<void> process_all();
   int open_for_ingest(const std::string& rel) const;
   void prefetch_one(FileTask& task);
   void store_one(FileTask& task, cas::StoreBatch& batch);
@@ -155,6 +174,13 @@ class Ingester {
   void warn(const std::string& what, const std::string& rel, const std::string& why) {
     m_warn(Failure{what, m_project.root + "/" + rel, why});
   }
+  // Counts a failed or skipped file; the walk and the store's workers may run at once.
+  void tally(uint64_t IngestSummary::*counter) {
+    std::lock_guard lock(m_mutex);
+    ++(m_summary.*counter);
+  }
+  std::unique_ptr<Chunk> take_chunk();
+  void store_first_chunk_early();
 
   const ProjectPaths& m_project;
   const Config& m_config;
@@ -166,6 +192,7 @@ class Ingester {
   UniqueFd m_root_fd;
   std::unique_ptr<Trash> m_trash;  // duplicates replaced by links wait here to be freed
   unsigned m_jobs = 1;
+  size_t m_chunk_files = k_chunk_files;
   std::vector<std::string> m_starts;
   std::unordered_map<std::string, Previous> m_previous;
   std::vector<FileTask> m_todo;
@@ -183,6 +210,9 @@ class Ingester {
   Tier1Protection m_protection;
   std::vector<std::string> m_restored;  // subtrees `vrift restore` gave back to the user
   std::vector<std::string> m_skip;      // those of them this run leaves alone
+  // The first chunk, stored while the walk goes on (declared last: joined first).
+  std::unique_ptr<Chunk> m_first;
+  std::jthread m_first_store;
 };
 
 Outcome<void> Ingester::load_previous() {
@@ -284,7 +314,7 @@ void Ingester::walk(const std::string& start) {
     }
     if (errno != ENOENT) {  // vanished since the listing: nothing to keep
       warn("cannot read", e.rel, error_reason(sys_error("stat")));
-      ++m_summary.failed;
+      tally(&IngestSummary::failed);
     }
     return false;
   };
@@ -326,7 +356,7 @@ void Ingester::walk(const std::string& start) {
           ssize_t n = ::readlinkat(e.dir_fd, e.name, target, sizeof target);
           if (n < 0 || static_cast<size_t>(n) >= sizeof target) {
             warn("cannot read symlink", e.rel, n < 0 ? error_reason(sys_error("readlink")) : "target too long");
-            ++m_summary.failed;
+            tally(&IngestSummary::failed);
             return false;
           }
           std::string_view link(target, static_cast<size_t>(n));
@@ -358,7 +388,7 @@ void Ingester::walk(const std::string& start) {
         if (e.type != DT_REG) {
           const char* kind = e.type == DT_FIFO ? "a FIFO" : e.type == DT_SOCK ? "a socket" : "a device";
           warn("skipped special file", e.rel, fmt::format("{} cannot be stored; left as it is", kind));
-          ++m_summary.skipped;
+          tally(&IngestSummary::skipped);
           return false;
         }
         mark_seen();
@@ -389,11 +419,12 @@ void Ingester::walk(const std::string& start) {
         task.rel = e.rel;
         task.tier = m_config.tier_of(e.rel);
         m_todo.push_back(std::move(task));
+        store_first_chunk_early();
         return false;
       },
       [&](const std::string& rel, const Error& error) {
         warn("cannot read", rel, error_reason(error));
-        ++m_summary.failed;
+        tally(&IngestSummary::failed);
       });
 }
 
@@ -425,8 +456,7 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     }
     warn("cannot project file", task.rel,
          present ? "its blob is missing from The Source; run `vrift doctor`" : error_reason(present.error()));
-    std::lock_guard lock(m_mutex);
-    ++m_summary.failed;
+    tally(&IngestSummary::failed);
     return;
   }
   for (int attempt = 0;; ++attempt) {
@@ -436,8 +466,7 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     if (!task.fd) {
       if (errno != ENOENT) {  // vanished since the walk: nothing to keep
         warn("cannot ingest file", task.rel, error_reason(sys_error("open")));
-        std::lock_guard lock(m_mutex);
-        ++m_summary.failed;
+        tally(&IngestSummary::failed);
       }
       return;
     }
@@ -452,8 +481,7 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
       // Blobs are readable by everyone (0444): storing a private file would expose it.
       warn("kept private file as it is", task.rel, "it is not readable by everyone, and blobs are");
       task.fd.reset();
-      std::lock_guard lock(m_mutex);
-      ++m_summary.skipped;
+      tally(&IngestSummary::skipped);
       return;
     }
     cas::StoreRequest request;
@@ -486,8 +514,7 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
              ? "it kept changing while being read; left as it is, run ingest again when it is quiet"
              : error_reason(stored.error()));
     task.fd.reset();
-    std::lock_guard lock(m_mutex);
-    ++m_summary.failed;
+    tally(&IngestSummary::failed);
     return;
   }
 }
@@ -560,7 +587,7 @@ void Ingester::project_one(FileTask& task) {
       return;
     }
     task.projected_link = true;  // re-ingest recognizes it by its target
-    task.needs_lock = true;      // after every link of the chunk exists (see process_chunk)
+    task.needs_lock = true;      // after every link of the chunk exists (see finish_chunk)
     return;
   }
   // Hard link: the project path and the blob share one inode.
@@ -596,23 +623,31 @@ void Ingester::project_one(FileTask& task) {
   task.private_copy = true;
 }
 
-Outcome<void> Ingester::process_chunk(std::vector<FileTask>& chunk) {
-  // 1-2. Hash and store; the whole chunk becomes durable with one round of syncs.
-  cas::StoreBatch batch(m_source);
+// 1. Hash and store (nothing durable or recorded yet).
+void Ingester::store_chunk(Chunk& chunk) {
+  std::vector<FileTask>& tasks = chunk.tasks;
   // Each worker starts the reads of its next files before it hashes this one: with a
   // cold cache that keeps k_lookahead reads in flight per worker instead of one.
-  parallel_runs(chunk.size(), m_jobs, [&](size_t begin, size_t end) {
+  parallel_runs(tasks.size(), m_jobs, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end && i < begin + k_lookahead; ++i) {
-      prefetch_one(chunk[i]);
+      prefetch_one(tasks[i]);
     }
     for (size_t i = begin; i < end; ++i) {
       if (i + k_lookahead < end) {
-        prefetch_one(chunk[i + k_lookahead]);
+        prefetch_one(tasks[i + k_lookahead]);
       }
-      store_one(chunk[i], batch);
+      store_one(tasks[i], chunk.batch);
     }
   });
-  if (m_stop.load()) {
+  chunk.interrupted = m_stop.load();
+}
+
+// 2-4. The stored chunk becomes durable with one round of syncs, is recorded, projected
+// and recorded again with the projections' inodes.
+Outcome<void> Ingester::finish_chunk(Chunk& stored) {
+  std::vector<FileTask>& chunk = stored.tasks;
+  cas::StoreBatch& batch = stored.batch;
+  if (stored.interrupted) {
     // Nothing of this chunk is recorded and no project path was touched; the batch's
     // temps go with it. Earlier chunks stay committed and projected.
     return failure("cannot store files", m_source.root(),
@@ -659,6 +694,7 @@ Outcome<void> Ingester::process_chunk(std::vector<FileTask>& chunk) {
       return w;
     }
   }
+  std::lock_guard lock(m_mutex);  // the next chunk's workers count failures meanwhile
   for (auto& task : chunk) {
     if (!task.stored_ok) {
       continue;
@@ -683,6 +719,64 @@ Outcome<void> Ingester::process_chunk(std::vector<FileTask>& chunk) {
     task.fd.reset();  // releases the lock
   }
   return {};
+}
+
+// The next chunk of m_todo (in walk order), moved out of it.
+std::unique_ptr<Chunk> Ingester::take_chunk() {
+  auto chunk = std::make_unique<Chunk>(m_source);
+  auto end = m_todo.begin() + static_cast<ptrdiff_t>(std::min(m_todo.size(), m_chunk_files));
+  chunk->tasks.assign(std::make_move_iterator(m_todo.begin()), std::make_move_iterator(end));
+  m_todo.erase(m_todo.begin(), end);
+  return chunk;
+}
+
+// Once the walk has found a chunk's worth of files, they are read and hashed while it
+// goes on (with a cold cache the walk waits on metadata and the store on contents).
+// Nothing is recorded or projected before the walk ends and the directories are.
+void Ingester::store_first_chunk_early() {
+  if (m_first || m_todo.size() < m_chunk_files) {
+    return;
+  }
+  m_first = take_chunk();
+  m_first_store = std::jthread([this] { store_chunk(*m_first); });
+}
+
+// Chunks in a pipeline: the next chunk is read and hashed while the current one waits
+// for its syncs and is projected, so the disk is never idle between chunks (a cold
+// ingest waits on reads). Each chunk still goes through store, sync, record and project
+// in that order; a chunk's syncs also cover blobs its successor found present.
+Outcome<void> Ingester::process_all() {
+  std::unique_ptr<Chunk> current;
+  if (m_first) {
+    m_first_store.join();
+    current = std::move(m_first);
+  } else if (!m_todo.empty()) {
+    current = take_chunk();
+    store_chunk(*current);
+  } else {
+    return {};
+  }
+  for (;;) {
+    std::unique_ptr<Chunk> next = m_todo.empty() ? nullptr : take_chunk();
+    std::jthread storing;
+    if (next) {
+      storing = std::jthread([&] { store_chunk(*next); });
+    }
+    auto finished = finish_chunk(*current);
+    if (!finished) {
+      m_stop.store(true);  // the next chunk is abandoned: its temps go with its batch
+    }
+    if (storing.joinable()) {
+      storing.join();
+    }
+    if (!finished) {
+      return finished;
+    }
+    if (!next) {
+      return {};
+    }
+    current = std::move(next);
+  }
 }
 
 Outcome<void> Ingester::record_dirs_and_links() {
@@ -767,11 +861,18 @@ Outcome<IngestSummary> Ingester::run() {
   // corpus, warm unchanged; 8 per core was slower warm).
   m_jobs = m_options.jobs != 0 ? m_options.jobs : std::min(32u, 4 * std::max(1u, std::thread::hardware_concurrency()));
 
-  // Each file is held open until its chunk commits: make room for a chunk of fds.
+  // Each file is held open until its chunk commits, and two chunks are in flight: make
+  // room for their fds, or make the chunks smaller where the hard limit is low.
   rlimit lim;
-  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < k_chunk_files + 256) {
-    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, k_chunk_files + 256);
-    ::setrlimit(RLIMIT_NOFILE, &lim);
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    if (lim.rlim_cur < 2 * k_chunk_files + 256) {
+      lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 2 * k_chunk_files + 256);
+      ::setrlimit(RLIMIT_NOFILE, &lim);
+      ::getrlimit(RLIMIT_NOFILE, &lim);
+    }
+    if (lim.rlim_cur < 2 * k_chunk_files + 256) {
+      m_chunk_files = std::max<size_t>(64, (lim.rlim_cur > 512 ? lim.rlim_cur - 256 : 256) / 2);
+    }
   }
   m_protection = tier1_protection(m_config);
 
@@ -826,14 +927,10 @@ Outcome<IngestSummary> Ingester::run() {
   }
 
   {
-    Progress progress(m_options.progress, m_done_files, m_done_bytes, m_todo.size());
-    for (size_t begin = 0; begin < m_todo.size(); begin += k_chunk_files) {
-      size_t end = std::min(m_todo.size(), begin + k_chunk_files);
-      std::vector<FileTask> chunk(std::make_move_iterator(m_todo.begin() + static_cast<ptrdiff_t>(begin)),
-                                  std::make_move_iterator(m_todo.begin() + static_cast<ptrdiff_t>(end)));
-      if (auto r = process_chunk(chunk); !r) {
-        return tl::unexpected(r.error());
-      }
+    Progress progress(m_options.progress, m_done_files, m_done_bytes,
+                      m_todo.size() + (m_first ? m_first->tasks.size() : 0));
+    if (auto r = process_all(); !r) {
+      return tl::unexpected(r.error());
     }
   }
   if (auto r = remove_vanished(); !r) {

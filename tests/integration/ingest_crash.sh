@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# kill -9 at random moments of a Phantom ingest of a few thousand files, many times:
+# kill -9 at random moments of a Phantom ingest of a few thousand files, many times (in
+# one chunk, and in many overlapping chunks):
 # afterwards every original file's content is still reachable, at its path or through
 # the manifest in The Source, and every blob hashes to its name. `vrift doctor --repair`
 # then leaves a clean project in which both invariants hold over every entry, and a
@@ -68,7 +69,14 @@ rounds=${VRIFT_CRASH_ROUNDS:-10}
 for round in $(seq 1 "$rounds"); do
   rm -rf proj && cp -a orig proj
   "$VRIFT" -C proj init -q
-  "$VRIFT" -C proj ingest -q --phantom 2> ingest.err &
+  # Every other round with few descriptors: ingest then works in chunks of ~200 files,
+  # storing the next chunk while the current one is synced, recorded and projected, so
+  # the kill also lands between and inside overlapping chunks.
+  if ((round % 2)); then
+    (ulimit -n 700 && exec "$VRIFT" -C proj ingest -q --phantom 2> ingest.err) &
+  else
+    "$VRIFT" -C proj ingest -q --phantom 2> ingest.err &
+  fi
   pid=$!
   sleep "0.$(printf '%03d' $((RANDOM % 400)))"
   kill -9 "$pid" 2>/dev/null || true
