@@ -193,6 +193,7 @@ class Ingester {
   std::unique_ptr<Trash> m_trash;  // duplicates replaced by links wait here to be freed
   unsigned m_jobs = 1;
   size_t m_chunk_files = k_chunk_files;
+  bool m_changed_dirs = false;  // this run added, renamed or removed directory entries
   std::vector<std::string> m_starts;
   std::unordered_map<std::string, Previous> m_previous;
   std::vector<FileTask> m_todo;
@@ -327,8 +328,8 @@ void Ingester::walk(const std::string& start) {
         if (is_projection_temp(e.rel)) {
           // Never content: a link an interrupted projection left behind (removed), or a
           // temp a live process is still using (left alone).
-          if (stale_project_temp(e.rel)) {
-            ::unlinkat(e.dir_fd, e.name, 0);
+          if (stale_project_temp(e.rel) && ::unlinkat(e.dir_fd, e.name, 0) == 0) {
+            m_changed_dirs = true;
           }
           return false;
         }
@@ -927,8 +928,9 @@ Outcome<IngestSummary> Ingester::run() {
   }
 
   {
-    Progress progress(m_options.progress, m_done_files, m_done_bytes,
-                      m_todo.size() + (m_first ? m_first->tasks.size() : 0));
+    uint64_t total = m_todo.size() + (m_first ? m_first->tasks.size() : 0);
+    m_changed_dirs = m_changed_dirs || total > 0;  // projection renames and unlinks
+    Progress progress(m_options.progress, m_done_files, m_done_bytes, total);
     if (auto r = process_all(); !r) {
       return tl::unexpected(r.error());
     }
@@ -936,7 +938,9 @@ Outcome<IngestSummary> Ingester::run() {
   if (auto r = remove_vanished(); !r) {
     return tl::unexpected(r.error());
   }
-  restore_dir_times();
+  if (m_changed_dirs) {
+    restore_dir_times();  // (a run that changed nothing leaves every directory alone)
+  }
   if (m_skip.size() != m_restored.size()) {
     std::vector<std::string> still;
     for (const auto& p : m_restored) {

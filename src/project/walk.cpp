@@ -2,11 +2,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <utility>
 #include <vector>
+
+#include "base/fd.hpp"
 
 namespace vrift::project {
 
@@ -25,33 +28,42 @@ unsigned char type_of_mode(mode_t mode) {
   }
 }
 
-void walk_dir(int parent_fd, const char* dir_name, std::string& rel, const WalkVisitor& visit,
+// Reads all of a directory's names with getdents64 directly: opendir's DIR costs an
+// allocation and two fcntl calls per directory, a tenth of a no-op re-ingest.
+// `buf` is shared by the whole walk: names are copied out before it descends.
+bool read_names(int fd, std::vector<char>& buf, std::vector<std::pair<std::string, unsigned char>>& entries) {
+  for (;;) {
+    long n = ::syscall(SYS_getdents64, fd, buf.data(), buf.size());
+    if (n < 0) {
+      return false;
+    }
+    if (n == 0) {
+      return true;
+    }
+    for (long off = 0; off < n;) {
+      const auto* d = reinterpret_cast<const struct dirent64*>(buf.data() + off);
+      off += d->d_reclen;
+      if (std::strcmp(d->d_name, ".") != 0 && std::strcmp(d->d_name, "..") != 0) {
+        entries.emplace_back(d->d_name, d->d_type);
+      }
+    }
+  }
+}
+
+void walk_dir(int parent_fd, const char* dir_name, std::string& rel, std::vector<char>& buf, const WalkVisitor& visit,
               const WalkErrorSink& on_error) {
-  int fd = ::openat(parent_fd, dir_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
+  UniqueFd dir(::openat(parent_fd, dir_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) {
     on_error(rel, sys_error("open directory"));
     return;
   }
-  DIR* dir = ::fdopendir(fd);
-  if (dir == nullptr) {
-    ::close(fd);
-    on_error(rel, sys_error("read directory"));
-    return;
-  }
   // Read all names first: the visitor may change the directory (projection replaces
-  // entries), and readdir over a changing directory may repeat or miss names.
+  // entries), and reading a changing directory may repeat or miss names.
   std::vector<std::pair<std::string, unsigned char>> entries;
-  errno = 0;
-  while (dirent* ent = ::readdir(dir)) {
-    if (std::strcmp(ent->d_name, ".") != 0 && std::strcmp(ent->d_name, "..") != 0) {
-      entries.emplace_back(ent->d_name, ent->d_type);
-    }
-    errno = 0;
-  }
-  if (errno != 0) {
+  if (!read_names(dir.get(), buf, entries)) {
     on_error(rel, sys_error("read directory"));
   }
-  int self = ::dirfd(dir);
+  int self = dir.get();
   size_t base_len = rel.size();
   for (auto& [name, type] : entries) {
     rel.resize(base_len);
@@ -71,11 +83,10 @@ void walk_dir(int parent_fd, const char* dir_name, std::string& rel, const WalkV
     }
     bool descend = visit(WalkEntry{rel, self, name.c_str(), type});
     if (descend && type == DT_DIR) {
-      walk_dir(self, name.c_str(), rel, visit, on_error);
+      walk_dir(self, name.c_str(), rel, buf, visit, on_error);
     }
   }
   rel.resize(base_len);
-  ::closedir(dir);
 }
 
 }  // namespace
@@ -92,7 +103,8 @@ void walk_tree(int root_fd, const std::string& start, const WalkVisitor& visit, 
   if (!visit(WalkEntry{rel, root_fd, start_path, type}) || type != DT_DIR) {
     return;
   }
-  walk_dir(root_fd, start_path, rel, visit, on_error);
+  std::vector<char> buf(32768);  // (operator new aligns it for dirent64)
+  walk_dir(root_fd, start_path, rel, buf, visit, on_error);
 }
 
 }  // namespace vrift::project

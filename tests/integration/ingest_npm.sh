@@ -60,9 +60,12 @@ PY
 done
 pass "Solid: Tier-1 symlinks to 0444/0555 blobs, Tier-2 read-only hardlinks, content unchanged"
 
+find node_modules -type d -printf '%P %C@ %T@\n' | sort > dirs.before
 "$VRIFT" --json ingest > again.json
 python3 -c 'import json; s=json.load(open("again.json")); assert s["hashed"] == 0 and s["unchanged"] == s["files"], s'
-pass "re-ingest with nothing changed hashes nothing"
+find node_modules -type d -printf '%P %C@ %T@\n' | sort > dirs.after
+cmp -s dirs.before dirs.after || fail "re-ingest with nothing changed touched directories: $(diff dirs.before dirs.after | head -3)"
+pass "re-ingest with nothing changed hashes nothing and leaves every directory alone"
 cd ..
 
 # --- a second project with the same tree stores no new blob --------------------------
