@@ -168,6 +168,8 @@ class Ingester {
   void project_one(FileTask& task);
   void protect_tier1_blob(const cas::BlobKey& key, int fd);
   Entry entry_for(const FileTask& task) const;
+  Entry entry_for(const DirOrLink& item) const;
+  bool recorded_as_is(const std::string& rel, const Entry& e) const;
   Outcome<void> record_dirs_and_links();
   Outcome<void> remove_vanished();
   void restore_dir_times();
@@ -194,6 +196,7 @@ class Ingester {
   unsigned m_jobs = 1;
   size_t m_chunk_files = k_chunk_files;
   bool m_changed_dirs = false;  // this run added, renamed or removed directory entries
+  bool m_delta_empty = false;   // the manifest had no session changes when the run began
   std::vector<std::string> m_starts;
   std::unordered_map<std::string, Previous> m_previous;
   std::vector<FileTask> m_todo;
@@ -229,6 +232,8 @@ Outcome<void> Ingester::load_previous() {
   if (!visited) {
     return failure("cannot read manifest", m_project.manifest_dir(), visited.error());
   }
+  auto delta = m_manifest.stats(*txn, Layer::delta);
+  m_delta_empty = delta && delta->entries == 0;
   return {};
 }
 
@@ -780,19 +785,38 @@ Outcome<void> Ingester::process_all() {
   }
 }
 
+Entry Ingester::entry_for(const DirOrLink& item) const {
+  Entry e;
+  e.kind = S_ISDIR(item.st.st_mode) ? EntryKind::dir : EntryKind::symlink;
+  e.tier = m_config.tier_of(item.rel);
+  e.mode = item.st.st_mode;
+  e.mtime_ns = to_ns(item.st.st_mtim);
+  e.ctime_ns = to_ns(item.st.st_ctim);
+  e.ino = item.st.st_ino;
+  e.size = e.kind == EntryKind::symlink ? item.target.size() : 0;
+  e.target = item.target;
+  return e;
+}
+
+// Whether the manifest's base already holds `e` for `rel`, as this run would write it.
+// (A symlink's target cannot change without a new inode or ctime.)
+bool Ingester::recorded_as_is(const std::string& rel, const Entry& e) const {
+  auto it = m_previous.find(rel);
+  if (!m_delta_empty || it == m_previous.end()) {
+    return false;
+  }
+  const Previous& p = it->second;
+  return p.kind == e.kind && p.tier == e.tier && p.flags == e.flags && p.mode == e.mode && p.ino == e.ino &&
+         p.size == e.size && p.mtime_ns == e.mtime_ns && p.ctime_ns == e.ctime_ns;
+}
+
 Outcome<void> Ingester::record_dirs_and_links() {
-  auto written = m_manifest.write([&](manifest::WriteTxn& txn) -> Status {
+  // A re-ingest that finds every directory and symlink as recorded writes nothing.
+  bool all_recorded = std::all_of(m_dirs_and_links.begin(), m_dirs_and_links.end(),
+                                  [&](const DirOrLink& item) { return recorded_as_is(item.rel, entry_for(item)); });
+  Status written = all_recorded ? Status{} : m_manifest.write([&](manifest::WriteTxn& txn) -> Status {
     for (const auto& item : m_dirs_and_links) {
-      Entry e;
-      e.kind = S_ISDIR(item.st.st_mode) ? EntryKind::dir : EntryKind::symlink;
-      e.tier = m_config.tier_of(item.rel);
-      e.mode = item.st.st_mode;
-      e.mtime_ns = to_ns(item.st.st_mtim);
-      e.ctime_ns = to_ns(item.st.st_ctim);
-      e.ino = item.st.st_ino;
-      e.size = e.kind == EntryKind::symlink ? item.target.size() : 0;
-      e.target = item.target;
-      VRIFT_CHECK(txn.put(Layer::base, item.rel, e));
+      VRIFT_CHECK(txn.put(Layer::base, item.rel, entry_for(item)));
       VRIFT_CHECK(txn.remove(Layer::delta, item.rel));
     }
     return {};

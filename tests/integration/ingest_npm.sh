@@ -65,7 +65,10 @@ find node_modules -type d -printf '%P %C@ %T@\n' | sort > dirs.before
 python3 -c 'import json; s=json.load(open("again.json")); assert s["hashed"] == 0 and s["unchanged"] == s["files"], s'
 find node_modules -type d -printf '%P %C@ %T@\n' | sort > dirs.after
 cmp -s dirs.before dirs.after || fail "re-ingest with nothing changed touched directories: $(diff dirs.before dirs.after | head -3)"
-pass "re-ingest with nothing changed hashes nothing and leaves every directory alone"
+manifest_mtime=$(stat -c %y .vrift/manifest.lmdb/data.mdb)
+"$VRIFT" ingest -q
+[ "$(stat -c %y .vrift/manifest.lmdb/data.mdb)" == "$manifest_mtime" ] || fail "a second re-ingest with nothing changed wrote the manifest"
+pass "re-ingest with nothing changed hashes nothing, leaves every directory alone, and then writes nothing"
 cd ..
 
 # --- a second project with the same tree stores no new blob --------------------------
