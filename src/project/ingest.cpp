@@ -798,11 +798,11 @@ Entry Ingester::entry_for(const DirOrLink& item) const {
   return e;
 }
 
-// Whether the manifest's base already holds `e` for `rel`, as this run would write it.
+// Whether the manifest already holds `e` for `rel`, as this run would write it.
 // (A symlink's target cannot change without a new inode or ctime.)
 bool Ingester::recorded_as_is(const std::string& rel, const Entry& e) const {
   auto it = m_previous.find(rel);
-  if (!m_delta_empty || it == m_previous.end()) {
+  if (it == m_previous.end()) {
     return false;
   }
   const Previous& p = it->second;
@@ -811,9 +811,12 @@ bool Ingester::recorded_as_is(const std::string& rel, const Entry& e) const {
 }
 
 Outcome<void> Ingester::record_dirs_and_links() {
-  // A re-ingest that finds every directory and symlink as recorded writes nothing.
-  bool all_recorded = std::all_of(m_dirs_and_links.begin(), m_dirs_and_links.end(),
-                                  [&](const DirOrLink& item) { return recorded_as_is(item.rel, entry_for(item)); });
+  // A re-ingest that finds every directory and symlink as recorded, with no session
+  // changes pending (the entries are then in base), writes nothing.
+  bool all_recorded =
+      m_delta_empty && std::all_of(m_dirs_and_links.begin(), m_dirs_and_links.end(), [&](const DirOrLink& item) {
+        return recorded_as_is(item.rel, entry_for(item));
+      });
   Status written = all_recorded ? Status{} : m_manifest.write([&](manifest::WriteTxn& txn) -> Status {
     for (const auto& item : m_dirs_and_links) {
       VRIFT_CHECK(txn.put(Layer::base, item.rel, entry_for(item)));
@@ -896,7 +899,8 @@ Outcome<IngestSummary> Ingester::run() {
       ::getrlimit(RLIMIT_NOFILE, &lim);
     }
     if (lim.rlim_cur < 2 * k_chunk_files + 256) {
-      m_chunk_files = std::max<size_t>(64, (lim.rlim_cur > 512 ? lim.rlim_cur - 256 : 256) / 2);
+      rlim_t spare = std::min<rlim_t>(lim.rlim_cur / 2, 256);  // LMDB, trash, the walk
+      m_chunk_files = std::max<size_t>(16, (lim.rlim_cur - spare) / 2);
     }
   }
   m_protection = tier1_protection(m_config);

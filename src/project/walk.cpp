@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -33,14 +32,14 @@ unsigned char type_of_mode(mode_t mode) {
 // `buf` is shared by the whole walk: names are copied out before it descends.
 bool read_names(int fd, std::vector<char>& buf, std::vector<std::pair<std::string, unsigned char>>& entries) {
   for (;;) {
-    long n = ::syscall(SYS_getdents64, fd, buf.data(), buf.size());
+    ssize_t n = ::getdents64(fd, buf.data(), buf.size());
     if (n < 0) {
       return false;
     }
     if (n == 0) {
       return true;
     }
-    for (long off = 0; off < n;) {
+    for (ssize_t off = 0; off < n;) {
       const auto* d = reinterpret_cast<const struct dirent64*>(buf.data() + off);
       off += d->d_reclen;
       if (std::strcmp(d->d_name, ".") != 0 && std::strcmp(d->d_name, "..") != 0) {
