@@ -13,3 +13,8 @@ endif()
 if(VRIFT_BENCH)
   find_package(benchmark REQUIRED)
 endif()
+
+# The shim carries LMDB inside it when Debian's static archive is there: every program in
+# a session then loads one library instead of three (liblmdb and the libpthread it names),
+# and a program with its own LMDB can never bind to ours or we to its.
+find_library(VRIFT_LMDB_ARCHIVE NAMES liblmdb.a)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real programs see a projection exactly as they see a plain copy: coreutils (ls, find,
-# du, stat, cat, wc, sha256sum, cp -a, tar, grep, diff), bash, python3 (imports,
+# du, stat, cat, wc, sha256sum, cp -a, tar, grep, diff), bash, the LMDB tools, python3 (imports,
 # os.scandir, os.fwalk, /proc/self/fd, statvfs, compileall), node (require of a real npm tree, fs), git (status of an
 # ingested work tree), gcc + make (a small C project builds and runs). Each check runs
 # the same script in the plain copy and inside `vrift run` on the project and compares
@@ -10,7 +10,7 @@
 # VRIFT_PROBE_SELFTEST=1 runs the session side on a second plain copy without vrift.
 source "$(dirname "$0")/lib/common.bash"
 source "$(dirname "$0")/../probes/harness.bash"
-need cc make git python3 tar grep diff du find b3sum sha256sum timeout
+need cc make git python3 tar grep diff du find b3sum sha256sum timeout mdb_load mdb_dump mdb_stat
 [ -f "$SHIM" ] || { echo "SKIP: no shim at $SHIM"; exit 125; }
 cd "$SCRATCH"
 chmod 755 "$SCRATCH"
@@ -53,6 +53,7 @@ app: $(OBJS)
 	$(CC) $(CFLAGS) -c -o $@ $<
 -include $(OBJS:.o=.d)
 MK
+mkdir "$PLAIN/lmdb-env" && printf 'alpha\none\nbeta\ntwo\n' | mdb_load -T "$PLAIN/lmdb-env"
 project_setup "$PLAIN" "$PROJ"
 export PLAIN PROJ
 
@@ -282,8 +283,24 @@ writing_checks() {
     git status --porcelain; echo "after: $?"'
 }
 
+# --- programs with an LMDB of their own -------------------------------------------------
+# The shim carries its LMDB inside it, hidden: a program linked with the system's LMDB
+# reads and writes its own environment through its own copy, and a program without LMDB
+# maps none (the shim adds no library to a process but itself).
+lmdb_checks() {
+  local m=$1
+  session_pair "$m/LMDB tools" "$m" "$PLAIN" "$PROJ" '
+    mdb_dump -p lmdb-env; mdb_stat lmdb-env | grep -E "depth|Entries"
+    d=$(mktemp -d); cp lmdb-env/data.mdb "$d/"
+    printf "gamma\nthree\n" | mdb_load -T "$d"; echo "load: $?"
+    mdb_dump -p "$d" | grep -v "^mapsize="; rm -rf "$d"
+    echo "LMDB libraries mapped by cat: $(grep -c lmdb /proc/self/maps)"'
+}
+
 readonly_checks phantom
 readonly_checks solid
+lmdb_checks phantom
+lmdb_checks solid
 git_checks phantom
 writing_checks phantom
 git_checks solid
