@@ -1,5 +1,6 @@
 #include "cas/layout.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace vrift::cas {
@@ -93,6 +94,62 @@ size_t blob_rel_path(const BlobKey& key, char* out) noexcept {
   out[8] = hex[1];
   out[9] = '/';
   return 10 + blob_file_name(key, out + 10);
+}
+
+size_t short_rel_path(const BlobKey& key, size_t root_len, char* out) noexcept {
+  size_t ext_len = std::strlen(key.ext);
+  size_t suffix = (key.executable ? 2 : 0) + (ext_len > 0 ? 1 + ext_len : 0);
+  // "<root>/s/ab/" + id + suffix <= k_fast_symlink_max
+  size_t fixed = root_len + 6 + suffix;
+  if (fixed + k_min_short_id > k_fast_symlink_max) {
+    return 0;
+  }
+  size_t id_len = std::min(k_fast_symlink_max - fixed, k_max_short_id);
+  char hex[hash::k_hex_len + 1];
+  hash::to_hex(key.digest, hex);
+  std::memcpy(out, "s/", 2);
+  out[2] = hex[0];
+  out[3] = hex[1];
+  out[4] = '/';
+  size_t n = 5;
+  // base64url of the digest, 6 bits per character, most significant bits first
+  static constexpr char k_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const auto& bytes = key.digest.bytes;
+  for (size_t i = 0; i < id_len; ++i) {
+    size_t bit = i * 6;
+    size_t byte = bit / 8;
+    unsigned window = static_cast<unsigned>(bytes[byte]) << 8;
+    if (byte + 1 < bytes.size()) {
+      window |= bytes[byte + 1];
+    }
+    out[n++] = k_alphabet[(window >> (10 - bit % 8)) & 0x3f];
+  }
+  if (key.executable) {
+    out[n++] = '_';
+    out[n++] = 'x';
+  }
+  if (ext_len > 0) {
+    out[n++] = '.';
+    std::memcpy(out + n, key.ext, ext_len);
+    n += ext_len;
+  }
+  out[n] = '\0';
+  return n;
+}
+
+bool names_blob(std::string_view root, const BlobKey& key, std::string_view target) noexcept {
+  if (target.size() <= root.size() + 1 || !target.starts_with(root) || target[root.size()] != '/') {
+    return false;
+  }
+  std::string_view rel = target.substr(root.size() + 1);
+  char name[k_max_blob_rel_path + 1];
+  static_assert(k_max_short_rel_path <= k_max_blob_rel_path);
+  size_t len = short_rel_path(key, root.size(), name);
+  if (len != 0 && rel == std::string_view(name, len)) {
+    return true;
+  }
+  len = blob_rel_path(key, name);
+  return rel == std::string_view(name, len);
 }
 
 bool parse_blob_name(std::string_view name, BlobKey& out) noexcept {

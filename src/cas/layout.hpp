@@ -2,6 +2,7 @@
 // The Source's on-disk layout.
 //
 //   <root>/blake3/ab/<64 hex>_<size>[_x][.<ext>]      a published blob
+//   <root>/s/ab/<id>[_x][.<ext>]                      its short name (a second hard link)
 //   <root>/tmp/                                       staged copies, not yet published
 //   <root>/damaged/                                   blobs `vrift doctor --repair` found damaged,
 //                                                     moved off their names (never read as blobs)
@@ -16,6 +17,13 @@
 // beside the plain one (mode 0444). The extension is kept because tools that reach a
 // blob through a Tier-1 symlink decide how to load a file by its name (`.js` vs `.mjs`
 // vs `.json` vs `.node`).
+//
+// Short names exist for Tier-1 symlinks. ext4 keeps a symlink's target inside its inode
+// when it is shorter than 60 bytes; a longer one costs a data block (4 KiB on disk and a
+// block to allocate and write per symlink, in every project). A blob's path is ~110
+// bytes, so a symlink to it is always slow; "<root>/s/ab/<id>..." is sized to fit: <id>
+// is the first characters of the hash in base64url, as many as the root leaves room for
+// (16 to 43, so at least 96 bits), and `ab` shards like the blob's directory.
 
 #include <cstddef>
 #include <cstdint>
@@ -64,6 +72,25 @@ inline constexpr size_t k_shard_rel_len = 9;
 
 // Writes only the file name ("<hex>_<size>[_x][.<ext>]"), NUL-terminated. Returns its length.
 size_t blob_file_name(const BlobKey& key, char* out) noexcept;
+
+// Longest symlink target ext4 stores inside the inode ("fast" symlink).
+inline constexpr size_t k_fast_symlink_max = 59;
+// Fewest and most characters of a short name's id (6 bits each).
+inline constexpr size_t k_min_short_id = 16;
+inline constexpr size_t k_max_short_id = 43;
+// Longest relative short name: "s/ab/" + id + "_x" + "." + ext.
+inline constexpr size_t k_max_short_rel_path = 5 + k_max_short_id + 2 + 1 + k_max_ext;
+
+// Writes the blob's short name relative to the root ("s/ab/<id>[_x][.<ext>]"),
+// NUL-terminated, into `out` (at least k_max_short_rel_path + 1 bytes): the longest one
+// for which "<root>/<short name>" is at most k_fast_symlink_max bytes, given a root of
+// `root_len` bytes. Returns its length, or 0 when fewer than k_min_short_id characters
+// of the hash would fit.
+size_t short_rel_path(const BlobKey& key, size_t root_len, char* out) noexcept;
+
+// Whether `target` (a symlink's content) names this blob in The Source at `root`: its
+// path or its short name.
+bool names_blob(std::string_view root, const BlobKey& key, std::string_view target) noexcept;
 
 // Parses a blob file name. Returns false when `name` is not one.
 bool parse_blob_name(std::string_view name, BlobKey& out) noexcept;

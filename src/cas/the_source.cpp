@@ -87,6 +87,94 @@ size_t TheSource::path_of(const BlobKey& key, char* out, size_t cap) const noexc
   return m_root.size() + 1 + blob_rel_path(key, out + m_root.size() + 1);
 }
 
+size_t TheSource::link_target(const BlobKey& key, char* out, size_t cap) const noexcept {
+  char short_rel[k_max_short_rel_path + 1];
+  char blob_rel[k_max_blob_rel_path + 1];
+  struct stat short_st;
+  struct stat blob_st;
+  if (short_rel_path(key, m_root.size(), short_rel) != 0 && cap > k_fast_symlink_max &&
+      ::fstatat(root_fd(), short_rel, &short_st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      (blob_rel_path(key, blob_rel), ::fstatat(root_fd(), blob_rel, &blob_st, AT_SYMLINK_NOFOLLOW) == 0) &&
+      short_st.st_ino == blob_st.st_ino && short_st.st_dev == blob_st.st_dev) {
+    std::memcpy(out, m_root.data(), m_root.size());
+    out[m_root.size()] = '/';
+    size_t len = m_root.size() + 1 + std::strlen(short_rel);
+    std::memcpy(out + m_root.size() + 1, short_rel, len - m_root.size());  // with the NUL
+    return len;
+  }
+  return path_of(key, out, cap);
+}
+
+bool TheSource::is_link_to(const BlobKey& key, std::string_view target) const noexcept {
+  return names_blob(m_root, key, target);
+}
+
+Status TheSource::add_short_name(const BlobKey& key, bool sync_now) noexcept {
+  char short_rel[k_max_short_rel_path + 1];
+  if (short_rel_path(key, m_root.size(), short_rel) == 0) {
+    return fail(Errc::invalid, "short blob name (The Source's path is too long)");
+  }
+  char blob_rel[k_max_blob_rel_path + 1];
+  blob_rel_path(key, blob_rel);
+  auto linked = [&]() noexcept -> Status {
+    if (!sync_now) {
+      return {};
+    }
+    short_rel[4] = '\0';  // "s/ab"
+    UniqueFd dir(::openat(root_fd(), short_rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    short_rel[4] = '/';
+    return dir && ::fsync(dir.get()) == 0 ? Status{} : fail_sys("sync short blob name");
+  };
+  if (::linkat(root_fd(), blob_rel, root_fd(), short_rel, 0) == 0) {
+    return linked();
+  }
+  if (errno == ENOENT) {  // the first short name in its shard
+    short_rel[1] = '\0';
+    Status made = mkdir_if_missing(root_fd(), short_rel, 0755);
+    short_rel[1] = '/';
+    short_rel[4] = '\0';
+    made = made ? mkdir_if_missing(root_fd(), short_rel, 0755) : made;
+    short_rel[4] = '/';
+    VRIFT_CHECK(made);
+    if (::linkat(root_fd(), blob_rel, root_fd(), short_rel, 0) == 0) {
+      return linked();
+    }
+  }
+  if (errno != EEXIST) {
+    return fail_sys("link short blob name");
+  }
+  struct stat short_st;
+  struct stat blob_st;
+  if (::fstatat(root_fd(), blob_rel, &blob_st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return fail_sys("stat blob");
+  }
+  if (::fstatat(root_fd(), short_rel, &short_st, AT_SYMLINK_NOFOLLOW) == 0 && short_st.st_ino == blob_st.st_ino &&
+      short_st.st_dev == blob_st.st_dev) {
+    return {};
+  }
+  // A stale name: put the blob's inode in its place, atomically.
+  static std::atomic<uint64_t> counter{0};
+  char tmp[k_max_short_rel_path + 48];
+  std::snprintf(tmp, sizeof tmp, "%.5s.tmp-%d-%llu", short_rel, static_cast<int>(::getpid()),
+                static_cast<unsigned long long>(counter.fetch_add(1)));
+  if (::linkat(root_fd(), blob_rel, root_fd(), tmp, 0) != 0) {
+    return fail_sys("link short blob name");
+  }
+  if (::renameat(root_fd(), tmp, root_fd(), short_rel) != 0) {
+    Status failed = fail_sys("replace short blob name");
+    ::unlinkat(root_fd(), tmp, 0);
+    return failed;
+  }
+  return linked();
+}
+
+void TheSource::remove_short_name(const BlobKey& key) noexcept {
+  char short_rel[k_max_short_rel_path + 1];
+  if (short_rel_path(key, m_root.size(), short_rel) != 0) {
+    ::unlinkat(root_fd(), short_rel, 0);
+  }
+}
+
 Result<bool> TheSource::contains(const BlobKey& key) const noexcept {
   char rel[k_max_blob_rel_path + 1];
   blob_rel_path(key, rel);

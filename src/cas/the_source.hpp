@@ -70,6 +70,22 @@ class TheSource {
   // or 0 when it does not fit in `cap`. Never allocates.
   size_t path_of(const BlobKey& key, char* out, size_t cap) const noexcept;
 
+  // The target a symlink to this blob gets: "<root>/<short name>" (layout.hpp) when the
+  // blob has that name on its own inode, so that the symlink fits in its inode; else the
+  // blob's path. Returns its length, or 0 when it does not fit in `cap`. Never allocates.
+  size_t link_target(const BlobKey& key, char* out, size_t cap) const noexcept;
+  // Whether a symlink with this target stands for this blob: the blob's path or its
+  // short name.
+  bool is_link_to(const BlobKey& key, std::string_view target) const noexcept;
+  // Gives the blob its short name, a second hard link, replacing one that names another
+  // inode (left by a blob since moved away). Must come before the blob is locked (an
+  // immutable inode gains no links: EPERM); the name is durable after the next sync(),
+  // or on return with `sync_now` (its directory is synced).
+  // Errors: Errc::invalid (no short name fits this root), Errc::system.
+  Status add_short_name(const BlobKey& key, bool sync_now = false) noexcept;
+  // Removes the blob's short name, if any (for a blob moved off its name).
+  void remove_short_name(const BlobKey& key) noexcept;
+
   // Whether the blob is present with the size its name claims (one fstatat; no read).
   // A present blob with another size is reported as Errc::corrupt. Errors: Errc::system.
   Result<bool> contains(const BlobKey& key) const noexcept;

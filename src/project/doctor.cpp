@@ -373,22 +373,27 @@ void Doctor::check_file(uint32_t index, std::vector<Finding>& out) {
   }
   if (S_ISLNK(st.st_mode)) {
     char target[PATH_MAX];
-    char want[PATH_MAX];
     ssize_t n = ::readlinkat(m_root_fd.get(), item.path.c_str(), target, sizeof target - 1);
-    size_t len = m_source.path_of(blob.key, want, sizeof want);
     if (n < 0) {
       add(Kind::unreadable, error_reason(sys_error("readlink")), "check the permissions of its directory");
       return;
     }
     std::string_view link(target, static_cast<size_t>(n));
-    if (link == std::string_view(want, len)) {
-      if (!item.wants_symlink()) {
+    if (m_source.is_link_to(blob.key, link)) {
+      char path[PATH_MAX];
+      char valid[PATH_MAX];
+      size_t path_len = m_source.path_of(blob.key, path, sizeof path);
+      size_t valid_len = m_source.link_target(blob.key, valid, sizeof valid);
+      if (link != std::string_view(path, path_len) && link != std::string_view(valid, valid_len)) {
+        add(Kind::wrong_link, "the short name of its blob that the symlink names is gone or names other content",
+            "re-create the symlink (`vrift doctor --repair`)");
+      } else if (!item.wants_symlink()) {
         add(Kind::wrong_link, "a symlink to its blob, where the entry records a hardlink",
             "re-create the hardlink (`vrift doctor --repair`)");
       }
       return;
     }
-    bool into_source = link.starts_with(m_source.root() + "/blake3/");
+    bool into_source = link.starts_with(m_source.root() + "/blake3/") || link.starts_with(m_source.root() + "/s/");
     if (into_source && item.projected()) {
       add(Kind::wrong_link, fmt::format("the symlink points at {}, not at its blob", link),
           "re-create it (`vrift doctor --repair`)");
@@ -706,6 +711,7 @@ bool Doctor::quarantine(Blob& blob) {
       return false;
     }
   }
+  m_source.remove_short_name(blob.key);  // it names the damaged inode too
   blob.state = BlobState::missing;
   done_source(blob.rel, fmt::format("moved to {}/{}", m_source.root(), dest));
   return true;
@@ -756,6 +762,9 @@ bool Doctor::relink(Item& item, std::string& text) {
   Blob& blob = m_blobs[item.blob];
   bool symlink = item.wants_symlink();
   uint64_t ino = 0;
+  if (symlink) {
+    (void)m_source.add_short_name(blob.key, true);  // durable before the symlink names it
+  }
   auto linked = link_projection(m_root_fd.get(), m_source, blob.key, item.path, symlink, &ino);
   if (!linked && !symlink && linked.error().sys == EPERM) {
     // A Tier-2 link to a locked blob: the blob becomes linkable content (as ingest
@@ -880,8 +889,6 @@ void Doctor::repair_paths(const std::vector<Finding>& found) {
     if (blob.state != BlobState::missing) {
       continue;
     }
-    char want[PATH_MAX];
-    size_t want_len = m_source.path_of(blob.key, want, sizeof want);
     for (uint32_t user : blob.users) {
       Item& item = m_items[user];
       struct stat st;
@@ -903,7 +910,7 @@ void Doctor::repair_paths(const std::vector<Finding>& found) {
       if (present) {
         char target[PATH_MAX];
         ssize_t n = ::readlinkat(m_root_fd.get(), item.path.c_str(), target, sizeof target);
-        if (n < 0 || std::string_view(target, static_cast<size_t>(n)) != std::string_view(want, want_len)) {
+        if (n < 0 || !m_source.is_link_to(blob.key, std::string_view(target, static_cast<size_t>(n)))) {
           reingest_later(&item, item.path);  // a symlink of the user's: record it
           continue;
         }

@@ -154,7 +154,7 @@ class Ingester {
   void walk(const std::string& start);
   bool unchanged(const struct stat& st, const Previous& prev) const;
   void materialize_phantoms();
-  bool blob_of_link(std::string_view target, cas::BlobKey& key) const;
+  bool blob_of_link(std::string_view target, const Previous* prev, cas::BlobKey& key) const;
   static bool same_blob(const Previous& prev, const cas::BlobKey& key);
   static bool is_projection_of(const struct stat& st, const Previous& prev);
   static cas::BlobKey key_of(const Previous& prev);
@@ -166,6 +166,8 @@ class Ingester {
   void prefetch_one(FileTask& task);
   void store_one(FileTask& task, cas::StoreBatch& batch);
   void project_one(FileTask& task);
+  bool projects_as_symlink(const FileTask& task) const;
+  void name_for_symlink(const FileTask& task);
   void protect_tier1_blob(const cas::BlobKey& key, int fd);
   Entry entry_for(const FileTask& task) const;
   Entry entry_for(const DirOrLink& item) const;
@@ -283,15 +285,39 @@ bool Ingester::same_blob(const Previous& prev, const cas::BlobKey& key) {
          prev.size == key.size && ((prev.mode & 0111) != 0) == key.executable && prev.ext == key.extension();
 }
 
-bool Ingester::blob_of_link(std::string_view target, cas::BlobKey& key) const {
+bool Ingester::blob_of_link(std::string_view target, const Previous* prev, cas::BlobKey& key) const {
   const std::string& root = m_source.root();
-  // <root>/blake3/ab/<name>
-  if (target.size() <= root.size() + 11 || !target.starts_with(root) ||
-      target.substr(root.size(), 8) != "/blake3/") {
+  if (target.size() <= root.size() + 3 || !target.starts_with(root) || target[root.size()] != '/') {
     return false;
   }
-  size_t slash = target.rfind('/');
-  return cas::parse_blob_name(target.substr(slash + 1), key);
+  std::string_view rel = target.substr(root.size() + 1);
+  if (rel.starts_with("blake3/")) {  // <root>/blake3/ab/<name>: the name is the key
+    size_t slash = rel.rfind('/');
+    return cas::parse_blob_name(rel.substr(slash + 1), key);
+  }
+  if (!rel.starts_with("s/")) {
+    return false;
+  }
+  // A short name holds only part of the hash: the recorded blob, when it is that one...
+  if (prev != nullptr && prev->kind == EntryKind::file && m_source.is_link_to(key_of(*prev), target)) {
+    key = key_of(*prev);
+    return true;
+  }
+  // ...else the content behind it names it (a project copied with its links, say).
+  UniqueFd fd(::open(std::string(target).c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st;
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return false;
+  }
+  auto digest = hash::hash_fd_exact(fd.get(), static_cast<uint64_t>(st.st_size));
+  if (!digest) {
+    return false;
+  }
+  key.digest = digest->digest;
+  key.size = digest->size;
+  key.executable = (st.st_mode & 0111) != 0;
+  cas::set_ext_from_name(key, target);
+  return m_source.is_link_to(key, target);
 }
 
 // In Solid mode, phantom entries (from an earlier Phantom ingest) get their links back.
@@ -367,7 +393,8 @@ void Ingester::walk(const std::string& start) {
           }
           std::string_view link(target, static_cast<size_t>(n));
           cas::BlobKey key;
-          if (blob_of_link(link, key)) {  // a Tier-1 projection: the file it stands for
+          // a Tier-1 projection: the file it stands for
+          if (blob_of_link(link, prev != m_previous.end() ? &prev->second : nullptr, key)) {
             if (prev != m_previous.end() && m_options.mode == Mode::Solid && same_blob(prev->second, key)) {
               ++m_summary.unchanged;  // the link vrift made, still pointing at the same blob
               return false;
@@ -457,6 +484,7 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     if (present && *present) {
       task.stored.method = cas::StoreMethod::present;
       task.stored_ok = true;
+      name_for_symlink(task);
       m_done_files.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -501,6 +529,7 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     if (stored) {
       task.stored = *stored;
       task.stored_ok = true;
+      name_for_symlink(task);
       m_done_files.fetch_add(1, std::memory_order_relaxed);
       m_done_bytes.fetch_add(stored->key.size, std::memory_order_relaxed);
       return;
@@ -522,6 +551,20 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     task.fd.reset();
     tally(&IngestSummary::failed);
     return;
+  }
+}
+
+bool Ingester::projects_as_symlink(const FileTask& task) const {
+  return m_options.mode == Mode::Solid && task.tier == Tier::tier1 && m_config.tier1_link == Tier1Link::symlink;
+}
+
+// A symlink to the blob's short name fits in its inode (layout.hpp). The name is made
+// now, before the chunk's syncs, so that it is durable before any symlink names it.
+// Without it (a blob locked before short names existed, a long root) the symlink
+// names the blob's path, as before.
+void Ingester::name_for_symlink(const FileTask& task) {
+  if (projects_as_symlink(task) && !(task.from_blob && S_ISLNK(task.st.st_mode))) {
+    (void)m_source.add_short_name(task.stored.key);
   }
 }
 
@@ -581,8 +624,7 @@ void Ingester::project_one(FileTask& task) {
     }
     return;
   }
-  bool symlink = task.tier == Tier::tier1 && m_config.tier1_link == Tier1Link::symlink;
-  if (symlink) {
+  if (projects_as_symlink(task)) {
     if (task.from_blob && S_ISLNK(task.st.st_mode)) {
       task.projected_link = true;  // already the link it should be
       task.needs_lock = true;

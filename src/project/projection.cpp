@@ -73,11 +73,11 @@ Status link_projection(int root_fd, const cas::TheSource& source, const cas::Blo
                        bool symlink, uint64_t* ino, Trash* trash) {
   std::string tmp = temp_beside(rel);
   if (symlink) {
-    char blob_abs[PATH_MAX];
-    if (source.path_of(key, blob_abs, sizeof blob_abs) == 0) {
+    char target[PATH_MAX];
+    if (source.link_target(key, target, sizeof target) == 0) {
       return fail(Errc::system, "symlink", ENAMETOOLONG);
     }
-    if (::symlinkat(blob_abs, root_fd, tmp.c_str()) != 0) {
+    if (::symlinkat(target, root_fd, tmp.c_str()) != 0) {
       return fail_sys("symlink");
     }
   } else {

@@ -211,10 +211,8 @@ void Restorer::prepare(FileTask& task) {
     bool projection = false;
     if (S_ISLNK(st.st_mode)) {
       char target[PATH_MAX];
-      char want[PATH_MAX];
       ssize_t n = ::readlinkat(root, item.path.c_str(), target, sizeof target - 1);
-      size_t len = m_source.path_of(item.key, want, sizeof want);
-      projection = n >= 0 && std::string_view(target, static_cast<size_t>(n)) == std::string_view(want, len);
+      projection = n >= 0 && m_source.is_link_to(item.key, std::string_view(target, static_cast<size_t>(n)));
     } else if (S_ISREG(st.st_mode)) {
       bool blob_inode = have_blob && st.st_ino == blob.st_ino && st.st_dev == blob.st_dev;
       bool recorded_link = item.projected() && static_cast<uint64_t>(st.st_ino) == item.ino;

@@ -94,10 +94,8 @@ Outcome<StatusReport> project_status(const ProjectPaths& project, const Config& 
     if (present && S_ISLNK(st.st_mode)) {
       // A Tier-1 symlink: it must still point at this entry's blob.
       char target[PATH_MAX];
-      char blob_abs[PATH_MAX];
       ssize_t n = ::readlinkat(root.get(), p.c_str(), target, sizeof target - 1);
-      size_t len = source.path_of(key, blob_abs, sizeof blob_abs);
-      if (n < 0 || static_cast<size_t>(n) != len || std::memcmp(target, blob_abs, len) != 0) {
+      if (n < 0 || !source.is_link_to(key, std::string_view(target, static_cast<size_t>(n)))) {
         ++report.broken_projections;
       }
       return true;

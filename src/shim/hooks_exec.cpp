@@ -553,9 +553,7 @@ size_t exe_project_path(const char* target, size_t n, char* out, size_t cap) noe
     return 0;
   }
   ManagedFile file;
-  char blob[PATH_MAX];
-  if (file.resolve(AT_FDCWD, g_exe, true) != 1 || !blob_path(file.entry, blob) || std::strlen(blob) != n ||
-      std::memcmp(blob, target, n) != 0) {
+  if (file.resolve(AT_FDCWD, g_exe, true) != 1 || !names_blob(file.entry, target, n)) {
     return 0;  // not the blob this process was started from
   }
   size_t len = std::strlen(g_exe);

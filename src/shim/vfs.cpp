@@ -130,6 +130,11 @@ bool blob_path(const manifest::Entry& e, char* out) noexcept {
   return true;
 }
 
+bool names_blob(const manifest::Entry& e, const char* target, size_t len) noexcept {
+  return cas::names_blob(std::string_view(g_session.cas_root, g_session.cas_root_len), manifest::blob_key(e),
+                         std::string_view(target, len));
+}
+
 int open_blob(const manifest::Entry& e, int flags) noexcept {
   char rel[cas::k_max_blob_rel_path + 1];
   cas::blob_rel_path(manifest::blob_key(e), rel);

@@ -113,6 +113,9 @@ struct ManagedFile {
 
 // Writes the blob path of a file entry into out (PATH_MAX). Returns false if too long.
 bool blob_path(const manifest::Entry& e, char* out) noexcept;
+// Whether `target` (a symlink's content, `len` bytes) names the blob of a file entry:
+// its path or its short name (cas/layout.hpp).
+bool names_blob(const manifest::Entry& e, const char* target, size_t len) noexcept;
 
 // Opens the blob of a file entry read-only with `flags` added (the real open; -1 with
 // errno on failure).

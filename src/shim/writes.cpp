@@ -497,8 +497,14 @@ void reingest(const char* rel, size_t rel_len, dev_t dev, ino_t ino, manifest::T
   }
   // Solid: the path becomes a link to the blob again, made beside it and renamed over.
   bool linked = false;
-  if (source->path_of(stored->key, blob, sizeof blob) != 0 && temp_beside(mp.abs, mp.abs_len, tmp)) {
-    if (tier == manifest::Tier::tier1) {
+  bool symlink = tier == manifest::Tier::tier1;
+  if (symlink) {
+    (void)source->add_short_name(stored->key, true);  // durable before the symlink names it
+  }
+  size_t blob_len = symlink ? source->link_target(stored->key, blob, sizeof blob)
+                            : source->path_of(stored->key, blob, sizeof blob);
+  if (blob_len != 0 && temp_beside(mp.abs, mp.abs_len, tmp)) {
+    if (symlink) {
       linked = real().symlink(blob, tmp) == 0;
     } else {
       struct stat blob_st;
