@@ -129,7 +129,7 @@ Status TheSource::add_short_name(const BlobKey& key, bool sync_now) noexcept {
     return linked();
   }
   if (errno == ENOENT) {  // the first short name in its shard
-    short_rel[1] = '\0';
+    short_rel[1] = '\0';  // "s" or "x"
     Status made = mkdir_if_missing(root_fd(), short_rel, 0755);
     short_rel[1] = '/';
     short_rel[4] = '\0';
@@ -150,22 +150,9 @@ Status TheSource::add_short_name(const BlobKey& key, bool sync_now) noexcept {
   }
   if (::fstatat(root_fd(), short_rel, &short_st, AT_SYMLINK_NOFOLLOW) == 0 && short_st.st_ino == blob_st.st_ino &&
       short_st.st_dev == blob_st.st_dev) {
-    return {};
+    return linked();
   }
-  // A stale name: put the blob's inode in its place, atomically.
-  static std::atomic<uint64_t> counter{0};
-  char tmp[k_max_short_rel_path + 48];
-  std::snprintf(tmp, sizeof tmp, "%.5s.tmp-%d-%llu", short_rel, static_cast<int>(::getpid()),
-                static_cast<unsigned long long>(counter.fetch_add(1)));
-  if (::linkat(root_fd(), blob_rel, root_fd(), tmp, 0) != 0) {
-    return fail_sys("link short blob name");
-  }
-  if (::renameat(root_fd(), tmp, root_fd(), short_rel) != 0) {
-    Status failed = fail_sys("replace short blob name");
-    ::unlinkat(root_fd(), tmp, 0);
-    return failed;
-  }
-  return linked();
+  return fail(Error{Errc::system, EEXIST, "short blob name (held by another inode)"});
 }
 
 void TheSource::remove_short_name(const BlobKey& key) noexcept {

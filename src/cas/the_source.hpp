@@ -77,10 +77,10 @@ class TheSource {
   // Whether a symlink with this target stands for this blob: the blob's path or its
   // short name.
   bool is_link_to(const BlobKey& key, std::string_view target) const noexcept;
-  // Gives the blob its short name, a second hard link, replacing one that names another
-  // inode (left by a blob since moved away). Must come before the blob is locked (an
-  // immutable inode gains no links: EPERM); the name is durable after the next sync(),
-  // or on return with `sync_now` (its directory is synced).
+  // Gives the blob its short name, a second hard link. Must come before the blob is
+  // locked (an immutable inode gains no links: EPERM); the name is durable after the next
+  // sync(), or on return with `sync_now` (its directory is synced). A name another inode
+  // holds is left alone (EEXIST): it may be another blob's.
   // Errors: Errc::invalid (no short name fits this root), Errc::system.
   Status add_short_name(const BlobKey& key, bool sync_now = false) noexcept;
   // Removes the blob's short name, if any (for a blob moved off its name).

@@ -295,7 +295,7 @@ bool Ingester::blob_of_link(std::string_view target, const Previous* prev, cas::
     size_t slash = rel.rfind('/');
     return cas::parse_blob_name(rel.substr(slash + 1), key);
   }
-  if (!rel.starts_with("s/")) {
+  if (!rel.starts_with("s/") && !rel.starts_with("x/")) {
     return false;
   }
   // A short name holds only part of the hash: the recorded blob, when it is that one...

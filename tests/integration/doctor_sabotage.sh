@@ -20,9 +20,10 @@ touch -d '2021-03-04 05:06:07.891011121' plain/build/obj/o7.o
 # The dead process whose leftovers the sabotage plants: a pid that is surely gone.
 sleep 0 & dead=$!; wait $dead
 
-# blob_of PATH: the blob a projected path uses (Tier-1: its symlink; Tier-2: its inode).
+# blob_of PATH: the blob a projected path uses (Tier-1: what its symlink names, the blob
+# or its short name; Tier-2: its inode).
 blob_of() {
-  if [ -L "$1" ]; then readlink "$1"; else find "$VRIFT_CAS_ROOT/blake3" -samefile "$1" -print -quit; fi
+  find "$VRIFT_CAS_ROOT/blake3" -samefile "$(readlink -f "$1")" -print -quit
 }
 # a Tier-1 file in node_modules whose content no other file has (its blob has one user).
 unique_tier1() {
@@ -43,6 +44,8 @@ grep -q "no problems" clean.out || fail "fresh ingest: $(cat clean.out)"
 
 t1_deleted=$(find node_modules -type l -name '*.js' | sort | sed -n 1p)
 t1_relinked=$(find node_modules -type l -name 'package.json' | sort | sed -n 2p)
+t1_unnamed=$(find node_modules -type l -name '*.js' | sort | sed -n 3p)
+case $(readlink "$t1_unnamed") in "$VRIFT_CAS_ROOT"/[sx]/*) ;; *) fail "not a short name: $(readlink "$t1_unnamed")";; esac
 t1_lost=$(unique_tier1 1)
 t1_truncated=$(unique_tier1 2)
 [ -n "$t1_lost" ] && [ -n "$t1_truncated" ] || fail "no file with unique content in the fixture"
@@ -53,7 +56,8 @@ ln -sfn "$other_blob" "$t1_relinked"                                # a Tier-1 s
 cp build/obj/o1.o copy && rm -f build/obj/o1.o && mv copy build/obj/o1.o   # hardlink -> copy, same content
 rm -f build/obj/o2.o && echo "rebuilt outside" > build/obj/o2.o     # hardlink -> new content
 rm -f "$(blob_of build/obj/o3.o)"                                   # blob deleted, content lives on at its Tier-2 path
-b=$(blob_of "$t1_lost"); chattr -i "$b"; rm -f "$b"                 # a Tier-1 blob deleted: no copy anywhere
+b=$(blob_of "$t1_lost"); chattr -i "$b"; rm -f "$b" "$(readlink "$t1_lost")"   # a Tier-1 blob and its short name deleted: no copy anywhere
+rm -f "$(readlink "$t1_unnamed")"                                   # a short name deleted: its symlinks dangle
 b=$(blob_of "$t1_truncated"); chattr -i "$b"; chmod u+w "$b"; truncate -s 1 "$b"   # a Tier-1 blob truncated
 b=$(blob_of build/obj/o4.o); chmod u+w "$b"; truncate -s 3 "$b"     # a Tier-2 blob truncated (its path with it)
 chmod 644 "$(blob_of build/obj/o5.o)"                               # a blob made writable
@@ -67,6 +71,7 @@ mkdir build/newdir && echo "also new" > build/newdir/x.txt          # unrecorded
 expect_status 1 "$VRIFT" doctor > doctor.out
 doctor_line doctor.out "missing link" "$t1_deleted"
 doctor_line doctor.out "wrong link" "$t1_relinked"
+doctor_line doctor.out "wrong link" "$t1_unnamed"
 doctor_line doctor.out "changed outside a session" build/obj/o1.o
 doctor_line doctor.out "changed outside a session" build/obj/o2.o
 doctor_line doctor.out "frozen link" build/obj/o6.o
@@ -80,8 +85,8 @@ for what in "missing blob:$t1_lost" "missing blob:build/obj/o3.o" "damaged blob:
   grep -F "${what%%:*} ($VRIFT_CAS_ROOT/blake3/" doctor.out | grep -F "${what#*:}" > /dev/null ||
     fail "doctor did not report '${what%%:*}' naming ${what#*:}: $(cat doctor.out)"
 done
-[ "$(grep -c . doctor.out)" -eq 15 ] || fail "expected 14 problems and a summary: $(cat doctor.out)"
-pass "Solid: doctor names each of 14 sabotages (and leaves a live process's temp alone)"
+[ "$(grep -c . doctor.out)" -eq 16 ] || fail "expected 15 problems and a summary: $(cat doctor.out)"
+pass "Solid: doctor names each of 15 sabotages (and leaves a live process's temp alone)"
 
 expect_status 1 "$VRIFT" doctor --repair > repair.out
 for lost in "$t1_lost" "$t1_truncated" build/obj/o4.o; do

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "hash/hasher.hpp"
@@ -34,6 +36,73 @@ TEST(Layout, ExecutableVariantAndNoExtension) {
   EXPECT_TRUE(std::string(name).ends_with("_1_x"));
   blob_file_name(key_for("x", true, "sh"), name);
   EXPECT_TRUE(std::string(name).ends_with("_1_x.sh"));
+}
+
+// The first bytes of the digest in base64 with '+' and '_', most significant bits first.
+std::string base64_prefix(const hash::Digest& d, size_t chars) {
+  static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+_";
+  std::string out;
+  for (size_t i = 0; i < chars; ++i) {
+    unsigned v = 0;
+    for (size_t b = 0; b < 6; ++b) {
+      size_t bit = i * 6 + b;
+      unsigned set = bit < 256 ? (d.bytes[bit / 8] >> (7 - bit % 8)) & 1u : 0u;
+      v = (v << 1) | set;
+    }
+    out += abc[v];
+  }
+  return out;
+}
+
+TEST(Layout, ShortNameFillsAFastSymlinkExactly) {
+  BlobKey key = key_for("hello", false, "js");
+  char hex[hash::k_hex_len + 1];
+  hash::to_hex(key.digest, hex);
+  for (size_t root_len : {1u, 10u, 23u, 30u, 34u}) {
+    char rel[k_max_short_rel_path + 1];
+    size_t n = short_rel_path(key, root_len, rel);
+    ASSERT_GT(n, 0u) << root_len;
+    std::string name(rel, n);
+    EXPECT_EQ(name.size(), std::strlen(rel));
+    // "<root>/" + name is at most 59 bytes, and exactly 59 unless the whole hash fits
+    size_t id_len = std::min<size_t>(k_max_short_id, k_fast_symlink_max - root_len - 6 - 3);
+    EXPECT_EQ(root_len + 1 + n, root_len + 6 + id_len + 3) << name;
+    EXPECT_LE(root_len + 1 + n, k_fast_symlink_max) << name;
+    EXPECT_EQ(name, std::string("s/") + hex[0] + hex[1] + "/" + base64_prefix(key.digest, id_len) + ".js");
+  }
+  char rel[k_max_short_rel_path + 1];
+  EXPECT_EQ(short_rel_path(key, 1, rel), 5u + k_max_short_id + 3);  // the whole hash
+}
+
+TEST(Layout, ShortNameKeepsTheVariantAndNeedsNinetySixBits) {
+  char rel[k_max_short_rel_path + 1];
+  ASSERT_GT(short_rel_path(key_for("x", true, "sh"), 20, rel), 0u);
+  std::string exec_name = rel;
+  ASSERT_GT(short_rel_path(key_for("x", false, "sh"), 20, rel), 0u);
+  EXPECT_EQ(exec_name, "x" + std::string(rel).substr(1));  // the same id, under x/
+  EXPECT_EQ(rel[0], 's');
+  ASSERT_GT(short_rel_path(key_for("x"), 20, rel), 0u);
+  EXPECT_EQ(std::string(rel).find('.'), std::string::npos) << rel;
+  // 59 - root - "/s/ab/" - ".js" must leave k_min_short_id characters
+  size_t widest_root = k_fast_symlink_max - 6 - 3 - k_min_short_id;
+  EXPECT_GT(short_rel_path(key_for("x", false, "js"), widest_root, rel), 0u);
+  EXPECT_EQ(short_rel_path(key_for("x", false, "js"), widest_root + 1, rel), 0u);
+  EXPECT_EQ(short_rel_path(key_for("x", true, "markdown"), 30, rel), 0u);
+}
+
+TEST(Layout, NamesBlobAcceptsThePathAndTheShortNameOnly) {
+  BlobKey key = key_for("hello", false, "js");
+  std::string root = "/var/lib/src";
+  char rel[k_max_blob_rel_path + 1];
+  std::string path = root + "/" + std::string(rel, blob_rel_path(key, rel));
+  std::string short_name = root + "/" + std::string(rel, short_rel_path(key, root.size(), rel));
+  EXPECT_TRUE(names_blob(root, key, path));
+  EXPECT_TRUE(names_blob(root, key, short_name));
+  EXPECT_FALSE(names_blob(root, key, short_name.substr(0, short_name.size() - 3)));
+  EXPECT_FALSE(names_blob(root, key_for("other", false, "js"), short_name));
+  EXPECT_FALSE(names_blob(root, key_for("hello", true, "js"), short_name));
+  EXPECT_FALSE(names_blob("/var/lib/sr", key, short_name));
+  EXPECT_FALSE(names_blob(root, key, root));
 }
 
 TEST(Layout, ParseRoundTrip) {

@@ -73,6 +73,77 @@ TEST_F(SourceTest, StoreBytesPublishesReadOnlyBlobOnce) {
   EXPECT_TRUE(*source.contains(first->key));
 }
 
+TEST_F(SourceTest, ShortNameIsASecondLinkThatSymlinkTargetsUse) {
+  auto stored = source.store_bytes("console.log(1)\n", 15, false, "js");
+  ASSERT_TRUE(stored);
+  char target[PATH_MAX];
+  size_t n = source.link_target(stored->key, target, sizeof target);
+  EXPECT_EQ(std::string(target, n), blob_path(stored->key));  // no short name yet
+
+  ASSERT_TRUE(source.add_short_name(stored->key));
+  ASSERT_TRUE(source.add_short_name(stored->key, true));  // again: already there
+  n = source.link_target(stored->key, target, sizeof target);
+  std::string short_name(target, n);
+  EXPECT_LE(short_name.size(), k_fast_symlink_max);
+  EXPECT_TRUE(short_name.starts_with(source.root() + "/s/")) << short_name;
+  EXPECT_TRUE(short_name.ends_with(".js")) << short_name;
+  struct stat a;
+  struct stat b;
+  ASSERT_EQ(::stat(short_name.c_str(), &a), 0);
+  ASSERT_EQ(::stat(blob_path(stored->key).c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  EXPECT_TRUE(source.is_link_to(stored->key, short_name));
+  EXPECT_TRUE(source.is_link_to(stored->key, blob_path(stored->key)));
+
+  // A symlink to it is a fast one: no data block.
+  std::string link = dir / "link.js";
+  ASSERT_EQ(::symlink(short_name.c_str(), link.c_str()), 0);
+  EXPECT_EQ(read_file(link), "console.log(1)\n");
+  struct stat l;
+  ASSERT_EQ(::lstat(link.c_str(), &l), 0);
+  EXPECT_EQ(l.st_blocks, 0) << "a symlink of " << short_name.size() << " bytes took a data block";
+}
+
+TEST_F(SourceTest, ShortNameHeldByAnotherInodeIsNeitherUsedNorTaken) {
+  auto stored = source.store_bytes("content", 7, false, "txt");
+  ASSERT_TRUE(stored);
+  ASSERT_TRUE(source.add_short_name(stored->key));
+  char target[PATH_MAX];
+  std::string short_name(target, source.link_target(stored->key, target, sizeof target));
+  ASSERT_TRUE(short_name.starts_with(source.root() + "/s/"));
+  // The name now holds another inode (another blob's name, however unlikely).
+  ASSERT_EQ(::unlink(short_name.c_str()), 0);
+  write_file(short_name, "another", 0444);
+  EXPECT_EQ(std::string(target, source.link_target(stored->key, target, sizeof target)), blob_path(stored->key));
+  auto added = source.add_short_name(stored->key);
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error().sys, EEXIST);
+  EXPECT_EQ(read_file(short_name), "another");
+  EXPECT_EQ(std::string(target, source.link_target(stored->key, target, sizeof target)), blob_path(stored->key));
+  source.remove_short_name(stored->key);
+  EXPECT_NE(::access(short_name.c_str(), F_OK), 0);
+  EXPECT_EQ(read_file(blob_path(stored->key)), "content");
+}
+
+TEST_F(SourceTest, ExecutableBlobHasItsOwnShortName) {
+  auto plain = source.store_bytes("#!/bin/sh\n", 10, false, "sh");
+  auto exec = source.store_bytes("#!/bin/sh\n", 10, true, "sh");
+  ASSERT_TRUE(plain && exec);
+  ASSERT_TRUE(source.add_short_name(plain->key));
+  ASSERT_TRUE(source.add_short_name(exec->key));
+  char a[PATH_MAX];
+  char b[PATH_MAX];
+  std::string plain_name(a, source.link_target(plain->key, a, sizeof a));
+  std::string exec_name(b, source.link_target(exec->key, b, sizeof b));
+  EXPECT_TRUE(plain_name.starts_with(source.root() + "/s/")) << plain_name;
+  EXPECT_TRUE(exec_name.starts_with(source.root() + "/x/")) << exec_name;
+  struct stat st;
+  ASSERT_EQ(::stat(exec_name.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0555u);
+  ASSERT_EQ(::stat(plain_name.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0444u);
+}
+
 TEST_F(SourceTest, ExecutableContentIsItsOwnBlob) {
   auto plain = source.store_bytes("#!/bin/sh\n", 10, false, "");
   auto exec = source.store_bytes("#!/bin/sh\n", 10, true, "");
