@@ -87,19 +87,23 @@ size_t TheSource::path_of(const BlobKey& key, char* out, size_t cap) const noexc
   return m_root.size() + 1 + blob_rel_path(key, out + m_root.size() + 1);
 }
 
-size_t TheSource::link_target(const BlobKey& key, char* out, size_t cap) const noexcept {
+bool TheSource::has_short_name(const BlobKey& key, const struct stat& blob_st) const noexcept {
   char short_rel[k_max_short_rel_path + 1];
-  char blob_rel[k_max_blob_rel_path + 1];
   struct stat short_st;
+  return short_rel_path(key, m_root.size(), short_rel) != 0 &&
+         ::fstatat(root_fd(), short_rel, &short_st, AT_SYMLINK_NOFOLLOW) == 0 && short_st.st_ino == blob_st.st_ino &&
+         short_st.st_dev == blob_st.st_dev;
+}
+
+size_t TheSource::link_target(const BlobKey& key, char* out, size_t cap) const noexcept {
+  char blob_rel[k_max_blob_rel_path + 1];
+  blob_rel_path(key, blob_rel);
   struct stat blob_st;
-  if (short_rel_path(key, m_root.size(), short_rel) != 0 && cap > k_fast_symlink_max &&
-      ::fstatat(root_fd(), short_rel, &short_st, AT_SYMLINK_NOFOLLOW) == 0 &&
-      (blob_rel_path(key, blob_rel), ::fstatat(root_fd(), blob_rel, &blob_st, AT_SYMLINK_NOFOLLOW) == 0) &&
-      short_st.st_ino == blob_st.st_ino && short_st.st_dev == blob_st.st_dev) {
+  if (cap > k_fast_symlink_max && ::fstatat(root_fd(), blob_rel, &blob_st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      has_short_name(key, blob_st)) {
     std::memcpy(out, m_root.data(), m_root.size());
     out[m_root.size()] = '/';
-    size_t len = m_root.size() + 1 + std::strlen(short_rel);
-    std::memcpy(out + m_root.size() + 1, short_rel, len - m_root.size());  // with the NUL
+    size_t len = m_root.size() + 1 + short_rel_path(key, m_root.size(), out + m_root.size() + 1);
     return len;
   }
   return path_of(key, out, cap);

@@ -83,6 +83,8 @@ class TheSource {
   // holds is left alone (EEXIST): it may be another blob's.
   // Errors: Errc::invalid (no short name fits this root), Errc::system.
   Status add_short_name(const BlobKey& key, bool sync_now = false) noexcept;
+  // Whether the blob (whose stat is `blob_st`) has its short name on its own inode.
+  bool has_short_name(const BlobKey& key, const struct stat& blob_st) const noexcept;
   // Removes the blob's short name, if any (for a blob moved off its name).
   void remove_short_name(const BlobKey& key) noexcept;
 

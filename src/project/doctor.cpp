@@ -185,6 +185,7 @@ class Doctor {
   bool restore_blob(Blob& blob);
   bool quarantine(Blob& blob);
   void repair_paths(const std::vector<Finding>& found);
+  void name_for_symlink(const Blob& blob);
   bool relink(Item& item, std::string& done);
   Outcome<void> write_manifest_changes();
   void reingest(const std::vector<std::string>& paths, Mode mode);
@@ -759,12 +760,26 @@ void Doctor::repair_blobs() {
   }
 }
 
+// A repaired symlink names the blob's short name, made durable first; a locked blob is
+// unlocked for the moment it takes to add the name (as root).
+void Doctor::name_for_symlink(const Blob& blob) {
+  auto named = m_source.add_short_name(blob.key, true);
+  if (named || named.error().sys != EPERM) {
+    return;
+  }
+  UniqueFd fd(::openat(m_source.root_fd(), blob.rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  if (fd && is_immutable(fd.get()) && clear_immutable(fd.get())) {
+    (void)m_source.add_short_name(blob.key, true);
+    (void)cas::TheSource::lock_fd(fd.get());
+  }
+}
+
 bool Doctor::relink(Item& item, std::string& text) {
   Blob& blob = m_blobs[item.blob];
   bool symlink = item.wants_symlink();
   uint64_t ino = 0;
   if (symlink) {
-    (void)m_source.add_short_name(blob.key, true);  // durable before the symlink names it
+    name_for_symlink(blob);
   }
   auto linked = link_projection(m_root_fd.get(), m_source, blob.key, item.path, symlink, &ino);
   if (!linked && !symlink && linked.error().sys == EPERM) {

@@ -197,8 +197,10 @@ Status protect_tier1_blob(const cas::TheSource& source, const cas::BlobKey& key,
     opened.reset(::openat(source.root_fd(), rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     fd = opened.get();
   }
+  // Only a blob no project path hardlinks: its own name and, when it has one, its short
+  // name are its only links.
   struct stat st;
-  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_nlink != 1) {
+  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_nlink != (source.has_short_name(key, st) ? 2u : 1u)) {
     return {};
   }
   if (protection.uid != static_cast<uid_t>(-1)) {

@@ -57,7 +57,7 @@ cp build/obj/o1.o copy && rm -f build/obj/o1.o && mv copy build/obj/o1.o   # har
 rm -f build/obj/o2.o && echo "rebuilt outside" > build/obj/o2.o     # hardlink -> new content
 rm -f "$(blob_of build/obj/o3.o)"                                   # blob deleted, content lives on at its Tier-2 path
 b=$(blob_of "$t1_lost"); chattr -i "$b"; rm -f "$b" "$(readlink "$t1_lost")"   # a Tier-1 blob and its short name deleted: no copy anywhere
-rm -f "$(readlink "$t1_unnamed")"                                   # a short name deleted: its symlinks dangle
+b=$(blob_of "$t1_unnamed"); chattr -i "$b"; rm -f "$(readlink "$t1_unnamed")"; chattr +i "$b"   # a short name deleted: its symlinks dangle
 b=$(blob_of "$t1_truncated"); chattr -i "$b"; chmod u+w "$b"; truncate -s 1 "$b"   # a Tier-1 blob truncated
 b=$(blob_of build/obj/o4.o); chmod u+w "$b"; truncate -s 3 "$b"     # a Tier-2 blob truncated (its path with it)
 chmod 644 "$(blob_of build/obj/o5.o)"                               # a blob made writable
@@ -94,6 +94,7 @@ for lost in "$t1_lost" "$t1_truncated" build/obj/o4.o; do
 done
 [ "$(grep -c "^NOT repaired" repair.out)" -eq 6 ] || fail "expected 6 unrepairable (3 lost entries and their 3 blobs): $(cat repair.out)"
 "$VRIFT" doctor > again.out || fail "second doctor is not clean: $(cat again.out)"
+case $(readlink "$t1_unnamed") in "$VRIFT_CAS_ROOT"/[sx]/*) ;; *) fail "repaired symlink names $(readlink "$t1_unnamed"), not a short name";; esac
 pass "Solid: --repair fixes the rest and names the 3 entries whose content is gone; a second doctor is clean"
 
 check_invariants . "Solid after repair"
