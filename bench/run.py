@@ -11,6 +11,7 @@ the page cache, re-read the source) so ext4's create trap does not skew them.
 """
 import argparse
 import contextlib
+import itertools
 import os
 import shutil
 import statistics
@@ -174,6 +175,16 @@ def b3sum_cmd(tree, procs=2):
     return f"find '{tree}' -type f -print0 | xargs -0 -P{procs} -n 1000 b3sum > /dev/null"
 
 
+_cas_roots = itertools.count()
+
+
+def cas_root(work):
+    """A fresh Source under `work`, its path as long as a user's default one
+    (~/.vrift/the_source is 29-35 bytes): Tier-1 symlinks fit in their inode only when
+    the root leaves room for a short name (src/cas/layout.hpp)."""
+    return os.path.join(work, f"c{next(_cas_roots)}")
+
+
 def ingest_cmd(project, cas, *extra):
     return [os.path.join(BUILD, "vrift"), "-C", project, "--cas-root", cas, "ingest", "-q", *extra]
 
@@ -184,7 +195,7 @@ def fig_first_ingest(args, work, label, extra, tier_rule, link_kind, cp_flag, co
     t_v, t_y = [], []
     for run in range(args.runs):
         project = os.path.join(work, f"{label}-p{run}")
-        cas = os.path.join(work, f"{label}-cas{run}")
+        cas = cas_root(work)
         farm = os.path.join(work, f"{label}-farm{run}")
         new_project(corpus, project, tier_rule, link_kind, tree)
         clean_state(None, project)
@@ -220,7 +231,7 @@ def fig_ingest(args, work):
 def fig_reingest(args, work):
     corpus = ensure_corpus(args)
     project = os.path.join(work, "re-p")
-    cas = os.path.join(work, "re-cas")
+    cas = cas_root(work)
     new_project(corpus, project)
     sh(ingest_cmd(project, cas))
     v, y = alternate(args.runs, lambda: timed(ingest_cmd(project, cas)),
@@ -270,7 +281,7 @@ def fig_second(args, work):
     pnpm = ensure_pnpm(args)
     t_first, t_second, t_free, t_pnpm = [], [], [], []
     for run in range(args.runs):
-        cas = os.path.join(work, f"second-cas{run}")
+        cas = cas_root(work)
         first = os.path.join(work, f"second-first{run}")
         second = os.path.join(work, f"second-p{run}")
         new_project(corpus, first)
@@ -309,7 +320,7 @@ def cold_rows(args, work, corpus, variants, where=""):
         t_v, t_y = [], []
         for run in range(args.runs):
             project = os.path.join(work, f"{label}-p{run}")
-            cas = os.path.join(work, f"{label}-cas{run}")
+            cas = cas_root(work)
             new_project(corpus, project, rule)
             os.sync()
             open("/proc/sys/vm/drop_caches", "w").write("3\n")
@@ -339,7 +350,7 @@ def journaled_ext4(work, gib):
     """A fresh ext4 with a journal (the usual kind; this machine's own has none, which is
     what arms the create trap), in a sparse image file, loop-mounted while in use."""
     img = os.path.join(work, "journaled.img")
-    mnt = os.path.join(work, "journaled")
+    mnt = os.path.join(work, "j")
     os.makedirs(mnt)
     with open(img, "wb") as f:
         f.truncate(gib << 30)
@@ -374,7 +385,7 @@ def fig_doctor(args, work):
     """doctor on an ingested corpus (Solid, default tiers), as at every session start."""
     corpus = ensure_corpus(args)
     project = os.path.join(work, "doctor-p")
-    cas = os.path.join(work, "doctor-cas")
+    cas = cas_root(work)
     new_project(corpus, project)
     sh(ingest_cmd(project, cas))
     vrift = os.path.join(BUILD, "vrift")
@@ -412,7 +423,7 @@ def fig_otrunc(args, work):
     files = 3 if args.smoke else 9
     vrift = os.path.join(BUILD, "vrift")
     exe = os.path.join(BUILD, "bench_open_trunc")
-    cas = os.path.join(work, "ot-cas")
+    cas = cas_root(work)
     env = dict(os.environ, VRIFT_CAS_ROOT=cas)
     seed = os.path.join(work, "ot-seed.bin")
     with open(seed, "wb") as f:
@@ -474,7 +485,7 @@ def fig_build(args, work):
     output) vs the same build on a plain copy."""
     sources = 10 if args.smoke else 100
     vrift = os.path.join(BUILD, "vrift")
-    cas = os.path.join(work, "build-cas")
+    cas = cas_root(work)
     env = dict(os.environ, VRIFT_CAS_ROOT=cas)
     project = os.path.join(work, "build-p")
     plain = os.path.join(work, "build-plain")
@@ -522,7 +533,7 @@ def fig_shim(args, work):
     tool = os.path.join(work, "shim_calls")
     sh(["cc", "-O2", "-o", tool, os.path.join(ROOT, "bench", "shim_calls.c")])
     project = os.path.join(work, "shim-p")
-    cas = os.path.join(work, "shim-cas")
+    cas = cas_root(work)
     new_project(corpus, project)
     sh(ingest_cmd(project, cas, "--phantom"))
     rel = []
@@ -584,7 +595,7 @@ def fig_disk(args, work):
     for label, extra, rule in (("Solid, default tiers (Tier-1 symlinks)", ["--solid"], None),
                                ("Solid, all Tier-2 (hardlinks)", ["--solid"], 2),
                                ("Phantom", ["--phantom"], None)):
-        cas = os.path.join(work, "disk-cas")
+        cas = cas_root(work)
         projects = [os.path.join(work, f"disk-p{i}") for i in range(count)]
         for p in projects:
             new_project(corpus, p, tier_rule=rule)
@@ -617,7 +628,7 @@ def main():
     rows = []
     os.makedirs(WORK, exist_ok=True)
     failed = []
-    with tempfile.TemporaryDirectory(prefix="run-", dir=WORK) as work:
+    with tempfile.TemporaryDirectory(prefix="r", dir=WORK) as work:
         for name, fig in FIGURES:
             if args.only and args.only not in name:
                 continue

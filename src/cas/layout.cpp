@@ -99,20 +99,15 @@ size_t blob_rel_path(const BlobKey& key, char* out) noexcept {
 size_t short_rel_path(const BlobKey& key, size_t root_len, char* out) noexcept {
   size_t ext_len = std::strlen(key.ext);
   size_t suffix = ext_len > 0 ? 1 + ext_len : 0;
-  // "<root>/s/ab/" + id + suffix <= k_fast_symlink_max
-  size_t fixed = root_len + 6 + suffix;
+  // "<root>/s/" + id + suffix <= k_fast_symlink_max
+  size_t fixed = root_len + 3 + suffix;
   if (fixed + k_min_short_id > k_fast_symlink_max) {
     return 0;
   }
   size_t id_len = std::min(k_fast_symlink_max - fixed, k_max_short_id);
-  char hex[hash::k_hex_len + 1];
-  hash::to_hex(key.digest, hex);
   out[0] = key.executable ? 'x' : 's';
   out[1] = '/';
-  out[2] = hex[0];
-  out[3] = hex[1];
-  out[4] = '/';
-  size_t n = 5;
+  size_t n = 2;
   // the digest in base64 with '_' and '+' (no name starts with '-' or contains '/'),
   // 6 bits per character, most significant bits first
   static constexpr char k_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+_";

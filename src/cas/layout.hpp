@@ -2,8 +2,8 @@
 // The Source's on-disk layout.
 //
 //   <root>/blake3/ab/<64 hex>_<size>[_x][.<ext>]      a published blob
-//   <root>/s/ab/<id>[.<ext>]                         its short name (a second hard link)
-//   <root>/x/ab/<id>[.<ext>]                         the same for an executable blob
+//   <root>/s/<id>[.<ext>]                            its short name (a second hard link)
+//   <root>/x/<id>[.<ext>]                            the same for an executable blob
 //   <root>/tmp/                                       staged copies, not yet published
 //   <root>/damaged/                                   blobs `vrift doctor --repair` found damaged,
 //                                                     moved off their names (never read as blobs)
@@ -22,11 +22,13 @@
 // Short names exist for Tier-1 symlinks. ext4 keeps a symlink's target inside its inode
 // when it is shorter than 60 bytes; a longer one costs a data block (4 KiB on disk and a
 // block to allocate and write per symlink, in every project). A blob's path is ~110
-// bytes, so a symlink to it is always slow; "<root>/s/ab/<id>[.<ext>]" is sized to fit:
+// bytes, so a symlink to it is always slow; "<root>/s/<id>[.<ext>]" is sized to fit:
 // <id> is the first characters of the hash in base64 (with '+' and '_'), as many as the
-// root and the extension leave room for (16 to 43, so at least 96 bits), and `ab`
-// shards like the blob's directory. An executable blob's short name is under x/ instead of s/. A name
-// already taken by another inode is never replaced (that blob keeps the long target).
+// root and the extension leave room for (16 to 43, so at least 96 bits). One flat
+// directory, because every character counts: with the default root of a typical user
+// (~30 bytes) a `.json` file keeps 21 of them. An executable blob's short name is under
+// x/ instead of s/. A name already taken by another inode is never replaced (that blob
+// keeps the long target).
 
 #include <cstddef>
 #include <cstdint>
@@ -81,10 +83,10 @@ inline constexpr size_t k_fast_symlink_max = 59;
 // Fewest and most characters of a short name's id (6 bits each).
 inline constexpr size_t k_min_short_id = 16;
 inline constexpr size_t k_max_short_id = 43;
-// Longest relative short name: "s/ab/" + id + "." + ext.
-inline constexpr size_t k_max_short_rel_path = 5 + k_max_short_id + 1 + k_max_ext;
+// Longest relative short name: "s/" + id + "." + ext.
+inline constexpr size_t k_max_short_rel_path = 2 + k_max_short_id + 1 + k_max_ext;
 
-// Writes the blob's short name relative to the root ("s/ab/<id>[.<ext>]" or "x/..."),
+// Writes the blob's short name relative to the root ("s/<id>[.<ext>]" or "x/..."),
 // NUL-terminated, into `out` (at least k_max_short_rel_path + 1 bytes): the longest one
 // for which "<root>/<short name>" is at most k_fast_symlink_max bytes, given a root of
 // `root_len` bytes. Returns its length, or 0 when fewer than k_min_short_id characters

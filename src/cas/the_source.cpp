@@ -124,22 +124,14 @@ Status TheSource::add_short_name(const BlobKey& key, bool sync_now) noexcept {
     if (!sync_now) {
       return {};
     }
-    short_rel[4] = '\0';  // "s/ab"
-    UniqueFd dir(::openat(root_fd(), short_rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    short_rel[4] = '/';
+    UniqueFd dir(::openat(root_fd(), short_rel[0] == 'x' ? "x" : "s", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     return dir && ::fsync(dir.get()) == 0 ? Status{} : fail_sys("sync short blob name");
   };
   if (::linkat(root_fd(), blob_rel, root_fd(), short_rel, 0) == 0) {
     return linked();
   }
-  if (errno == ENOENT) {  // the first short name in its shard
-    short_rel[1] = '\0';  // "s" or "x"
-    Status made = mkdir_if_missing(root_fd(), short_rel, 0755);
-    short_rel[1] = '/';
-    short_rel[4] = '\0';
-    made = made ? mkdir_if_missing(root_fd(), short_rel, 0755) : made;
-    short_rel[4] = '/';
-    VRIFT_CHECK(made);
+  if (errno == ENOENT) {  // the first short name of its kind
+    VRIFT_CHECK(mkdir_if_missing(root_fd(), short_rel[0] == 'x' ? "x" : "s", 0755));
     if (::linkat(root_fd(), blob_rel, root_fd(), short_rel, 0) == 0) {
       return linked();
     }
@@ -159,9 +151,9 @@ Status TheSource::add_short_name(const BlobKey& key, bool sync_now) noexcept {
   return fail(Error{Errc::system, EEXIST, "short blob name (held by another inode)"});
 }
 
-void TheSource::remove_short_name(const BlobKey& key) noexcept {
+void TheSource::remove_short_name(const BlobKey& key, const struct stat& inode) noexcept {
   char short_rel[k_max_short_rel_path + 1];
-  if (short_rel_path(key, m_root.size(), short_rel) != 0) {
+  if (has_short_name(key, inode) && short_rel_path(key, m_root.size(), short_rel) != 0) {
     ::unlinkat(root_fd(), short_rel, 0);
   }
 }

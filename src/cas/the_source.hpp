@@ -85,8 +85,9 @@ class TheSource {
   Status add_short_name(const BlobKey& key, bool sync_now = false) noexcept;
   // Whether the blob (whose stat is `blob_st`) has its short name on its own inode.
   bool has_short_name(const BlobKey& key, const struct stat& blob_st) const noexcept;
-  // Removes the blob's short name, if any (for a blob moved off its name).
-  void remove_short_name(const BlobKey& key) noexcept;
+  // Removes the blob's short name if it is a link to `inode` (a blob moved off its name,
+  // whose stat that is).
+  void remove_short_name(const BlobKey& key, const struct stat& inode) noexcept;
 
   // Whether the blob is present with the size its name claims (one fstatat; no read).
   // A present blob with another size is reported as Errc::corrupt. Errors: Errc::system.

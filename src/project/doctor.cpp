@@ -713,7 +713,10 @@ bool Doctor::quarantine(Blob& blob) {
       return false;
     }
   }
-  m_source.remove_short_name(blob.key);  // it names the damaged inode too
+  struct stat moved;
+  if (::fstatat(m_source.root_fd(), dest.c_str(), &moved, AT_SYMLINK_NOFOLLOW) == 0) {
+    m_source.remove_short_name(blob.key, moved);  // it names the damaged inode too
+  }
   blob.state = BlobState::missing;
   done_source(blob.rel, fmt::format("moved to {}/{}", m_source.root(), dest));
   return true;

@@ -45,7 +45,7 @@ for top in ("node_modules", "build"):
                 target = os.readlink(p)
                 dot = name.rfind(".")
                 ext = name[dot:] if dot > 0 and name[dot + 1:].isalnum() and len(name) - dot - 1 <= 10 else ""
-                if len(cas) + 6 + len(ext) + 16 <= 59:
+                if len(cas) + 3 + len(ext) + 16 <= 59:
                     assert target[:len(cas) + 3] in (cas + "/s/", cas + "/x/") and len(target) <= 59, f"{p} -> {target}"
                     assert st.st_blocks == 0, f"{p} -> {target} took a data block"
                 else:

@@ -56,22 +56,20 @@ std::string base64_prefix(const hash::Digest& d, size_t chars) {
 
 TEST(Layout, ShortNameFillsAFastSymlinkExactly) {
   BlobKey key = key_for("hello", false, "js");
-  char hex[hash::k_hex_len + 1];
-  hash::to_hex(key.digest, hex);
-  for (size_t root_len : {1u, 10u, 23u, 30u, 34u}) {
+  for (size_t root_len : {1u, 10u, 23u, 30u, 37u}) {
     char rel[k_max_short_rel_path + 1];
     size_t n = short_rel_path(key, root_len, rel);
     ASSERT_GT(n, 0u) << root_len;
     std::string name(rel, n);
     EXPECT_EQ(name.size(), std::strlen(rel));
     // "<root>/" + name is at most 59 bytes, and exactly 59 unless the whole hash fits
-    size_t id_len = std::min<size_t>(k_max_short_id, k_fast_symlink_max - root_len - 6 - 3);
-    EXPECT_EQ(root_len + 1 + n, root_len + 6 + id_len + 3) << name;
+    size_t id_len = std::min<size_t>(k_max_short_id, k_fast_symlink_max - root_len - 3 - 3);
+    EXPECT_EQ(root_len + 1 + n, root_len + 3 + id_len + 3) << name;
     EXPECT_LE(root_len + 1 + n, k_fast_symlink_max) << name;
-    EXPECT_EQ(name, std::string("s/") + hex[0] + hex[1] + "/" + base64_prefix(key.digest, id_len) + ".js");
+    EXPECT_EQ(name, "s/" + base64_prefix(key.digest, id_len) + ".js");
   }
   char rel[k_max_short_rel_path + 1];
-  EXPECT_EQ(short_rel_path(key, 1, rel), 5u + k_max_short_id + 3);  // the whole hash
+  EXPECT_EQ(short_rel_path(key, 1, rel), 2u + k_max_short_id + 3);  // the whole hash
 }
 
 TEST(Layout, ShortNameKeepsTheVariantAndNeedsNinetySixBits) {
@@ -83,11 +81,11 @@ TEST(Layout, ShortNameKeepsTheVariantAndNeedsNinetySixBits) {
   EXPECT_EQ(rel[0], 's');
   ASSERT_GT(short_rel_path(key_for("x"), 20, rel), 0u);
   EXPECT_EQ(std::string(rel).find('.'), std::string::npos) << rel;
-  // 59 - root - "/s/ab/" - ".js" must leave k_min_short_id characters
-  size_t widest_root = k_fast_symlink_max - 6 - 3 - k_min_short_id;
+  // 59 - root - "/s/" - ".js" must leave k_min_short_id characters
+  size_t widest_root = k_fast_symlink_max - 3 - 3 - k_min_short_id;
   EXPECT_GT(short_rel_path(key_for("x", false, "js"), widest_root, rel), 0u);
   EXPECT_EQ(short_rel_path(key_for("x", false, "js"), widest_root + 1, rel), 0u);
-  EXPECT_EQ(short_rel_path(key_for("x", true, "markdown"), 30, rel), 0u);
+  EXPECT_EQ(short_rel_path(key_for("x", true, "markdown"), 33, rel), 0u);
 }
 
 TEST(Layout, NamesBlobAcceptsThePathAndTheShortNameOnly) {

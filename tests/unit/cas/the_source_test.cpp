@@ -120,7 +120,13 @@ TEST_F(SourceTest, ShortNameHeldByAnotherInodeIsNeitherUsedNorTaken) {
   EXPECT_EQ(added.error().sys, EEXIST);
   EXPECT_EQ(read_file(short_name), "another");
   EXPECT_EQ(std::string(target, source.link_target(stored->key, target, sizeof target)), blob_path(stored->key));
-  source.remove_short_name(stored->key);
+  struct stat blob_st;
+  ASSERT_EQ(::stat(blob_path(stored->key).c_str(), &blob_st), 0);
+  source.remove_short_name(stored->key, blob_st);  // not the blob's inode: left alone
+  EXPECT_EQ(read_file(short_name), "another");
+  ASSERT_EQ(::unlink(short_name.c_str()), 0);
+  ASSERT_TRUE(source.add_short_name(stored->key));
+  source.remove_short_name(stored->key, blob_st);
   EXPECT_NE(::access(short_name.c_str(), F_OK), 0);
   EXPECT_EQ(read_file(blob_path(stored->key)), "content");
 }
