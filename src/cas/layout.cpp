@@ -36,6 +36,18 @@ size_t put_decimal(uint64_t v, char* out) noexcept {
   return n;
 }
 
+// Appends ".<ext>" (when the key has one) and the NUL at out[n]; returns the length.
+size_t end_with_ext(const BlobKey& key, char* out, size_t n) noexcept {
+  size_t ext_len = std::strlen(key.ext);
+  if (ext_len > 0) {
+    out[n++] = '.';
+    std::memcpy(out + n, key.ext, ext_len);
+    n += ext_len;
+  }
+  out[n] = '\0';
+  return n;
+}
+
 }  // namespace
 
 bool set_ext(BlobKey& key, std::string_view ext) noexcept {
@@ -76,14 +88,7 @@ size_t blob_file_name(const BlobKey& key, char* out) noexcept {
     out[n++] = '_';
     out[n++] = 'x';
   }
-  size_t ext_len = std::strlen(key.ext);
-  if (ext_len > 0) {
-    out[n++] = '.';
-    std::memcpy(out + n, key.ext, ext_len);
-    n += ext_len;
-  }
-  out[n] = '\0';
-  return n;
+  return end_with_ext(key, out, n);
 }
 
 size_t blob_rel_path(const BlobKey& key, char* out) noexcept {
@@ -121,13 +126,7 @@ size_t short_rel_path(const BlobKey& key, size_t root_len, char* out) noexcept {
     }
     out[n++] = k_alphabet[(window >> (10 - bit % 8)) & 0x3f];
   }
-  if (ext_len > 0) {
-    out[n++] = '.';
-    std::memcpy(out + n, key.ext, ext_len);
-    n += ext_len;
-  }
-  out[n] = '\0';
-  return n;
+  return end_with_ext(key, out, n);
 }
 
 bool names_blob(std::string_view root, const BlobKey& key, std::string_view target) noexcept {
