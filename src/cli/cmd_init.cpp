@@ -3,7 +3,9 @@
 #include <fmt/core.h>
 
 #include "cli/commands.hpp"
+#include "cas/the_source.hpp"
 #include "cli/context.hpp"
+#include "cli/output.hpp"
 #include "project/project.hpp"
 
 namespace vrift::cli {
@@ -14,6 +16,12 @@ int run_init(const Globals& g, const project::InitOptions& options) {
   auto paths = project::init_project(g.project_dir.empty() ? "." : g.project_dir, options);
   if (!paths) {
     print_failure(paths.error());
+    return 1;
+  }
+  // The Source too, so that doctor, ls and status work on a project never ingested.
+  std::string root = resolve_cas_root(g);
+  if (auto source = cas::TheSource::open(root, true); !source) {
+    print_error("cannot create The Source", root, source.error());
     return 1;
   }
   if (!g.quiet) {

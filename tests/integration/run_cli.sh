@@ -51,3 +51,14 @@ grep -q "converting the projection to \[Phantom\]" err.txt || fail "no conversio
 "$VRIFT" run --solid -- true 2> /dev/null
 [ "$(cat build/greeting.txt)" == hello ] || fail "the file is not back on disk after converting to Solid"
 pass "run --phantom / --solid convert the projection first"
+
+# A project just initialized, never ingested (The Source not yet used): the read-only
+# commands work on it.
+mkdir -p "$SCRATCH/fresh/build" && echo data > "$SCRATCH/fresh/build/f.txt"
+fresh_source="$SCRATCH/fresh-source"
+VRIFT_CAS_ROOT=$fresh_source "$VRIFT" -C "$SCRATCH/fresh" init -q
+VRIFT_CAS_ROOT=$fresh_source "$VRIFT" -C "$SCRATCH/fresh" doctor > doctor.out || fail "doctor on a fresh project: $(cat doctor.out)"
+grep -q "no problems" doctor.out || fail "doctor on a fresh project: $(cat doctor.out)"
+VRIFT_CAS_ROOT=$fresh_source "$VRIFT" -C "$SCRATCH/fresh" ls > /dev/null || fail "ls on a fresh project"
+VRIFT_CAS_ROOT=$fresh_source "$VRIFT" -C "$SCRATCH/fresh" status > /dev/null || fail "status on a fresh project"
+pass "doctor, ls and status work on a project never ingested"
