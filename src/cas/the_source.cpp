@@ -139,13 +139,11 @@ Status TheSource::add_short_name(const BlobKey& key, bool sync_now) noexcept {
   if (errno != EEXIST) {
     return fail_sys("link short blob name");
   }
-  struct stat short_st;
   struct stat blob_st;
   if (::fstatat(root_fd(), blob_rel, &blob_st, AT_SYMLINK_NOFOLLOW) != 0) {
     return fail_sys("stat blob");
   }
-  if (::fstatat(root_fd(), short_rel, &short_st, AT_SYMLINK_NOFOLLOW) == 0 && short_st.st_ino == blob_st.st_ino &&
-      short_st.st_dev == blob_st.st_dev) {
+  if (has_short_name(key, blob_st)) {
     return linked();
   }
   return fail(Error{Errc::system, EEXIST, "short blob name (held by another inode)"});
