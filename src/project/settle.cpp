@@ -12,6 +12,25 @@
 
 namespace vrift::project {
 
+namespace {
+
+// The shim lists every file a command wrote in the project without asking the manifest
+// (opening it costs each program ~0.1 ms); what belongs to the projection is decided
+// here: a path the manifest records, or a new file in a directory it records.
+Result<bool> is_managed_write(const manifest::LmdbManifest& manifest, manifest::ReadTxn& txn, std::string_view path) {
+  manifest::Entry e;
+  if (VRIFT_TRY(manifest.get(txn, path, e))) {
+    return e.kind == manifest::EntryKind::file;
+  }
+  size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos || slash == 0) {
+    return false;
+  }
+  return VRIFT_TRY(manifest.get(txn, path.substr(0, slash), e)) && e.kind == manifest::EntryKind::dir;
+}
+
+}  // namespace
+
 Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& config, cas::TheSource& source,
                                 manifest::LmdbManifest& manifest, Mode mode, const WarningSink& warn) {
   std::vector<std::string> dirty;
@@ -45,11 +64,21 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
     }
     ::closedir(dir);
   }
-  for (const std::string& list : lists) {
-    std::ifstream in(list);
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty()) {
-        dirty.push_back(std::move(line));
+  {
+    auto txn = manifest.read();
+    if (!txn) {
+      return failure("cannot read manifest", project.manifest_dir(), txn.error());
+    }
+    for (const std::string& list : lists) {
+      std::ifstream in(list);
+      for (std::string line; std::getline(in, line);) {
+        auto managed = !line.empty() ? is_managed_write(manifest, *txn, line) : false;
+        if (!managed) {
+          return failure("cannot read manifest", project.manifest_dir(), managed.error());
+        }
+        if (*managed) {
+          dirty.push_back(std::move(line));
+        }
       }
     }
   }

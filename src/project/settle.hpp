@@ -1,7 +1,8 @@
 #pragma once
 // Settling a session's writes. In an interactive session the shim re-ingests each file
 // written at its last close; under `vrift run` it lists the file in .vrift/pending
-// instead, for one batch at the command's end. A writer that never closed (killed, or
+// instead, for one batch at the command's end; it lists every file written in the
+// project, and settling keeps those the manifest records or whose directory it records. A writer that never closed (killed, or
 // a program image the shim could not follow) leaves its entry marked dirty
 // (manifest::k_flag_dirty) and its bytes at the project path. Settling ingests the
 // listed and the dirty paths, so the manifest and the projection agree again. `vrift

@@ -68,7 +68,8 @@ int open_for_writing(ManagedFile& file, int flags, mode_t mode) noexcept {
 
 // A write-intent open of a project path that is not a managed file: tracked when the
 // manifest records the file as being written (dirty) or records its directory, so the
-// file is ingested at its last close. Returns -2 when the call is not ours.
+// file is ingested at its last close (under `vrift run`, always: see below). Returns -2
+// when the call is not ours.
 int open_unmanaged_for_writing(int dirfd, const char* path, int flags, mode_t mode) noexcept {
   if (!g_session.writable) {
     return -2;
@@ -79,6 +80,12 @@ int open_unmanaged_for_writing(int dirfd, const char* path, int flags, mode_t mo
     return -2;
   }
   manifest::Tier tier = manifest::Tier::tier2;
+  if (g_session.reingest_at_exit) {
+    // `vrift run` decides at its end which listed files belong to the projection
+    // (project/settle.hpp): a program that only writes new files never opens the
+    // manifest. The tier is settled there too.
+    return open_tracked(mp, flags, mode, tier);
+  }
   {
     Lookup lookup;
     manifest::Entry e;

@@ -28,8 +28,11 @@ bool managed_file(const char* abs, Lookup& lookup) noexcept {
   if (!classify(AT_FDCWD, abs, mp)) {
     return false;
   }
-  manifest::Entry entry;
   struct stat st;
+  if (!g_session.phantom && (real().fstatat(AT_FDCWD, abs, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode))) {
+    return false;  // Solid: only a Tier-1 symlink must not be followed; the kernel walks the rest
+  }
+  manifest::Entry entry;
   return virtual_stat(mp, lookup, entry, st) == 1;
 }
 
@@ -96,20 +99,10 @@ bool resolve_path(const char* path, char* out) noexcept {
     std::memcpy(out + out_len, todo + start, n);
     out_len += n;
     out[out_len] = '\0';
-    bool more = false;
-    for (size_t k = pos; k < todo_len; ++k) {
-      if (todo[k] != '/') {
-        more = true;
-        break;
-      }
-    }
     if (managed_file(out, lookup)) {
-      if (more || (pos < todo_len)) {
-        // "file/..." or "file/": not a directory
-        if (more || todo[todo_len - 1] == '/') {
-          errno = ENOTDIR;
-          return false;
-        }
+      if (pos < todo_len) {
+        errno = ENOTDIR;  // "file/..." or "file/"
+        return false;
       }
       continue;
     }
@@ -142,8 +135,8 @@ bool resolve_path(const char* path, char* out) noexcept {
       out[out_len] = '\0';
       continue;
     }
-    if (!S_ISDIR(st.st_mode) && more) {
-      errno = ENOTDIR;
+    if (!S_ISDIR(st.st_mode) && pos < todo_len) {
+      errno = ENOTDIR;  // "file/..." or "file/"
       return false;
     }
   }

@@ -156,20 +156,25 @@ int open_blob(const manifest::Entry& e, int flags) noexcept {
 }
 
 int virtual_stat(const ManagedPath& path, Lookup& lookup, manifest::Entry& entry, struct stat& st) noexcept {
+  struct stat real_st;
+  if (!g_session.phantom) {
+    // Solid: only the projection vrift made is answered from the manifest, and that is
+    // a symlink or a hardlink shared with its blob. Anything else (a directory, a file
+    // the build just wrote) is the kernel's to answer, without opening the manifest:
+    // most programs of a build touch nothing else.
+    int saved = errno;
+    int rc = real().fstatat(AT_FDCWD, path.abs, &real_st, AT_SYMLINK_NOFOLLOW);
+    errno = saved;
+    if (rc != 0 || !(S_ISLNK(real_st.st_mode) || (S_ISREG(real_st.st_mode) && real_st.st_nlink > 1))) {
+      return 0;
+    }
+  }
   if (!lookup.find(path.rel, path.rel_len, entry) || entry.kind != manifest::EntryKind::file || entry.dirty()) {
     return 0;  // a dirty entry's path holds the file being written: the kernel answers
   }
   if (!g_session.phantom) {
-    // Solid: only the projection vrift made is answered from the manifest.
-    struct stat real_st;
-    int saved = errno;
-    int rc = real().fstatat(AT_FDCWD, path.abs, &real_st, AT_SYMLINK_NOFOLLOW);
-    errno = saved;
-    if (rc != 0) {
-      return 0;
-    }
     bool projected = (entry.flags & manifest::k_flag_projected) != 0;
-    bool ours = projected && (S_ISLNK(real_st.st_mode) || (S_ISREG(real_st.st_mode) && real_st.st_ino == entry.ino));
+    bool ours = projected && (S_ISLNK(real_st.st_mode) || real_st.st_ino == entry.ino);
     if (!ours) {
       return 0;
     }

@@ -436,7 +436,12 @@ void reingest(const char* rel, size_t rel_len, dev_t dev, ino_t ino, manifest::T
   Guard guard;
   int saved = errno;
   if (g_session.reingest_at_exit) {
-    mark_written(rel, rel_len);
+    // Solid reads answer from the manifest only while the path holds the projection's
+    // own inode, so only a Phantom session needs the entry marked (and the manifest
+    // opened: most programs of a build only write new files).
+    if (g_session.phantom) {
+      mark_written(rel, rel_len);
+    }
     record_pending(rel, rel_len);
     errno = saved;
     return;

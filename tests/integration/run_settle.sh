@@ -53,6 +53,19 @@ for mode in solid phantom; do
   [ -n "$blob" ] || fail "$mode: no blob for target/solo.txt"
   expect_eq "$(stat -c %i "$blob")" "$written" "$mode: the written file itself became its blob"
 
+  # The shim lists every file the command writes in the project; the batch ingests only
+  # what belongs to the projection: new files in a recorded directory, not a file at the
+  # project's root or in a directory never ingested.
+  "$VRIFT" run -- sh -c 'echo x > notes.txt; mkdir -p scratch; echo y > scratch/z.txt; echo w > target/sub/new2.txt'
+  listed=$("$VRIFT" ls | awk '{ print $6 }')
+  grep -qx target/sub/new2.txt <<<"$listed" || fail "$mode: a new file in a recorded directory was not ingested"
+  if grep -qE '^(notes\.txt|scratch)' <<<"$listed"; then
+    fail "$mode: files outside the recorded directories were ingested: $listed"
+  fi
+  expect_eq "$(stat -c '%h %A' notes.txt scratch/z.txt | sort -u)" "1 -rw-r--r--" "$mode: unrecorded files left as written"
+  [ -z "$(ls .vrift | grep pending || true)" ] || fail "$mode: lists left after the run: $(ls .vrift)"
+  rm -rf notes.txt scratch
+
   # A program the command left running keeps writing a file after the run's batch:
   # the batch stored a copy, so no blob changes.
   written=$("$VRIFT" run -- sh -c 'exec 3>> target/sub/b.txt; echo early >&3; stat -c %i target/sub/b.txt

@@ -25,7 +25,7 @@ mapfile -d '' ALL < <(cd "$PLAIN" && find build node_modules .venv -print0 | sor
 mapfile -d '' FILES < <(cd "$PLAIN" && find build node_modules .venv -type f -print0 | sort -z)
 mapfile -d '' DIRS < <(cd "$PLAIN" && find build node_modules .venv -type d -print0 | sort -z)
 EXTRA=(
-  build/nonexistent build/small.txt/ build/small.txt/x build/link-to-dir/ build/link-to-dir/c
+  build/nonexistent build/small.txt/ build/small.txt/x build/private.txt/ build/link-to-dir/ build/link-to-dir/c
   build/link-to-dir/../b/c/deep.txt build/a/../small.txt ./build/small.txt build//a//b/c/deep.txt
   build/a/b/up/x build/loop1/x build/chain build/empty-dir/ node_modules/pkg-b/link-to-a/index.js
   node_modules/pkg-a/index.js/ node_modules/.bin/cli node_modules/nope/index.js
