@@ -21,6 +21,10 @@ int close_fd(int fd) noexcept;
 int close_fd_range(unsigned first, unsigned last, int flags) noexcept;
 long getdents64_at(int fd, void* buf, size_t count) noexcept;  // syscall(SYS_getdents64)
 long openat2_at(int dirfd, const char* path, const struct open_how* how, size_t size) noexcept;  // SYS_openat2
+// In a vfork child (state.hpp): true, with errno EROFS, for a write-intent open (or a
+// truncate) of a project file that may be a projection. The child cannot break it away
+// first (that needs the manifest), and as root the write would reach the blob.
+bool vfork_child_refuses(int dirfd, const char* path, int flags) noexcept;
 // After a directory call (opendir, chdir) failed with ENOENT on (dirfd, path): ENOTDIR
 // when the path is a managed file or lies below one, as the kernel says for real files.
 void directory_errno(int dirfd, const char* path) noexcept;

@@ -13,6 +13,7 @@
 // parent's memory.
 
 #include <alloca.h>
+#include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -354,7 +355,19 @@ char* const* with_var(char* const* env, char** out, char* var) {
   return out;
 }
 
+// A vfork child (state.hpp) execs with the session's variables put back and nothing
+// else: vfork() below lets one exist only where nothing more is needed (a Solid session:
+// no phantom file to plan; no file being written: nothing to hand over).
+char* const* vfork_child_env(char* const* envp, char** slots, char* preload, size_t cap) {
+  return session_env(envp, slots, preload, cap);
+}
+
 int exec_impl(const char* path, char* const* argv, char* const* envp) {
+  if (caller() == Caller::vfork_child) {
+    auto** env_slots = static_cast<char**>(alloca((count(envp) + 8) * sizeof(char*)));
+    char preload[8192];
+    return real().execve(path, argv, vfork_child_env(envp, env_slots, preload, sizeof preload));
+  }
   if (!active()) {
     return real().execve(path, argv, envp);
   }
@@ -616,6 +629,11 @@ VRIFT_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_fi
 // fexecve runs what fd is. A phantom ELF's fd is its blob: it runs as execve of its
 // project path instead. glibc's fexecve reaches execveat internally.
 VRIFT_EXPORT int fexecve(int fd, char* const* argv, char* const* envp) {
+  if (caller() == Caller::vfork_child) {
+    auto** env_slots = static_cast<char**>(alloca((count(envp) + 8) * sizeof(char*)));
+    char preload[8192];
+    return real().fexecve(fd, argv, vfork_child_env(envp, env_slots, preload, sizeof preload));
+  }
   if (!active()) {
     return real().fexecve(fd, argv, envp);
   }
@@ -639,6 +657,11 @@ VRIFT_EXPORT int fexecve(int fd, char* const* argv, char* const* envp) {
 // execveat of (dirfd, name) runs as execve of "/dev/fd/<dirfd>/<name>", the name the
 // kernel gives a script run this way, which the wrapped execve can look up.
 VRIFT_EXPORT int execveat(int dirfd, const char* path, char* const* argv, char* const* envp, int flags) {
+  if (caller() == Caller::vfork_child) {
+    auto** env_slots = static_cast<char**>(alloca((count(envp) + 8) * sizeof(char*)));
+    char preload[8192];
+    return real().execveat(dirfd, path, argv, vfork_child_env(envp, env_slots, preload, sizeof preload), flags);
+  }
   if (!active()) {
     return real().execveat(dirfd, path, argv, envp, flags);
   }
@@ -704,7 +727,50 @@ VRIFT_EXPORT int posix_spawn_file_actions_destroy(posix_spawn_file_actions_t* ac
   return real().posix_spawn_file_actions_destroy(actions);
 }
 
-// A true fork: the exec wrappers the child calls may read the manifest, which must
-// happen in a process of its own (LMDB state is per process). The cost is the page
-// table copy vfork avoids; posix_spawn, the common fast path, is not affected.
-VRIFT_EXPORT pid_t vfork(void) { return ::fork(); }
+// vfork. A compiler driver or Python's subprocess starts every child this way, and a
+// fork instead (copying the page tables, then faulting in copy-on-write pages) cost a
+// build ~10% of its time. The child of a real vfork shares this process's memory and
+// the calling thread's TLS until it execs, so state.hpp's Caller::vfork_child applies:
+// it passes through and only exec does anything. A fork is kept where the child could
+// need more: in a Phantom session its exec may have to look a phantom file up in the
+// manifest, and with files being written it would have their descriptors to hand over.
+extern "C" __attribute__((visibility("hidden"))) void* vrift_vfork_target() noexcept {
+  static std::atomic<void*> real_vfork{nullptr};
+  void* fn = real_vfork.load(std::memory_order_acquire);
+  if (fn == nullptr) {
+    fn = ::dlsym(RTLD_NEXT, "vfork");
+    real_vfork.store(fn, std::memory_order_release);
+  }
+  auto* fork_fn = reinterpret_cast<void*>(&::fork);
+  if (!active()) {
+    return fn != nullptr ? fn : fork_fn;  // no session here: nothing to protect
+  }
+  if (fn == nullptr || g_session.phantom || writes_in_progress()) {
+    return fork_fn;
+  }
+  enter_vfork();
+  return fn;
+}
+
+#if defined(__x86_64__)
+// The wrapper cannot call vfork and return: the child would return through this frame
+// and the parent find it clobbered. It asks vrift_vfork_target() which function to
+// run, then jumps to it, so libc's vfork (or fork) returns straight to our caller.
+#if defined(__CET__)
+#define VRIFT_VFORK_ENDBR "endbr64\n"
+#else
+#define VRIFT_VFORK_ENDBR ""
+#endif
+asm(".text\n"
+    ".globl vfork\n"
+    ".type vfork, @function\n"
+    "vfork:\n" VRIFT_VFORK_ENDBR
+    "sub $8, %rsp\n"  // keeps the stack 16-byte aligned for the call
+    "call vrift_vfork_target\n"
+    "add $8, %rsp\n"
+    "jmp *%rax\n"
+    ".size vfork, .-vfork\n");
+#undef VRIFT_VFORK_ENDBR
+#else
+VRIFT_EXPORT pid_t vfork(void) { return ::fork(); }  // elsewhere: a true fork, always safe
+#endif

@@ -31,6 +31,7 @@
 #include "shim/bbw.hpp"
 #include "shim/delta.hpp"
 #include "shim/export.hpp"
+#include "shim/hooks.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
 #include "shim/vfs.hpp"
@@ -363,6 +364,9 @@ int chmod_at(int dirfd, const char* path, mode_t mode, int flags) noexcept {
 }
 
 int truncate_path(const char* path, off_t length) noexcept {
+  if (vfork_child_refuses(AT_FDCWD, path, O_WRONLY)) {
+    return -1;
+  }
   if (active()) {
     int rc = change_managed(AT_FDCWD, path, true, length == 0,
                             [&](const char* abs) { return real().truncate(abs, length); });

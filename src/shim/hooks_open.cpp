@@ -153,12 +153,38 @@ int open_managed(int dirfd, const char* path, int flags, mode_t mode) noexcept {
   return fd;
 }
 
+}  // namespace
+
+// What a projection looks like from outside: a read-only regular file with more than
+// one link (a blob, through a hardlink or a Tier-1 symlink followed). Judged without the
+// manifest and without the shim's cwd cache, which the child must not touch either.
+bool vfork_child_refuses(int dirfd, const char* path, int flags) noexcept {
+  if ((flags & k_write_intent) == 0 || path == nullptr || caller() != Caller::vfork_child) {
+    return false;
+  }
+  struct stat st;
+  int saved = errno;
+  int rc = real().fstatat(dirfd, path, &st, (flags & O_NOFOLLOW) != 0 ? AT_SYMLINK_NOFOLLOW : 0);
+  errno = saved;
+  if (rc != 0 || !S_ISREG(st.st_mode) || st.st_nlink < 2 || (st.st_mode & 0222) != 0) {
+    return false;
+  }
+  errno = EROFS;
+  return true;
+}
+
+namespace {
+
 int do_open(int dirfd, const char* path, int flags, mode_t mode, bool is_at) noexcept {
-  if (t_depth > 0) {
+  Caller who = caller();
+  if (who == Caller::shim) {
     // Files LMDB opens from inside a lookup move above the program's descriptors.
     return relocate_shim_fd(is_at ? real().openat(dirfd, path, flags, mode) : real().open(path, flags, mode));
   }
-  if (active() && !clearly_outside(path)) {
+  if (who == Caller::vfork_child && vfork_child_refuses(dirfd, path, flags)) {
+    return -1;
+  }
+  if (who == Caller::program && active() && !clearly_outside(path)) {
     int fd = open_managed(dirfd, path, flags, mode);
     if (fd == -2 && (flags & k_write_intent) != 0) {
       fd = open_unmanaged_for_writing(dirfd, path, flags, mode);
@@ -195,8 +221,11 @@ bool fopen_flags(const char* mode, int& flags) {
 // Opens a managed file for fopen/freopen: the fd, or -2 when the path is not ours.
 int fopen_managed(const char* path, const char* mode) noexcept {
   int flags = 0;
-  if (path == nullptr || mode == nullptr || !fopen_flags(mode, flags) || !active()) {
+  if (path == nullptr || mode == nullptr || !fopen_flags(mode, flags)) {
     return -2;
+  }
+  if (!active()) {
+    return vfork_child_refuses(AT_FDCWD, path, flags) ? -1 : -2;
   }
   int fd = open_managed(AT_FDCWD, path, flags, 0666);
   if (fd == -2 && (flags & k_write_intent) != 0) {
@@ -299,7 +328,7 @@ VRIFT_EXPORT FILE* freopen64(const char* path, const char* mode, FILE* stream) {
 // Duplicates carry the managed file's entry, so fstat of any of them agrees.
 VRIFT_EXPORT int dup(int fd) {
   int to = real().dup(fd);
-  if (to >= 0) {
+  if (to >= 0 && caller() == Caller::program) {
     copy_fd(fd, to);
     tracked_dup(fd, to);
   }
@@ -310,7 +339,7 @@ VRIFT_EXPORT int dup(int fd) {
 // being written.
 VRIFT_EXPORT int dup2(int fd, int to) {
   int rc = real().dup2(fd, to);
-  if (rc >= 0 && fd != to) {
+  if (rc >= 0 && fd != to && caller() == Caller::program) {
     copy_fd(fd, rc);
     fd_closed(rc);
     tracked_dup(fd, rc);
@@ -320,7 +349,7 @@ VRIFT_EXPORT int dup2(int fd, int to) {
 
 VRIFT_EXPORT int dup3(int fd, int to, int flags) {
   int rc = real().dup3(fd, to, flags);
-  if (rc >= 0) {
+  if (rc >= 0 && caller() == Caller::program) {
     copy_fd(fd, rc);
     fd_closed(rc);
     tracked_dup(fd, rc);
@@ -335,7 +364,7 @@ int fcntl_impl(int (*real_fcntl)(int, int, ...), int fd, int cmd, va_list ap) {
   // Every fcntl command takes at most one argument, an int or a pointer.
   void* arg = va_arg(ap, void*);
   int rc = real_fcntl(fd, cmd, arg);
-  if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) {
+  if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && caller() == Caller::program) {
     copy_fd(fd, rc);
     tracked_dup(fd, rc);
   }

@@ -68,6 +68,10 @@ int check_parents(int dirfd, const char* path, uint64_t resolve) {
 
 long openat2_at(int dirfd, const char* path, const struct open_how* how, size_t size) noexcept {
   constexpr uint64_t k_understood = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV | RESOLVE_CACHED;
+  if (how != nullptr && path != nullptr && size >= sizeof(struct open_how) &&
+      vfork_child_refuses(dirfd, path, static_cast<int>(how->flags))) {
+    return -1;
+  }
   if (how == nullptr || path == nullptr || size < sizeof(struct open_how) || (how->resolve & ~k_understood) != 0 ||
       !active()) {
     return raw_openat2(dirfd, path, how, size);

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -26,6 +27,24 @@ int raw_statx(int dirfd, const char* path, int flags, unsigned int mask, struct 
   return static_cast<int>(real().syscall(SYS_statx, dirfd, path, flags, mask, buf));
 }
 
+// The raw forms of a write-intent open or a truncate, checked as their libc forms are
+// in a vfork child (hooks.hpp).
+bool refused_in_vfork_child(long number, long a0, long a1, long a2) noexcept {
+  switch (number) {
+    case SYS_open:
+      return vfork_child_refuses(AT_FDCWD, reinterpret_cast<const char*>(a0), static_cast<int>(a1));
+    case SYS_openat:
+      return vfork_child_refuses(static_cast<int>(a0), reinterpret_cast<const char*>(a1), static_cast<int>(a2));
+    case SYS_openat2:
+      return a2 != 0 && vfork_child_refuses(static_cast<int>(a0), reinterpret_cast<const char*>(a1),
+                                            static_cast<int>(reinterpret_cast<const struct open_how*>(a2)->flags));
+    case SYS_truncate:
+      return vfork_child_refuses(AT_FDCWD, reinterpret_cast<const char*>(a0), O_WRONLY);
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 }  // namespace vrift::shim
 
@@ -41,6 +60,9 @@ VRIFT_EXPORT long syscall(long number, ...) {
   long a4 = va_arg(ap, long);
   long a5 = va_arg(ap, long);
   va_end(ap);
+  if (t_depth != 0 && refused_in_vfork_child(number, a0, a1, a2)) {
+    return -1;
+  }
   if (active()) {
     switch (number) {
       case SYS_statx:

@@ -32,7 +32,7 @@ bool is_shim_fd(int fd) noexcept {
 }  // namespace
 
 int close_fd(int fd) noexcept {
-  if (t_depth > 0) {
+  if (caller() != Caller::program) {
     return real().close(fd);
   }
   if (is_shim_fd(fd)) {
@@ -48,7 +48,7 @@ int close_fd(int fd) noexcept {
 }
 
 int close_fd_range(unsigned first, unsigned last, int flags) noexcept {
-  if (t_depth > 0 || (flags & CLOSE_RANGE_CLOEXEC) != 0) {
+  if (caller() != Caller::program || (flags & CLOSE_RANGE_CLOEXEC) != 0) {
     return real().close_range(first, last, flags);
   }
   int fds[8];
@@ -92,7 +92,7 @@ VRIFT_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
 // glibc's fclose closes the descriptor internally, past the close() wrapper.
 VRIFT_EXPORT int fclose(FILE* stream) {
   Finished f;
-  if (stream != nullptr && t_depth == 0) {
+  if (stream != nullptr && caller() == Caller::program) {
     release_fd(::fileno(stream), f);
   }
   int rc = real().fclose(stream);
@@ -104,7 +104,7 @@ VRIFT_EXPORT int fclose(FILE* stream) {
 
 VRIFT_EXPORT void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t offset) {
   void* p = real().mmap(addr, len, prot, flags, fd, offset);
-  if (p != MAP_FAILED && (prot & PROT_WRITE) != 0 && (flags & MAP_SHARED) != 0 && t_depth == 0) {
+  if (p != MAP_FAILED && (prot & PROT_WRITE) != 0 && (flags & MAP_SHARED) != 0 && caller() == Caller::program) {
     int saved = errno;
     tracked_map(fd, p, len);
     errno = saved;
@@ -118,7 +118,7 @@ VRIFT_EXPORT void* mmap64(void* addr, size_t len, int prot, int flags, int fd, o
 
 VRIFT_EXPORT int munmap(void* addr, size_t len) {
   int rc = real().munmap(addr, len);
-  if (rc == 0 && t_depth == 0) {
+  if (rc == 0 && caller() == Caller::program) {
     int saved = errno;
     tracked_unmap(addr, len);
     errno = saved;

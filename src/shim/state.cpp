@@ -22,11 +22,14 @@ namespace vrift::shim {
 
 constinit SessionConfig g_session{};
 __thread int t_depth __attribute__((tls_model("initial-exec"))) = 0;
+__thread bool t_vforked __attribute__((tls_model("initial-exec"))) = false;
 
 namespace {
 
 enum : int { k_uninit = 0, k_initializing = 1, k_ready = 2, k_disabled = 3 };
 constinit std::atomic<int> g_state{k_uninit};
+// This process's pid (a vfork child has another one); kept current across fork().
+constinit std::atomic<pid_t> g_pid{0};
 
 char g_manifest_dir[4096 + 32] = {};
 constinit std::atomic<manifest::LmdbManifest*> g_manifest{nullptr};
@@ -67,6 +70,7 @@ bool copy_env(const char* name, char* out, size_t cap, size_t& len) {
 
 bool initialize() noexcept {
   Guard guard;
+  g_pid.store(::getpid(), std::memory_order_relaxed);
   const char* debug = std::getenv("VRIFT_DEBUG");
   g_session.debug = debug != nullptr && debug[0] != '\0' && debug[0] != '0';
   if (!copy_env("VRIFT_PROJECT", g_session.project, sizeof g_session.project, g_session.project_len) ||
@@ -126,8 +130,28 @@ manifest::LmdbManifest* session_manifest() noexcept {
   return g_manifest.load(std::memory_order_acquire);
 }
 
+Caller caller() noexcept {
+  if (__builtin_expect(t_depth == 0, 1)) {
+    return Caller::program;
+  }
+  if (__builtin_expect(!t_vforked, 1)) {
+    return Caller::shim;
+  }
+  if (::getpid() != g_pid.load(std::memory_order_relaxed)) {  // glibc asks the kernel each time
+    return Caller::vfork_child;
+  }
+  t_vforked = false;  // the parent, back from vfork: the child has exec'd or exited
+  --t_depth;
+  return t_depth == 0 ? Caller::program : Caller::shim;
+}
+
+void enter_vfork() noexcept {
+  ++t_depth;
+  t_vforked = true;
+}
+
 bool active() noexcept {
-  if (t_depth != 0) {
+  if (t_depth != 0 && caller() != Caller::program) {
     return false;
   }
   int state = g_state.load(std::memory_order_acquire);
@@ -228,7 +252,10 @@ namespace {
 __attribute__((constructor)) void initialize_at_load() {
   ::pthread_atfork([] { ::pthread_mutex_lock(&vrift::shim::g_manifest_lock); },
                    [] { ::pthread_mutex_unlock(&vrift::shim::g_manifest_lock); },
-                   [] { ::pthread_mutex_init(&vrift::shim::g_manifest_lock, nullptr); });
+                   [] {
+                     ::pthread_mutex_init(&vrift::shim::g_manifest_lock, nullptr);
+                     vrift::shim::g_pid.store(::getpid(), std::memory_order_relaxed);
+                   });
   vrift::shim::active();
 }
 

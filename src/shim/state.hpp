@@ -57,9 +57,22 @@ extern SessionConfig g_session;
 manifest::LmdbManifest* session_manifest() noexcept;
 
 extern __thread int t_depth __attribute__((tls_model("initial-exec")));
+extern __thread bool t_vforked __attribute__((tls_model("initial-exec")));
 
-// True when the shim is ready and this call is not nested inside the shim itself.
-// Initializes on first use.
+// Who is calling a wrapper. The child of a vfork() runs in its parent's memory, on the
+// calling thread's TLS, until it execs: nothing it does may change the shim's state.
+// The vfork wrapper (hooks_exec.cpp) raises that thread's guard and marks it; the child
+// finds the guard raised and passes everything through (exec still puts the session's
+// variables back, and writes that would need a break-before-write are refused), and the
+// parent, told apart by its pid, lowers the guard again on its next call.
+enum class Caller : uint8_t { program, shim, vfork_child };
+Caller caller() noexcept;
+
+// The vfork wrapper's half of the above, in the parent just before the vfork.
+void enter_vfork() noexcept;
+
+// True when the shim is ready and this call is not nested inside the shim itself (nor
+// made by a vfork child). Initializes on first use.
 bool active() noexcept;
 
 // Raises the re-entry guard for a scope, and keeps errno as the caller expects: a

@@ -251,6 +251,8 @@ bool track_write(int fd, dev_t dev, ino_t ino, const char* rel, size_t rel_len, 
   return tracked;
 }
 
+bool writes_in_progress() noexcept { return g_used_slots.load(std::memory_order_acquire) != 0; }
+
 bool is_tracked_fd(int fd) noexcept {
   return fd >= 0 && fd < k_max_fds && g_fd_slot[fd].load(std::memory_order_relaxed) != 0;
 }

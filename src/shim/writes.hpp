@@ -41,6 +41,9 @@ bool track_write(int fd, dev_t dev, ino_t ino, const char* rel, size_t rel_len, 
 // True when fd is tracked (one relaxed load; the common close() pays only this).
 bool is_tracked_fd(int fd) noexcept;
 
+// True while this process tracks any file being written.
+bool writes_in_progress() noexcept;
+
 // fd `to` now refers to what `from` does (dup family). `to` was closed first if it was
 // open: call fd_closed(to) before this when that applies.
 void tracked_dup(int from, int to) noexcept;
