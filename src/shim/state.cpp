@@ -146,6 +146,9 @@ Caller caller() noexcept {
 }
 
 void enter_vfork() noexcept {
+  // Current even in a process made by a raw clone() or _Fork(), which run no atfork
+  // handler: a stale pid would leave the parent looking like its own child.
+  g_pid.store(::getpid(), std::memory_order_relaxed);
   ++t_depth;
   t_vforked = true;
 }
