@@ -156,6 +156,19 @@ void TheSource::remove_short_name(const BlobKey& key, const struct stat& inode) 
   }
 }
 
+Status TheSource::name_from_short_name(const BlobKey& key, int fd) noexcept {
+  char proc_path[64];
+  std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
+  if (int err = link_to_blob(AT_FDCWD, proc_path, key, AT_SYMLINK_FOLLOW); err != 0) {
+    return fail(Errc::system, "link blob", err);
+  }
+  char rel[k_max_blob_rel_path + 1];
+  blob_rel_path(key, rel);
+  rel[std::string_view(rel).rfind('/')] = '\0';  // its shard directory
+  UniqueFd dir(::openat(root_fd(), rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return dir && ::fsync(dir.get()) == 0 ? Status{} : fail_sys("sync blob name");
+}
+
 Result<bool> TheSource::contains(const BlobKey& key) const noexcept {
   char rel[k_max_blob_rel_path + 1];
   blob_rel_path(key, rel);

@@ -88,6 +88,11 @@ class TheSource {
   // Removes the blob's short name if it is a link to `inode` (a blob moved off its name,
   // whose stat that is).
   void remove_short_name(const BlobKey& key, const struct stat& inode) noexcept;
+  // Gives a blob whose own name was lost that name back from its short name, which is
+  // the same inode: `fd` is open on the short name and its content was checked to be the
+  // blob's. The name is durable on return (its directory is synced). Errors:
+  // Errc::system (EPERM: the inode is locked; EEXIST: the blob has a name again).
+  Status name_from_short_name(const BlobKey& key, int fd) noexcept;
 
   // Whether the blob is present with the size its name claims (one fstatat; no read).
   // A present blob with another size is reported as Errc::corrupt. Errors: Errc::system.

@@ -183,6 +183,7 @@ class Doctor {
   void repair_leftovers(const std::vector<Finding>& found);
   void repair_blobs();
   bool restore_blob(Blob& blob);
+  bool restore_from_short_name(Blob& blob);
   bool quarantine(Blob& blob);
   void repair_paths(const std::vector<Finding>& found);
   void name_for_symlink(const Blob& blob);
@@ -560,7 +561,7 @@ std::vector<Finding> Doctor::check(bool deep) {
       case BlobState::ok: break;
       case BlobState::missing:
         add(Kind::missing_blob, fmt::format("not in The Source ({})", users_text(blob)),
-            "`vrift doctor --repair` stores it again from a project path that still holds the content, if any");
+            "`vrift doctor --repair` stores it again from its short name or a project path that still holds the content, if any");
         break;
       case BlobState::wrong_size:
         add(Kind::damaged_blob,
@@ -661,7 +662,51 @@ void Doctor::repair_leftovers(const std::vector<Finding>& found) {
 
 // Hashes a project path that may hold a missing blob's content and, when it does,
 // stores it again (its own inode becomes the blob where it can).
+// A blob a Tier-1 symlink needs has a second name, its short name (layout.hpp): the
+// same inode, which outlives the loss of the blob's own name, and through which the
+// project's symlinks still read. Its content is checked, then it gets the name back.
+bool Doctor::restore_from_short_name(Blob& blob) {
+  char rel[cas::k_max_short_rel_path + 1];
+  if (cas::short_rel_path(blob.key, m_source.root().size(), rel) == 0) {
+    return false;
+  }
+  UniqueFd fd(::openat(m_source.root_fd(), rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  struct stat st;
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != blob.key.size) {
+    return false;
+  }
+  auto digest = hash::hash_fd(fd.get());
+  if (!digest) {
+    return false;
+  }
+  m_hashed_bytes.fetch_add(digest->size, std::memory_order_relaxed);
+  if (digest->digest != blob.key.digest || digest->size != blob.key.size) {
+    return false;  // another blob's short name (a shorter id can be shared): not this one
+  }
+  // A locked inode takes no new link: unlocked for the moment it takes.
+  bool locked = is_immutable(fd.get());
+  if (locked && !clear_immutable(fd.get())) {
+    return false;
+  }
+  auto named = m_source.name_from_short_name(blob.key, fd.get());
+  bool tier1 = std::any_of(blob.users.begin(), blob.users.end(), [&](uint32_t u) { return m_items[u].tier == Tier::tier1; });
+  if (locked) {
+    (void)cas::TheSource::lock_fd(fd.get());
+  } else if (named && tier1) {
+    protect_tier1_blob(m_source, blob.key, fd.get(), tier1_protection(m_config));
+  }
+  if (!named) {
+    note("cannot store blob again", m_source.root() + "/" + rel, error_reason(named.error()));
+    return false;
+  }
+  done_source(blob.rel, fmt::format("named again from its short name {}/{}", m_source.root(), rel));
+  return true;
+}
+
 bool Doctor::restore_blob(Blob& blob) {
+  if (restore_from_short_name(blob)) {
+    return true;
+  }
   for (uint32_t user : blob.users) {
     const Item& item = m_items[user];
     if (item.phantom()) {

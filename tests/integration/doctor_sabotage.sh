@@ -48,7 +48,8 @@ t1_unnamed=$(find node_modules -type l -name '*.js' | sort | sed -n 3p)
 case $(readlink "$t1_unnamed") in "$VRIFT_CAS_ROOT"/[sx]/*) ;; *) fail "not a short name: $(readlink "$t1_unnamed")";; esac
 t1_lost=$(unique_tier1 1)
 t1_truncated=$(unique_tier1 2)
-[ -n "$t1_lost" ] && [ -n "$t1_truncated" ] || fail "no file with unique content in the fixture"
+t1_nameless=$(unique_tier1 4)
+[ -n "$t1_lost" ] && [ -n "$t1_truncated" ] && [ -n "$t1_nameless" ] || fail "no file with unique content in the fixture"
 other_blob=$(blob_of "$(find node_modules -type l -name '*.json' | sort | sed -n 5p)")
 
 rm "$t1_deleted"                                                    # a Tier-1 symlink deleted
@@ -58,6 +59,7 @@ rm -f build/obj/o2.o && echo "rebuilt outside" > build/obj/o2.o     # hardlink -
 rm -f "$(blob_of build/obj/o3.o)"                                   # blob deleted, content lives on at its Tier-2 path
 b=$(blob_of "$t1_lost"); chattr -i "$b"; rm -f "$b" "$(readlink "$t1_lost")"   # a Tier-1 blob and its short name deleted: no copy anywhere
 b=$(blob_of "$t1_unnamed"); chattr -i "$b"; rm -f "$(readlink "$t1_unnamed")"; chattr +i "$b"   # a short name deleted: its symlinks dangle
+b=$(blob_of "$t1_nameless"); chattr -i "$b"; rm -f "$b"; chattr +i "$(readlink "$t1_nameless")"   # a Tier-1 blob's name deleted: its short name still holds it
 b=$(blob_of "$t1_truncated"); chattr -i "$b"; chmod u+w "$b"; truncate -s 1 "$b"   # a Tier-1 blob truncated
 b=$(blob_of build/obj/o4.o); chmod u+w "$b"; truncate -s 3 "$b"     # a Tier-2 blob truncated (its path with it)
 chmod 644 "$(blob_of build/obj/o5.o)"                               # a blob made writable
@@ -80,20 +82,22 @@ doctor_line doctor.out "unrecorded file" build/obj/new.o
 doctor_line doctor.out "unrecorded file" build/newdir
 grep -F "stale temp in The Source ($VRIFT_CAS_ROOT/tmp/$dead.3.abc)" doctor.out > /dev/null || fail "source temp not reported"
 grep -F ".vrift-tmp-$$-8" doctor.out && fail "a live process's temp was reported"
-for what in "missing blob:$t1_lost" "missing blob:build/obj/o3.o" "damaged blob:$t1_truncated" \
+for what in "missing blob:$t1_lost" "missing blob:$t1_nameless" "missing blob:build/obj/o3.o" "damaged blob:$t1_truncated" \
             "damaged blob:build/obj/o4.o" "blob mode:build/obj/o5.o"; do
   grep -F "${what%%:*} ($VRIFT_CAS_ROOT/blake3/" doctor.out | grep -F "${what#*:}" > /dev/null ||
     fail "doctor did not report '${what%%:*}' naming ${what#*:}: $(cat doctor.out)"
 done
-[ "$(grep -c . doctor.out)" -eq 16 ] || fail "expected 15 problems and a summary: $(cat doctor.out)"
-pass "Solid: doctor names each of 15 sabotages (and leaves a live process's temp alone)"
+[ "$(grep -c . doctor.out)" -eq 17 ] || fail "expected 16 problems and a summary: $(cat doctor.out)"
+pass "Solid: doctor names each of 16 sabotages (and leaves a live process's temp alone)"
 
 expect_status 1 "$VRIFT" doctor --repair > repair.out
 for lost in "$t1_lost" "$t1_truncated" build/obj/o4.o; do
   grep -F "NOT repaired: content lost ($PWD/$lost)" repair.out > /dev/null || fail "repair did not name the lost $lost: $(cat repair.out)"
 done
 [ "$(grep -c "^NOT repaired" repair.out)" -eq 6 ] || fail "expected 6 unrepairable (3 lost entries and their 3 blobs): $(cat repair.out)"
+grep -F "named again from its short name $VRIFT_CAS_ROOT/" repair.out > /dev/null || fail "the blob was not named again from its short name: $(cat repair.out)"
 "$VRIFT" doctor > again.out || fail "second doctor is not clean: $(cat again.out)"
+[ -n "$(blob_of "$t1_nameless")" ] || fail "$t1_nameless has no blob after the repair"
 case $(readlink "$t1_unnamed") in "$VRIFT_CAS_ROOT"/[sx]/*) ;; *) fail "repaired symlink names $(readlink "$t1_unnamed"), not a short name";; esac
 pass "Solid: --repair fixes the rest and names the 3 entries whose content is gone; a second doctor is clean"
 
@@ -135,7 +139,11 @@ echo "written outside a session" > build/obj/o10.o                 # new content
 cp ../plain/build/obj/o11.o build/obj/o11.o                         # the same content put back
 ph_lost=$(unique_tier1 3)
 lost_hash=$("$VRIFT" ls "$ph_lost" | awk '{print $5}')
-find "$VRIFT_CAS_ROOT/blake3" -name "${lost_hash}_*" | while read -r b; do chattr -i "$b"; rm -f "$b"; done
+# Its blob goes with every other name of its inode (the short name the Solid project's
+# symlink used): no copy is left anywhere.
+find "$VRIFT_CAS_ROOT/blake3" -name "${lost_hash}_*" | while read -r b; do
+  chattr -i "$b"; find "$VRIFT_CAS_ROOT/s" "$VRIFT_CAS_ROOT/x" -samefile "$b" -delete 2>/dev/null || true; rm -f "$b"
+done
 echo "unrecorded" > build/obj/fresh.o
 expect_status 1 "$VRIFT" doctor > doctor.out
 doctor_line doctor.out "file at a Phantom path" build/obj/o10.o

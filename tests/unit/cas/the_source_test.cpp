@@ -131,6 +131,31 @@ TEST_F(SourceTest, ShortNameHeldByAnotherInodeIsNeitherUsedNorTaken) {
   EXPECT_EQ(read_file(blob_path(stored->key)), "content");
 }
 
+TEST_F(SourceTest, BlobNamedAgainFromItsSurvivingShortName) {
+  auto stored = source.store_bytes("survivor", 8, false, "js");
+  ASSERT_TRUE(stored);
+  ASSERT_TRUE(source.add_short_name(stored->key));
+  char target[PATH_MAX];
+  std::string short_name(target, source.link_target(stored->key, target, sizeof target));
+  ASSERT_TRUE(short_name.starts_with(source.root() + "/s/"));
+  struct stat before;
+  ASSERT_EQ(::stat(short_name.c_str(), &before), 0);
+  ASSERT_EQ(::unlink(blob_path(stored->key).c_str()), 0);  // the blob's own name is lost
+  EXPECT_FALSE(*source.contains(stored->key));
+
+  UniqueFd fd(::open(short_name.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd);
+  ASSERT_TRUE(source.name_from_short_name(stored->key, fd.get()));
+  EXPECT_TRUE(*source.contains(stored->key));
+  struct stat after;
+  ASSERT_EQ(::stat(blob_path(stored->key).c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);  // the same inode, not a copy
+  EXPECT_EQ(read_file(blob_path(stored->key)), "survivor");
+  auto again = source.name_from_short_name(stored->key, fd.get());
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().sys, EEXIST);
+}
+
 TEST_F(SourceTest, ExecutableBlobHasItsOwnShortName) {
   auto plain = source.store_bytes("#!/bin/sh\n", 10, false, "sh");
   auto exec = source.store_bytes("#!/bin/sh\n", 10, true, "sh");
