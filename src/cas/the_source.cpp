@@ -101,12 +101,19 @@ size_t TheSource::link_target(const BlobKey& key, char* out, size_t cap) const n
   struct stat blob_st;
   if (cap > k_fast_symlink_max && ::fstatat(root_fd(), blob_rel, &blob_st, AT_SYMLINK_NOFOLLOW) == 0 &&
       has_short_name(key, blob_st)) {
-    std::memcpy(out, m_root.data(), m_root.size());
-    out[m_root.size()] = '/';
-    size_t len = m_root.size() + 1 + short_rel_path(key, m_root.size(), out + m_root.size() + 1);
-    return len;
+    return short_target(key, out, cap);
   }
   return path_of(key, out, cap);
+}
+
+size_t TheSource::short_target(const BlobKey& key, char* out, size_t cap) const noexcept {
+  if (cap <= k_fast_symlink_max) {
+    return 0;
+  }
+  std::memcpy(out, m_root.data(), m_root.size());
+  out[m_root.size()] = '/';
+  size_t rel_len = short_rel_path(key, m_root.size(), out + m_root.size() + 1);
+  return rel_len != 0 ? m_root.size() + 1 + rel_len : 0;
 }
 
 bool TheSource::is_link_to(const BlobKey& key, std::string_view target) const noexcept {

@@ -74,6 +74,10 @@ class TheSource {
   // blob has that name on its own inode, so that the symlink fits in its inode; else the
   // blob's path. Returns its length, or 0 when it does not fit in `cap`. Never allocates.
   size_t link_target(const BlobKey& key, char* out, size_t cap) const noexcept;
+  // "<root>/<short name>", for a caller that knows the blob has that name (it just made
+  // it, and add_short_name() succeeded): link_target() without its two stats. Returns
+  // its length, or 0 when no short name fits this root or `cap`.
+  size_t short_target(const BlobKey& key, char* out, size_t cap) const noexcept;
   // Whether a symlink with this target stands for this blob: the blob's path or its
   // short name.
   bool is_link_to(const BlobKey& key, std::string_view target) const noexcept;

@@ -71,6 +71,7 @@ struct FileTask {
   bool private_copy = false;  // left as a read-only private file (no link possible)
   bool projected_link = false;  // now a symlink to its blob
   bool needs_lock = false;      // a Tier-1 blob to lock once the chunk is projected
+  bool short_named = false;     // this run gave (or found) its blob its short name
   uint64_t projected_ino = 0;
 };
 
@@ -167,8 +168,8 @@ class Ingester {
   void store_one(FileTask& task, cas::StoreBatch& batch);
   void project_one(FileTask& task);
   bool projects_as_symlink(const FileTask& task) const;
-  void name_for_symlink(const FileTask& task);
-  void protect_tier1_blob(const cas::BlobKey& key, int fd);
+  void name_for_symlink(FileTask& task);
+  void protect_tier1_blob(const cas::BlobKey& key, int fd, bool short_named);
   Entry entry_for(const FileTask& task) const;
   Entry entry_for(const DirOrLink& item) const;
   bool recorded_as_is(const std::string& rel, const Entry& e) const;
@@ -562,9 +563,9 @@ bool Ingester::projects_as_symlink(const FileTask& task) const {
 // now, before the chunk's syncs, so that it is durable before any symlink names it.
 // Without it (a blob locked before short names existed, a long root) the symlink
 // names the blob's path, as before.
-void Ingester::name_for_symlink(const FileTask& task) {
+void Ingester::name_for_symlink(FileTask& task) {
   if (projects_as_symlink(task) && !(task.from_blob && S_ISLNK(task.st.st_mode))) {
-    (void)m_source.add_short_name(task.stored.key);
+    task.short_named = m_source.add_short_name(task.stored.key).has_value();
   }
 }
 
@@ -598,8 +599,8 @@ Entry Ingester::entry_for(const FileTask& task) const {
 }
 
 // `fd` is open on the blob's inode when the file itself became the blob; -1 otherwise.
-void Ingester::protect_tier1_blob(const cas::BlobKey& key, int fd) {
-  auto locked = project::protect_tier1_blob(m_source, key, fd, m_protection);
+void Ingester::protect_tier1_blob(const cas::BlobKey& key, int fd, bool short_named) {
+  auto locked = project::protect_tier1_blob(m_source, key, fd, m_protection, short_named);
   if (!locked) {
     std::call_once(m_lock_warning, [&] {
       m_warn(Failure{"cannot set the immutable flag on Tier-1 blobs", m_source.root(),
@@ -630,7 +631,10 @@ void Ingester::project_one(FileTask& task) {
       task.needs_lock = true;
       return;
     }
-    if (auto linked = link_projection(root, m_source, key, task.rel, true, nullptr, trash); !linked) {
+    char target[PATH_MAX];
+    bool known = task.short_named && m_source.short_target(key, target, sizeof target) != 0;
+    if (auto linked = link_projection(root, m_source, key, task.rel, true, nullptr, trash, known ? target : nullptr);
+        !linked) {
       warn("cannot project file", task.rel, error_reason(linked.error()));
       return;
     }
@@ -734,7 +738,8 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
   // have linked the blob meanwhile, and a locked inode would freeze that link too.
   for (auto& task : chunk) {
     if (task.needs_lock) {
-      protect_tier1_blob(task.stored.key, task.stored.method == cas::StoreMethod::linked ? task.fd.get() : -1);
+      protect_tier1_blob(task.stored.key, task.stored.method == cas::StoreMethod::linked ? task.fd.get() : -1,
+                         task.short_named);
     }
   }
   if (!phantom) {

@@ -70,14 +70,14 @@ bool stale_source_temp(std::string_view name) {
 }
 
 Status link_projection(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
-                       bool symlink, uint64_t* ino, Trash* trash) {
+                       bool symlink, uint64_t* ino, Trash* trash, const char* target) {
   std::string tmp = temp_beside(rel);
   if (symlink) {
-    char target[PATH_MAX];
-    if (source.link_target(key, target, sizeof target) == 0) {
+    char found[PATH_MAX];
+    if (target == nullptr && source.link_target(key, found, sizeof found) == 0) {
       return fail(Errc::system, "symlink", ENAMETOOLONG);
     }
-    if (::symlinkat(target, root_fd, tmp.c_str()) != 0) {
+    if (::symlinkat(target != nullptr ? target : found, root_fd, tmp.c_str()) != 0) {
       return fail_sys("symlink");
     }
   } else {
@@ -189,7 +189,7 @@ Tier1Protection tier1_protection(const Config& config) {
 }
 
 Status protect_tier1_blob(const cas::TheSource& source, const cas::BlobKey& key, int fd,
-                          const Tier1Protection& protection) {
+                          const Tier1Protection& protection, bool short_named) {
   UniqueFd opened;
   if (fd < 0) {
     char rel[cas::k_max_blob_rel_path + 1];
@@ -200,7 +200,7 @@ Status protect_tier1_blob(const cas::TheSource& source, const cas::BlobKey& key,
   // Only a blob no project path hardlinks: its own name and, when it has one, its short
   // name are its only links.
   struct stat st;
-  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_nlink != (source.has_short_name(key, st) ? 2u : 1u)) {
+  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_nlink != (short_named || source.has_short_name(key, st) ? 2u : 1u)) {
     return {};
   }
   if (protection.uid != static_cast<uid_t>(-1)) {

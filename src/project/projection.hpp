@@ -52,9 +52,10 @@ bool stale_source_temp(std::string_view name);
 // from linkat when the blob is immutable, EXDEV across filesystems, ...); the temp is
 // removed on failure.
 // With `trash`, what was at the path moves there instead of being freed now (see
-// trash.hpp): for a file that is a duplicate of the blob.
+// trash.hpp): for a file that is a duplicate of the blob. `target`, when given, is the
+// symlink's target, already known (TheSource::short_target()).
 Status link_projection(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
-                       bool symlink, uint64_t* ino = nullptr, Trash* trash = nullptr);
+                       bool symlink, uint64_t* ino = nullptr, Trash* trash = nullptr, const char* target = nullptr);
 
 // A private copy of a blob's content on its way to a project path: an unnamed file
 // (O_TMPFILE) in the path's directory, so a crash leaves nothing behind, or where the
@@ -96,8 +97,9 @@ Tier1Protection tier1_protection(const Config& config);
 // immutable flag would freeze such links too. `fd` is open on the blob, or -1 to open it
 // by key. Returns the error of setting the immutable flag (the caller may warn once);
 // a blob that has links or cannot be opened is left as it is without error.
+// `short_named`: the caller knows the blob has its short name (no need to look).
 Status protect_tier1_blob(const cas::TheSource& source, const cas::BlobKey& key, int fd,
-                          const Tier1Protection& protection);
+                          const Tier1Protection& protection, bool short_named = false);
 
 // Clears the immutable flag of the inode open as `fd` (needs CAP_LINUX_IMMUTABLE).
 // Errors: Errc::system.
