@@ -735,13 +735,15 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
     }
   });
   // Lock Tier-1 blobs only now: a Tier-2 path of this chunk with the same content may
-  // have linked the blob meanwhile, and a locked inode would freeze that link too.
-  for (auto& task : chunk) {
+  // have linked the blob meanwhile, and a locked inode would freeze that link too. Each
+  // lock is a few calls on one inode (two files of one content lock it twice, alike).
+  parallel_for(chunk.size(), m_jobs, [&](size_t i) {
+    FileTask& task = chunk[i];
     if (task.needs_lock) {
       protect_tier1_blob(task.stored.key, task.stored.method == cas::StoreMethod::linked ? task.fd.get() : -1,
                          task.short_named);
     }
-  }
+  });
   if (!phantom) {
     if (auto w = write_entries(); !w) {
       return w;
