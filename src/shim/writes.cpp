@@ -248,6 +248,9 @@ bool track_write(int fd, dev_t dev, ino_t ino, const char* rel, size_t rel_len, 
     }
   }
   reingest_finished(replaced);
+  if (!tracked && g_session.reingest_at_exit) {
+    record_pending(rel, rel_len);  // listed now instead: `vrift run` settles it at its end all the same
+  }
   return tracked;
 }
 

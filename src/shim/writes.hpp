@@ -34,8 +34,8 @@ namespace vrift::shim {
 
 // Starts tracking `fd` (just opened for writing on the private file at project path
 // `rel`, whose fstat is (dev, ino)). Files written by this process share one slot per
-// inode. Returns false when the table is full (the file is then left dirty for the
-// end-of-session sweep).
+// inode. Returns false when the table is full: under `vrift run` the file is then
+// listed for its end at once; elsewhere it is left dirty for the end-of-session sweep.
 bool track_write(int fd, dev_t dev, ino_t ino, const char* rel, size_t rel_len, manifest::Tier tier) noexcept;
 
 // True when fd is tracked (one relaxed load; the common close() pays only this).
