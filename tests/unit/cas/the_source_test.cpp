@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cas/verify.hpp"
@@ -39,6 +40,19 @@ struct SourceTest : ::testing::Test {
     char buf[PATH_MAX];
     EXPECT_GT(source.path_of(key, buf, sizeof buf), 0u);
     return buf;
+  }
+  // Stores `content` as a blob with its short name; returns the key and the short name's
+  // path (empty, with a test failure, when either step fails).
+  std::pair<BlobKey, std::string> store_short_named(const std::string& content, const char* ext) {
+    auto stored = source.store_bytes(content.data(), content.size(), false, ext);
+    if (!stored || !source.add_short_name(stored->key)) {
+      ADD_FAILURE() << "cannot store " << content << " with its short name";
+      return {};
+    }
+    char target[PATH_MAX];
+    std::string short_name(target, source.link_target(stored->key, target, sizeof target));
+    EXPECT_TRUE(short_name.starts_with(source.root() + "/s/")) << short_name;
+    return {stored->key, short_name};
   }
   size_t count_blobs() {
     size_t n = 0;
@@ -105,53 +119,46 @@ TEST_F(SourceTest, ShortNameIsASecondLinkThatSymlinkTargetsUse) {
 }
 
 TEST_F(SourceTest, ShortNameHeldByAnotherInodeIsNeitherUsedNorTaken) {
-  auto stored = source.store_bytes("content", 7, false, "txt");
-  ASSERT_TRUE(stored);
-  ASSERT_TRUE(source.add_short_name(stored->key));
+  auto [key, short_name] = store_short_named("content", "txt");
+  ASSERT_FALSE(short_name.empty());
   char target[PATH_MAX];
-  std::string short_name(target, source.link_target(stored->key, target, sizeof target));
-  ASSERT_TRUE(short_name.starts_with(source.root() + "/s/"));
   // The name now holds another inode (another blob's name, however unlikely).
   ASSERT_EQ(::unlink(short_name.c_str()), 0);
   write_file(short_name, "another", 0444);
-  EXPECT_EQ(std::string(target, source.link_target(stored->key, target, sizeof target)), blob_path(stored->key));
-  auto added = source.add_short_name(stored->key);
+  EXPECT_EQ(std::string(target, source.link_target(key, target, sizeof target)), blob_path(key));
+  auto added = source.add_short_name(key);
   ASSERT_FALSE(added);
   EXPECT_EQ(added.error().sys, EEXIST);
   EXPECT_EQ(read_file(short_name), "another");
-  EXPECT_EQ(std::string(target, source.link_target(stored->key, target, sizeof target)), blob_path(stored->key));
+  EXPECT_EQ(std::string(target, source.link_target(key, target, sizeof target)), blob_path(key));
   struct stat blob_st;
-  ASSERT_EQ(::stat(blob_path(stored->key).c_str(), &blob_st), 0);
-  source.remove_short_name(stored->key, blob_st);  // not the blob's inode: left alone
+  ASSERT_EQ(::stat(blob_path(key).c_str(), &blob_st), 0);
+  source.remove_short_name(key, blob_st);  // not the blob's inode: left alone
   EXPECT_EQ(read_file(short_name), "another");
   ASSERT_EQ(::unlink(short_name.c_str()), 0);
-  ASSERT_TRUE(source.add_short_name(stored->key));
-  source.remove_short_name(stored->key, blob_st);
+  ASSERT_TRUE(source.add_short_name(key));
+  source.remove_short_name(key, blob_st);
   EXPECT_NE(::access(short_name.c_str(), F_OK), 0);
-  EXPECT_EQ(read_file(blob_path(stored->key)), "content");
+  EXPECT_EQ(read_file(blob_path(key)), "content");
 }
 
 TEST_F(SourceTest, BlobNamedAgainFromItsSurvivingShortName) {
-  auto stored = source.store_bytes("survivor", 8, false, "js");
-  ASSERT_TRUE(stored);
-  ASSERT_TRUE(source.add_short_name(stored->key));
-  char target[PATH_MAX];
-  std::string short_name(target, source.link_target(stored->key, target, sizeof target));
-  ASSERT_TRUE(short_name.starts_with(source.root() + "/s/"));
+  auto [key, short_name] = store_short_named("survivor", "js");
+  ASSERT_FALSE(short_name.empty());
   struct stat before;
   ASSERT_EQ(::stat(short_name.c_str(), &before), 0);
-  ASSERT_EQ(::unlink(blob_path(stored->key).c_str()), 0);  // the blob's own name is lost
-  EXPECT_FALSE(*source.contains(stored->key));
+  ASSERT_EQ(::unlink(blob_path(key).c_str()), 0);  // the blob's own name is lost
+  EXPECT_FALSE(*source.contains(key));
 
   UniqueFd fd(::open(short_name.c_str(), O_RDONLY | O_CLOEXEC));
   ASSERT_TRUE(fd);
-  ASSERT_TRUE(source.name_from_short_name(stored->key, fd.get()));
-  EXPECT_TRUE(*source.contains(stored->key));
+  ASSERT_TRUE(source.name_from_short_name(key, fd.get()));
+  EXPECT_TRUE(*source.contains(key));
   struct stat after;
-  ASSERT_EQ(::stat(blob_path(stored->key).c_str(), &after), 0);
+  ASSERT_EQ(::stat(blob_path(key).c_str(), &after), 0);
   EXPECT_EQ(after.st_ino, before.st_ino);  // the same inode, not a copy
-  EXPECT_EQ(read_file(blob_path(stored->key)), "survivor");
-  auto again = source.name_from_short_name(stored->key, fd.get());
+  EXPECT_EQ(read_file(blob_path(key)), "survivor");
+  auto again = source.name_from_short_name(key, fd.get());
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().sys, EEXIST);
 }
