@@ -742,10 +742,12 @@ extern "C" __attribute__((visibility("hidden"))) void* vrift_vfork_target() noex
     real_vfork.store(fn, std::memory_order_release);
   }
   auto* fork_fn = reinterpret_cast<void*>(&::fork);
-  if (!active()) {
-    return fn != nullptr ? fn : fork_fn;  // no session here: nothing to protect
+  if (caller() == Caller::vfork_child) {
+    return fn != nullptr ? fn : fork_fn;  // a vfork child's own vfork: nothing of ours runs below it
   }
-  if (fn == nullptr || g_session.phantom || writes_in_progress()) {
+  // Not active (the shim disabled, or still initializing in another thread, after which
+  // a child would no longer pass through) or the child could need more: a fork.
+  if (!active() || fn == nullptr || g_session.phantom || writes_in_progress()) {
     return fork_fn;
   }
   enter_vfork();
