@@ -184,6 +184,7 @@ class Doctor {
   void repair_blobs();
   bool restore_blob(Blob& blob);
   bool restore_from_short_name(Blob& blob);
+  UniqueFd open_with_content(int dirfd, const char* rel, const cas::BlobKey& key, struct stat& st);
   bool quarantine(Blob& blob);
   void repair_paths(const std::vector<Finding>& found);
   void name_for_symlink(const Blob& blob);
@@ -665,23 +666,34 @@ void Doctor::repair_leftovers(const std::vector<Finding>& found) {
 // A blob a Tier-1 symlink needs has a second name, its short name (layout.hpp): the
 // same inode, which outlives the loss of the blob's own name, and through which the
 // project's symlinks still read. Its content is checked, then it gets the name back.
+// The regular file (dirfd, rel), not followed, open with `st` its stat, when it holds
+// exactly the blob's bytes (hashed); an empty fd otherwise.
+UniqueFd Doctor::open_with_content(int dirfd, const char* rel, const cas::BlobKey& key, struct stat& st) {
+  UniqueFd fd(::openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != key.size) {
+    return {};
+  }
+  auto digest = hash::hash_fd(fd.get());
+  if (!digest) {
+    return {};
+  }
+  m_hashed_bytes.fetch_add(digest->size, std::memory_order_relaxed);
+  if (digest->digest != key.digest || digest->size != key.size) {
+    return {};
+  }
+  return fd;
+}
+
 bool Doctor::restore_from_short_name(Blob& blob) {
   char rel[cas::k_max_short_rel_path + 1];
   if (cas::short_rel_path(blob.key, m_source.root().size(), rel) == 0) {
     return false;
   }
-  UniqueFd fd(::openat(m_source.root_fd(), rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   struct stat st;
-  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != blob.key.size) {
+  // Checked: a shorter id can be another blob's short name.
+  UniqueFd fd = open_with_content(m_source.root_fd(), rel, blob.key, st);
+  if (!fd) {
     return false;
-  }
-  auto digest = hash::hash_fd(fd.get());
-  if (!digest) {
-    return false;
-  }
-  m_hashed_bytes.fetch_add(digest->size, std::memory_order_relaxed);
-  if (digest->digest != blob.key.digest || digest->size != blob.key.size) {
-    return false;  // another blob's short name (a shorter id can be shared): not this one
   }
   // A locked inode takes no new link: unlocked for the moment it takes.
   bool locked = is_immutable(fd.get());
@@ -712,17 +724,9 @@ bool Doctor::restore_blob(Blob& blob) {
     if (item.phantom()) {
       continue;
     }
-    UniqueFd fd(::openat(m_root_fd.get(), item.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     struct stat st;
-    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != blob.key.size) {
-      continue;
-    }
-    auto digest = hash::hash_fd(fd.get());
-    if (!digest) {
-      continue;
-    }
-    m_hashed_bytes.fetch_add(digest->size, std::memory_order_relaxed);
-    if (digest->digest != blob.key.digest || digest->size != blob.key.size) {
+    UniqueFd fd = open_with_content(m_root_fd.get(), item.path.c_str(), blob.key, st);
+    if (!fd) {
       continue;
     }
     std::string ext_name = blob.key.extension().empty() ? "blob" : "blob." + std::string(blob.key.extension());
