@@ -355,18 +355,15 @@ char* const* with_var(char* const* env, char** out, char* var) {
   return out;
 }
 
-// A vfork child (state.hpp) execs with the session's variables put back and nothing
-// else: vfork() below lets one exist only where nothing more is needed (a Solid session:
-// no phantom file to plan; no file being written: nothing to hand over).
-char* const* vfork_child_env(char* const* envp, char** slots, char* preload, size_t cap) {
-  return session_env(envp, slots, preload, cap);
-}
-
+// A vfork child (state.hpp) execs here and in fexecve/execveat with the session's
+// variables put back and nothing else: vfork() below lets one exist only where nothing
+// more is needed (a Solid session: no phantom file to plan; no file being written:
+// nothing to hand over), and no guard may be raised (a successful exec never lowers it).
 int exec_impl(const char* path, char* const* argv, char* const* envp) {
   if (caller() == Caller::vfork_child) {
     auto** env_slots = static_cast<char**>(alloca((count(envp) + 8) * sizeof(char*)));
     char preload[8192];
-    return real().execve(path, argv, vfork_child_env(envp, env_slots, preload, sizeof preload));
+    return real().execve(path, argv, session_env(envp, env_slots, preload, sizeof preload));
   }
   if (!active()) {
     return real().execve(path, argv, envp);
@@ -632,7 +629,7 @@ VRIFT_EXPORT int fexecve(int fd, char* const* argv, char* const* envp) {
   if (caller() == Caller::vfork_child) {
     auto** env_slots = static_cast<char**>(alloca((count(envp) + 8) * sizeof(char*)));
     char preload[8192];
-    return real().fexecve(fd, argv, vfork_child_env(envp, env_slots, preload, sizeof preload));
+    return real().fexecve(fd, argv, session_env(envp, env_slots, preload, sizeof preload));
   }
   if (!active()) {
     return real().fexecve(fd, argv, envp);
@@ -660,7 +657,7 @@ VRIFT_EXPORT int execveat(int dirfd, const char* path, char* const* argv, char* 
   if (caller() == Caller::vfork_child) {
     auto** env_slots = static_cast<char**>(alloca((count(envp) + 8) * sizeof(char*)));
     char preload[8192];
-    return real().execveat(dirfd, path, argv, vfork_child_env(envp, env_slots, preload, sizeof preload), flags);
+    return real().execveat(dirfd, path, argv, session_env(envp, env_slots, preload, sizeof preload), flags);
   }
   if (!active()) {
     return real().execveat(dirfd, path, argv, envp, flags);
