@@ -22,18 +22,22 @@ namespace vrift::shim {
 
 namespace {
 
-// Is `abs` (normalized, absolute) a managed file? Sets is_file.
-bool managed_file(const char* abs, Lookup& lookup) noexcept {
+// Is `abs` (normalized, absolute) a managed file? The lstat it made, if any, is left
+// in `real` for the caller.
+bool managed_file(const char* abs, Lookup& lookup, PathStat& real) noexcept {
   ManagedPath mp;
   if (!classify(AT_FDCWD, abs, mp)) {
     return false;
   }
-  struct stat st;
-  if (!g_session.phantom && (real().fstatat(AT_FDCWD, abs, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode))) {
-    return false;  // Solid: only a Tier-1 symlink must not be followed; the kernel walks the rest
+  if (!g_session.phantom) {
+    real = lstat_path(abs);
+    if (!real.ok || !S_ISLNK(real.st.st_mode)) {
+      return false;  // Solid: only a Tier-1 symlink must not be followed; the kernel walks the rest
+    }
   }
   manifest::Entry entry;
-  return virtual_stat(mp, lookup, entry, st) == 1;
+  struct stat st;
+  return virtual_stat(mp, lookup, entry, st, &real) == 1;
 }
 
 // Resolves `path` into out (PATH_MAX). Returns false with errno set.
@@ -99,17 +103,22 @@ bool resolve_path(const char* path, char* out) noexcept {
     std::memcpy(out + out_len, todo + start, n);
     out_len += n;
     out[out_len] = '\0';
-    if (managed_file(out, lookup)) {
+    PathStat lst;
+    if (managed_file(out, lookup, lst)) {
       if (pos < todo_len) {
         errno = ENOTDIR;  // "file/..." or "file/"
         return false;
       }
       continue;
     }
-    struct stat st;
-    if (real().fstatat(AT_FDCWD, out, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (!lst.known) {
+      lst = lstat_path(out);
+    }
+    if (!lst.ok) {
+      errno = lst.err;
       return false;
     }
+    const struct stat& st = lst.st;
     if (S_ISLNK(st.st_mode)) {
       if (++links > 40) {
         errno = ELOOP;

@@ -155,17 +155,29 @@ int open_blob(const manifest::Entry& e, int flags) noexcept {
   return real().openat(AT_FDCWD, path, O_RDONLY | flags);
 }
 
-int virtual_stat(const ManagedPath& path, Lookup& lookup, manifest::Entry& entry, struct stat& st) noexcept {
-  struct stat real_st;
+PathStat lstat_path(const char* abs) noexcept {
+  PathStat p;
+  int saved = errno;
+  p.known = true;
+  p.ok = real().fstatat(AT_FDCWD, abs, &p.st, AT_SYMLINK_NOFOLLOW) == 0;
+  p.err = p.ok ? 0 : errno;
+  errno = saved;
+  return p;
+}
+
+int virtual_stat(const ManagedPath& path, Lookup& lookup, manifest::Entry& entry, struct stat& st,
+                 PathStat* real) noexcept {
+  PathStat own;
+  PathStat& p = real != nullptr ? *real : own;
   if (!g_session.phantom) {
     // Solid: only the projection vrift made is answered from the manifest, and that is
     // a symlink or a hardlink shared with its blob. Anything else (a directory, a file
     // the build just wrote) is the kernel's to answer, without opening the manifest:
     // most programs of a build touch nothing else.
-    int saved = errno;
-    int rc = real().fstatat(AT_FDCWD, path.abs, &real_st, AT_SYMLINK_NOFOLLOW);
-    errno = saved;
-    if (rc != 0 || !(S_ISLNK(real_st.st_mode) || (S_ISREG(real_st.st_mode) && real_st.st_nlink > 1))) {
+    if (!p.known) {
+      p = lstat_path(path.abs);
+    }
+    if (!p.ok || !(S_ISLNK(p.st.st_mode) || (S_ISREG(p.st.st_mode) && p.st.st_nlink > 1))) {
       return 0;
     }
   }
@@ -174,7 +186,7 @@ int virtual_stat(const ManagedPath& path, Lookup& lookup, manifest::Entry& entry
   }
   if (!g_session.phantom) {
     bool projected = (entry.flags & manifest::k_flag_projected) != 0;
-    bool ours = projected && (S_ISLNK(real_st.st_mode) || real_st.st_ino == entry.ino);
+    bool ours = projected && (S_ISLNK(p.st.st_mode) || p.st.st_ino == entry.ino);
     if (!ours) {
       return 0;
     }
@@ -281,7 +293,8 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
   int result = 0;
   bool trailing_slash = mp.trailing_slash;  // "link/" keeps its slash when link is followed
   for (int hops = 0; hops < 40; ++hops) {
-    if (virtual_stat(mp, lookup, entry, st) == 1) {
+    PathStat lst;
+    if (virtual_stat(mp, lookup, entry, st, &lst) == 1) {
       result = 1;
       if (trailing_slash) {
         saved = ENOTDIR;  // "file/": not a directory
@@ -289,8 +302,11 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
       }
       break;
     }
-    struct stat real_st;
-    if (real().fstatat(AT_FDCWD, mp.abs, &real_st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (!lst.known) {
+      lst = lstat_path(mp.abs);
+    }
+    const struct stat& real_st = lst.st;
+    if (lst.ok) {
       if (!follow || !S_ISLNK(real_st.st_mode)) {
         if (!g_session.phantom && looks_projected(mp, real_st) && via_canonical_parent(mp)) {
           continue;
@@ -313,7 +329,7 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
       }
       continue;
     }
-    if (errno != ENOENT || !g_session.phantom) {
+    if (lst.err != ENOENT || !g_session.phantom) {
       break;
     }
     // "file/x" below a phantom file: not a directory, as the kernel says for real files.

@@ -82,10 +82,24 @@ uint64_t virtual_ino(const char* rel, size_t len) noexcept;
 // Fills `st` from a file entry as described above.
 void fill_stat(const manifest::Entry& e, const char* rel, size_t len, struct stat& st) noexcept;
 
+// The lstat of a path, made once and shared by the steps that need it.
+struct PathStat {
+  bool known = false;  // made (then `ok` says whether it succeeded)
+  bool ok = false;
+  int err = 0;  // its errno when it failed
+  struct stat st;
+};
+
+// lstat(abs) as a PathStat (errno kept).
+PathStat lstat_path(const char* abs) noexcept;
+
 // What a program should see at `path`. Returns:
 //   1  the path is a managed file: `st` holds its virtual stat (and `entry` its entry)
 //   0  not managed here: ask the kernel
-int virtual_stat(const ManagedPath& path, Lookup& lookup, manifest::Entry& entry, struct stat& st) noexcept;
+// In a Solid session it lstats the path first (the projection decides), using and
+// filling `real` when given.
+int virtual_stat(const ManagedPath& path, Lookup& lookup, manifest::Entry& entry, struct stat& st,
+                 PathStat* real = nullptr) noexcept;
 
 // virtual_stat() for (dirfd, path), following what the kernel would follow: a symlink as
 // the last component when `follow`, and symlinked parent directories (whose targets the
