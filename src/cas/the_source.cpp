@@ -26,6 +26,22 @@ Status mkdir_if_missing(int dirfd, const char* path, mode_t mode) noexcept {
   return {};
 }
 
+Status sync_dir(int root, const char* rel, const char* op) noexcept {
+  UniqueFd dir(::openat(root, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return dir && ::fsync(dir.get()) == 0 ? Status{} : fail_sys(op);
+}
+
+// A blob's new name, and the shard directory that may be new too.
+Status sync_blob_name(int root, const BlobKey& key) noexcept {
+  char rel[k_max_blob_rel_path + 1];
+  blob_rel_path(key, rel);
+  for (size_t cut : {k_shard_rel_len, size_t{6}}) {
+    rel[cut] = '\0';  // "blake3/ab", then "blake3"
+    VRIFT_CHECK(sync_dir(root, rel, "sync shard directory"));
+  }
+  return {};
+}
+
 bool same_mtime(const struct stat& a, const struct stat& b) noexcept {
   return a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
 }
@@ -131,8 +147,7 @@ Status TheSource::add_short_name(const BlobKey& key, bool sync_now) noexcept {
     if (!sync_now) {
       return {};
     }
-    UniqueFd dir(::openat(root_fd(), short_rel[0] == 'x' ? "x" : "s", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    return dir && ::fsync(dir.get()) == 0 ? Status{} : fail_sys("sync short blob name");
+    return sync_dir(root_fd(), short_rel[0] == 'x' ? "x" : "s", "sync short blob name");
   };
   if (::linkat(root_fd(), blob_rel, root_fd(), short_rel, 0) == 0) {
     return linked();
@@ -169,11 +184,7 @@ Status TheSource::name_from_short_name(const BlobKey& key, int fd) noexcept {
   if (int err = link_to_blob(AT_FDCWD, proc_path, key, AT_SYMLINK_FOLLOW); err != 0) {
     return fail(Errc::system, "link blob", err);
   }
-  char rel[k_max_blob_rel_path + 1];
-  blob_rel_path(key, rel);
-  rel[std::string_view(rel).rfind('/')] = '\0';  // its shard directory
-  UniqueFd dir(::openat(root_fd(), rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  return dir && ::fsync(dir.get()) == 0 ? Status{} : fail_sys("sync blob name");
+  return sync_blob_name(root_fd(), key);
 }
 
 Result<bool> TheSource::contains(const BlobKey& key) const noexcept {
@@ -427,16 +438,7 @@ Status StoreBatch::commit_each() noexcept {
       return fail_sys("publish blob");
     }
     ::unlinkat(root, staged.tmp_name.c_str(), 0);
-    // The new name, and the shard directory that may be new too.
-    char rel[k_max_blob_rel_path + 1];
-    blob_rel_path(staged.key, rel);
-    for (size_t cut : {k_shard_rel_len, size_t{6}}) {
-      rel[cut] = '\0';  // "blake3/ab", then "blake3"
-      UniqueFd dir(::openat(root, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (!dir || ::fsync(dir.get()) != 0) {
-        return fail_sys("sync shard directory");
-      }
-    }
+    VRIFT_CHECK(sync_blob_name(root, staged.key));
   }
   m_staged.clear();
   m_pending.store(0, std::memory_order_relaxed);
