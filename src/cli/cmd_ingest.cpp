@@ -67,7 +67,7 @@ int run_ingest(const Globals& g, const IngestArgs& args) {
         {"converted", s.converted},
         {"new_blobs", s.new_blobs}, {"new_blob_bytes", s.new_blob_bytes}, {"dedup_saved_bytes", saved},
         {"dirs", s.dirs}, {"symlinks", s.symlinks}, {"removed", s.removed}, {"skipped", s.skipped}, {"failed", s.failed},
-        {"copies", s.copies}, {"tier1", s.tier1}, {"tier2", s.tier2},
+        {"copies", s.copies}, {"tier1", s.tier1}, {"tier2", s.tier2}, {"node_modules_symlinks", s.node_symlinks},
         {"cross_filesystem", s.cross_filesystem}, {"seconds", s.seconds},
         {"files_per_second", s.seconds > 0 ? static_cast<double>(s.hashed) / s.seconds : 0.0}};
     fmt::print("{}\n", out.dump(2));
@@ -86,6 +86,11 @@ int run_ingest(const Globals& g, const IngestArgs& args) {
     } else if (s.copies > 0) {
       fmt::print("note: {} files are private read-only copies (their blob is locked and cannot gain links)\n",
                  s.copies);
+    }
+    if (s.node_symlinks > 0) {
+      fmt::print("note: {} files under node_modules are now symlinks into The Source; Node follows them there, "
+                 "so run node inside `vrift run -- CMD` or a session (`vrift inception`)\n",
+                 s.node_symlinks);
     }
   }
   return s.failed == 0 ? 0 : 1;

@@ -41,6 +41,17 @@ constexpr int k_change_retries = 3;
 
 int64_t to_ns(const timespec& ts) { return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec; }
 
+// True when a directory of `rel` (a project-relative file path) is named node_modules.
+bool in_node_modules(std::string_view rel) {
+  constexpr std::string_view dir = "node_modules/";
+  for (size_t at = rel.find(dir); at != std::string_view::npos; at = rel.find(dir, at + 1)) {
+    if (at == 0 || rel[at - 1] == '/') {
+      return true;
+    }
+  }
+  return false;
+}
+
 // What the manifest held for a path before this run: enough to tell what changed, and
 // to project a phantom file again.
 struct Previous {
@@ -70,6 +81,7 @@ struct FileTask {
   bool stored_ok = false;
   bool private_copy = false;  // left as a read-only private file (no link possible)
   bool projected_link = false;  // now a symlink to its blob
+  bool linked_now = false;      // this run replaced the file with that symlink
   bool needs_lock = false;      // a Tier-1 blob to lock once the chunk is projected
   bool short_named = false;     // this run gave (or found) its blob its short name
   uint64_t projected_ino = 0;
@@ -639,6 +651,7 @@ void Ingester::project_one(FileTask& task) {
       return;
     }
     task.projected_link = true;  // re-ingest recognizes it by its target
+    task.linked_now = true;
     task.needs_lock = true;      // after every link of the chunk exists (see finish_chunk)
     return;
   }
@@ -762,6 +775,9 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
     }
     if (task.private_copy) {
       ++m_summary.copies;
+    }
+    if (task.linked_now && in_node_modules(task.rel)) {
+      ++m_summary.node_symlinks;
     }
     if (task.stored.method != cas::StoreMethod::present) {
       char name[cas::k_max_blob_rel_path + 1];

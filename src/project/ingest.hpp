@@ -55,6 +55,9 @@ struct IngestSummary {
   uint64_t copies = 0;         // files kept as private read-only copies (no link possible)
   uint64_t tier1 = 0;
   uint64_t tier2 = 0;
+  // Files under a node_modules directory this run turned into Tier-1 symlinks: Node
+  // resolves symlinks, so outside a session it looks for their neighbours in The Source.
+  uint64_t node_symlinks = 0;
   bool cross_filesystem = false;  // The Source is on another filesystem: copies, not links
   double seconds = 0;
 };

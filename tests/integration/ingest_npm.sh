@@ -25,6 +25,7 @@ n = int(sys.argv[1])
 assert s["files"] == n and s["hashed"] == n and s["failed"] == 0, s
 assert s["new_blobs"] < n, s        # the fixture has duplicate contents
 assert s["tier1"] + s["tier2"] == n and s["tier2"] == 41, s
+assert s["node_modules_symlinks"] == s["tier1"], s  # every Tier-1 file is under node_modules
 PY
 [ "$(tree_hashes . node_modules build)" == "$before" ] || fail "content changed by Solid ingest"
 
@@ -77,7 +78,7 @@ pass "Solid: Tier-1 fast symlinks to short names of 0444/0555 blobs, Tier-2 read
 
 find node_modules -type d -printf '%P %C@ %T@\n' | sort > dirs.before
 "$VRIFT" --json ingest > again.json
-python3 -c 'import json; s=json.load(open("again.json")); assert s["hashed"] == 0 and s["unchanged"] == s["files"], s'
+python3 -c 'import json; s=json.load(open("again.json")); assert s["hashed"] == 0 and s["unchanged"] == s["files"] and s["node_modules_symlinks"] == 0, s'
 find node_modules -type d -printf '%P %C@ %T@\n' | sort > dirs.after
 cmp -s dirs.before dirs.after || fail "re-ingest with nothing changed touched directories: $(diff dirs.before dirs.after | head -3)"
 manifest_mtime=$(stat -c %y .vrift/manifest.lmdb/data.mdb)
@@ -112,6 +113,10 @@ cp -a plain phantom && cd phantom
 (cd ../plain && find node_modules build -type f -print0 | sort -z | xargs -0 b3sum | sed 's|  |  ./|') | sort -k2 > plain.sums
 diff plain.sums manifest.sums > /dev/null || fail "manifest hashes differ from the files' b3sum"
 "$VRIFT" cas verify --deep > /dev/null || fail "The Source does not verify"
+# Back to Solid: the files become symlinks again, and ingest says what that means for Node.
+"$VRIFT" ingest --solid > to_solid.out
+grep -q "^note: $(find ../plain/node_modules -type f | wc -l) files under node_modules are now symlinks into The Source" to_solid.out ||
+  fail "no note on Node and Tier-1 symlinks: $(cat to_solid.out)"
 cd ..
 pass "Phantom: only directories and symlinks stay; every file is in The Source by its hash"
 
@@ -119,8 +124,9 @@ pass "Phantom: only directories and symlinks stay; every file is in The Source b
 cp -a plain hard && cd hard
 "$VRIFT" init -q
 sed -i 's/^link = "symlink"/link = "hardlink"/' .vrift/config.toml
-"$VRIFT" ingest -q
+"$VRIFT" ingest > ingest.out
 [ -z "$(find node_modules -type l ! -path '*/.bin/*')" ] || fail "hardlink config still made symlinks"
+! grep -q "now symlinks" ingest.out || fail "a note on symlinks where none were made: $(cat ingest.out)"
 cd ..
 cat > require_all.js <<'JS'
 const pkg = require(process.cwd() + "/package.json");
