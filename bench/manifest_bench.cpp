@@ -31,17 +31,12 @@
 #include <string>
 #include <vector>
 
+#include "tree_paths.hpp"
 #include "hash/hasher.hpp"
 #include "manifest/lmdb_manifest.hpp"
 
 namespace vrift::manifest {
 namespace {
-
-const char* const k_words[] = {"lib",   "dist",     "src",     "esm",     "cjs",
-                               "utils", "internal", "types",   "helpers", "core",
-                               "build", "modules",  "runtime", "compat",  "es",
-                               "node",  "browser",  "plugins", "parser",  "generated"};
-const char* const k_exts[] = {"js", "js", "js", "mjs", "cjs", "json", "d.ts", "map", "md", "ts"};
 
 Entry entry_for(uint64_t i) {
   Entry e;
@@ -89,34 +84,12 @@ struct Corpus {
   PathList absent;                  // `misses`
 };
 
-// Generates `n` file paths (at most 40 files per directory). Deterministic.
+// Generates `n` file paths (tree_paths.hpp). Deterministic.
 void generate(Corpus& c, uint64_t n) {
   std::mt19937_64 rng(12345);
-  uint64_t packages = n / 60 + 10;
-  std::map<std::string, uint64_t> dir_files;  // per directory: files made so far
-  while (c.paths.size() < n) {
-    uint64_t pkg = static_cast<uint64_t>(std::pow(static_cast<double>(rng() % 1000000) / 1e6, 2.0) *
-                                         static_cast<double>(packages));
-    std::string path = "node_modules/";
-    if (pkg % 7 == 0) {
-      path += "@scope" + std::to_string(pkg % 13) + "/";
-    }
-    path += "package-" + std::to_string(pkg);
-    int depth = 3 + static_cast<int>(rng() % 6);  // components, file included
-    int dirs = depth - 3 + (pkg % 7 == 0 ? 0 : 1);
-    for (int d = 0; d < dirs; ++d) {
-      path += "/";
-      path += k_words[rng() % (sizeof(k_words) / sizeof(k_words[0]))];
-    }
-    uint64_t& count = dir_files[path];
-    if (count >= 40) {
-      continue;  // keep directories at a realistic size
-    }
-    std::string file = path + "/file" + std::to_string(count++) + "." +
-                       k_exts[rng() % (sizeof(k_exts) / sizeof(k_exts[0]))];
-    c.paths.push_back(file);
-    c.misses.push_back(path + "/missing" + std::to_string(count) + ".js");
-  }
+  bench::TreePaths tree = bench::node_modules_paths(n, rng);
+  c.paths = std::move(tree.files);
+  c.misses = std::move(tree.misses);
   std::vector<std::string> sorted = c.paths;
   std::sort(sorted.begin(), sorted.end());
   c.in_order.build(sorted);

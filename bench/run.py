@@ -402,18 +402,23 @@ def fig_doctor(args, work):
 
 
 def fig_manifest(args, work):
-    """Google Benchmark figures for the manifest (no yardstick: absolute targets)."""
-    exe = os.path.join(BUILD, "bench_manifest")
-    if not os.path.exists(exe):
-        return []
-    out = subprocess.run([exe, "--benchmark_format=json", "--benchmark_min_time=0.05" if args.smoke else
-                          "--benchmark_min_time=0.5", "--benchmark_filter=" + ("/100000" if args.smoke else ".")],
-                         check=True, capture_output=True, text=True).stdout
+    """Google Benchmark figures for the manifest (no yardstick: absolute targets), then the
+    same random lookups over other B-tree layouts of the same entries (what a layout buys)."""
     import json
     rows = []
-    for b in json.loads(out)["benchmarks"]:
-        rows.append((f"manifest: {b['name']}", f"{b['real_time']:.0f} {b['time_unit']}", "-", "-",
-                     "<= 1 us" if "get" in b["name"].lower() and "1000000" in b["name"] else "-"))
+    for name, prefix in (("bench_manifest", "manifest"), ("bench_lmdb_layout", "manifest layout")):
+        exe = os.path.join(BUILD, name)
+        if not os.path.exists(exe):
+            continue
+        out = subprocess.run([exe, "--benchmark_format=json", "--benchmark_min_time=0.05" if args.smoke else
+                              "--benchmark_min_time=0.5", "--benchmark_filter=" + ("/100000$" if args.smoke else ".")],
+                             check=True, capture_output=True, text=True).stdout
+        for b in json.loads(out)["benchmarks"]:
+            shape = (f" (depth {b['depth']:.0f}, {b['leaf_pages']:.0f} leaf pages, {b['MiB']:.0f} MiB)"
+                     if "leaf_pages" in b else "")
+            rows.append((f"{prefix}: {b['name']}", f"{b['real_time']:.0f} {b['time_unit']}{shape}", "-", "-",
+                         "<= 1 us" if prefix == "manifest" and "get" in b["name"].lower() and "1000000" in b["name"]
+                         else "-"))
     return rows
 
 
