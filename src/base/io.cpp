@@ -1,8 +1,14 @@
 #include "base/io.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+
+#include "base/fd.hpp"
 
 namespace vrift {
 
@@ -56,6 +62,38 @@ Result<size_t> read_full(int fd, void* data, size_t len) noexcept {
     done += static_cast<size_t>(n);
   }
   return done;
+}
+
+Status make_dir(int dirfd, const char* path, mode_t mode) noexcept {
+  if (::mkdirat(dirfd, path, mode) != 0 && errno != EEXIST) {
+    return fail_sys("mkdir");
+  }
+  return {};
+}
+
+Status sync_dir(int dirfd, const char* rel, const char* op) noexcept {
+  UniqueFd dir(::openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return dir && ::fsync(dir.get()) == 0 ? Status{} : fail_sys(op);
+}
+
+Result<std::vector<std::string>> list_dir(int dirfd, const char* rel) {
+  int fd = ::openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* dir = fd >= 0 ? ::fdopendir(fd) : nullptr;
+  if (dir == nullptr) {
+    Error e = sys_error("list directory");
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return fail(e);
+  }
+  std::vector<std::string> names;
+  while (dirent* ent = ::readdir(dir)) {
+    if (std::strcmp(ent->d_name, ".") != 0 && std::strcmp(ent->d_name, "..") != 0) {
+      names.emplace_back(ent->d_name);
+    }
+  }
+  ::closedir(dir);
+  return names;
 }
 
 }  // namespace vrift

@@ -2,6 +2,7 @@
 
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,18 +19,6 @@
 namespace vrift::cas {
 
 namespace {
-
-Status mkdir_if_missing(int dirfd, const char* path, mode_t mode) noexcept {
-  if (::mkdirat(dirfd, path, mode) != 0 && errno != EEXIST) {
-    return fail_sys("mkdir");
-  }
-  return {};
-}
-
-Status sync_dir(int root, const char* rel, const char* op) noexcept {
-  UniqueFd dir(::openat(root, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  return dir && ::fsync(dir.get()) == 0 ? Status{} : fail_sys(op);
-}
 
 // A blob's new name, and the shard directory that may be new too.
 Status sync_blob_name(int root, const BlobKey& key) noexcept {
@@ -73,7 +62,7 @@ Result<TheSource> TheSource::open(std::string_view root, bool create) noexcept {
     for (size_t i = 1; i <= source.m_root.size(); ++i) {
       if (i == source.m_root.size() || source.m_root[i] == '/') {
         partial.assign(source.m_root, 0, i);
-        VRIFT_CHECK(mkdir_if_missing(AT_FDCWD, partial.c_str(), 0755));
+        VRIFT_CHECK(make_dir(AT_FDCWD, partial.c_str(), 0755));
       }
     }
   }
@@ -82,8 +71,8 @@ Result<TheSource> TheSource::open(std::string_view root, bool create) noexcept {
     return fail_sys("open The Source");
   }
   if (create) {
-    VRIFT_CHECK(mkdir_if_missing(source.root_fd(), "blake3", 0755));
-    VRIFT_CHECK(mkdir_if_missing(source.root_fd(), "tmp", 0755));
+    VRIFT_CHECK(make_dir(source.root_fd(), "blake3", 0755));
+    VRIFT_CHECK(make_dir(source.root_fd(), "tmp", 0755));
   }
   struct stat st;
   if (::fstatat(source.root_fd(), "blake3", &st, 0) != 0) {
@@ -153,7 +142,7 @@ Status TheSource::add_short_name(const BlobKey& key, bool sync_now) noexcept {
     return linked();
   }
   if (errno == ENOENT) {  // the first short name of its kind
-    VRIFT_CHECK(mkdir_if_missing(root_fd(), short_rel[0] == 'x' ? "x" : "s", 0755));
+    VRIFT_CHECK(make_dir(root_fd(), short_rel[0] == 'x' ? "x" : "s", 0755));
     if (::linkat(root_fd(), blob_rel, root_fd(), short_rel, 0) == 0) {
       return linked();
     }
@@ -207,7 +196,7 @@ Status TheSource::make_shard_dirs(const BlobKey& key) noexcept {
   char rel[k_max_blob_rel_path + 1];
   blob_rel_path(key, rel);
   rel[k_shard_rel_len] = '\0';  // "blake3/ab"
-  return mkdir_if_missing(root_fd(), rel, 0755);
+  return make_dir(root_fd(), rel, 0755);
 }
 
 int TheSource::link_to_blob(int old_dirfd, const char* old_path, const BlobKey& key, int flags) noexcept {
@@ -265,12 +254,57 @@ Status TheSource::lock_fd(int fd) noexcept {
   return {};
 }
 
+Status TheSource::remove_name(const char* rel) noexcept {
+  if (::unlinkat(root_fd(), rel, 0) == 0) {
+    return {};
+  }
+  if (errno != EPERM) {
+    return fail_sys("remove from The Source");
+  }
+  UniqueFd fd(::openat(root_fd(), rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  int flags = 0;
+  if (!fd || ::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) != 0 || (flags & FS_IMMUTABLE_FL) == 0) {
+    errno = EPERM;
+    return fail_sys("remove from The Source");
+  }
+  flags &= ~FS_IMMUTABLE_FL;
+  if (::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags) != 0) {
+    return fail_sys("clear the immutable flag");
+  }
+  if (::unlinkat(root_fd(), rel, 0) != 0) {
+    return fail_sys("remove from The Source");
+  }
+  return {};
+}
+
 Status TheSource::sync() noexcept {
   if (::syncfs(root_fd()) != 0) {
     return fail_sys("syncfs");
   }
   return {};
 }
+
+Result<UniqueFd> TheSource::hold_lock(int operation, bool wait) const noexcept {
+  UniqueFd fd(::openat(root_fd(), "gc.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!fd && errno == EACCES) {
+    fd.reset(::openat(root_fd(), "gc.lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW));  // flock needs no write access
+  }
+  if (!fd) {
+    return fail_sys("open The Source's gc.lock");
+  }
+  int rc;
+  do {
+    rc = ::flock(fd.get(), operation | (wait ? 0 : LOCK_NB));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    return fail_sys("lock The Source's gc.lock");
+  }
+  return fd;
+}
+
+Result<UniqueFd> TheSource::hold_references(bool wait) const noexcept { return hold_lock(LOCK_SH, wait); }
+
+Result<UniqueFd> TheSource::hold_exclusively(bool wait) const noexcept { return hold_lock(LOCK_EX, wait); }
 
 // ---------------------------------------------------------------------------------------
 // StoreBatch

@@ -106,6 +106,12 @@ class TheSource {
   Result<Stored> store_file(const StoreRequest& request) noexcept;
   Result<Stored> store_bytes(const void* data, size_t len, bool executable, std::string_view ext) noexcept;
 
+  // Removes one name in The Source (`rel`: a blob's path or a short name), clearing the
+  // inode's immutable flag first when that is what refuses it (needs
+  // CAP_LINUX_IMMUTABLE). Only `vrift gc` removes names, of blobs no manifest names.
+  // Errors: Errc::system.
+  Status remove_name(const char* rel) noexcept;
+
   // Sets the immutable flag on a blob (needs CAP_LINUX_IMMUTABLE and a filesystem that
   // has it). An immutable blob can no longer gain hard links. Errors: Errc::system.
   Status lock(const BlobKey& key) noexcept;
@@ -115,6 +121,16 @@ class TheSource {
   // Makes everything written to The Source's filesystem durable (syncfs).
   Status sync() noexcept;
 
+  // The reference lock, <root>/gc.lock, held while the returned descriptor is open. A
+  // process that stores or finds blobs and then records them in a manifest holds it
+  // shared from before the first store until its last commit; `vrift gc` holds it
+  // exclusively while it reads the manifests and removes the blobs none of them names,
+  // so it never removes a blob between its store and the commit that names it. `wait`:
+  // block until the other side lets go; else fail at once (EWOULDBLOCK). Never
+  // allocates (the shim takes it). Errors: Errc::system.
+  Result<UniqueFd> hold_references(bool wait) const noexcept;
+  Result<UniqueFd> hold_exclusively(bool wait) const noexcept;
+
   TheSource(TheSource&&) noexcept = default;
   TheSource& operator=(TheSource&&) noexcept = default;
 
@@ -122,6 +138,7 @@ class TheSource {
   friend class StoreBatch;
   TheSource() = default;
   Status make_shard_dirs(const BlobKey& key) noexcept;
+  Result<UniqueFd> hold_lock(int operation, bool wait) const noexcept;
   // linkat(old_dirfd, old_path) to the blob's name, creating its shard directories when
   // missing. Returns errno semantics: 0, or the failing errno (EEXIST: already there).
   int link_to_blob(int old_dirfd, const char* old_path, const BlobKey& key, int flags) noexcept;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/fd.hpp"
+#include "base/io.hpp"
 #include "hash/hasher.hpp"
 
 namespace vrift::cas {
@@ -50,22 +51,11 @@ struct Walker {
 
   // Lists the entries of a directory relative to the root, skipping "." and "..".
   bool list(const std::string& rel, std::vector<std::string>& names) {
-    names.clear();
-    int fd = ::openat(source.root_fd(), rel.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
+    auto listed = list_dir(source.root_fd(), rel.c_str());
+    if (!listed) {
       return false;
     }
-    DIR* dir = ::fdopendir(fd);
-    if (dir == nullptr) {
-      ::close(fd);
-      return false;
-    }
-    while (dirent* ent = ::readdir(dir)) {
-      if (std::strcmp(ent->d_name, ".") != 0 && std::strcmp(ent->d_name, "..") != 0) {
-        names.emplace_back(ent->d_name);
-      }
-    }
-    ::closedir(dir);
+    names = std::move(*listed);
     return true;
   }
 

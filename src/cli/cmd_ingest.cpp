@@ -20,16 +20,6 @@ struct IngestArgs {
   unsigned jobs = 0;
 };
 
-std::string human_bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
-}
 
 int run_ingest(const Globals& g, const IngestArgs& args) {
   auto ctx = open_project(g, true);

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.hpp"
+#include "cas/projects.hpp"
 #include "cas/the_source.hpp"
 #include "cli/context.hpp"
 #include "cli/output.hpp"
@@ -20,8 +21,13 @@ int run_init(const Globals& g, const project::InitOptions& options) {
   }
   // The Source too, so that doctor, ls and status work on a project never ingested.
   std::string root = resolve_cas_root(g);
-  if (auto source = cas::TheSource::open(root, true); !source) {
+  auto source = cas::TheSource::open(root, true);
+  if (!source) {
     print_error("cannot create The Source", root, source.error());
+    return 1;
+  }
+  if (auto listed = cas::register_project(*source, paths->root); !listed) {
+    print_error("cannot register the project with The Source", root + "/projects", listed.error());
     return 1;
   }
   if (!g.quiet) {

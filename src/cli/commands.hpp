@@ -22,6 +22,7 @@ std::string resolve_cas_root(const Globals& g);
 
 void add_hash_command(CLI::App& app, Globals& g, int& exit_code);
 void add_cas_command(CLI::App& app, Globals& g, int& exit_code);
+void add_gc_command(CLI::App& app, Globals& g, int& exit_code);
 void add_init_command(CLI::App& app, Globals& g, int& exit_code);
 void add_ingest_command(CLI::App& app, Globals& g, int& exit_code);
 void add_status_command(CLI::App& app, Globals& g, int& exit_code);

@@ -1,5 +1,6 @@
 #include "cli/context.hpp"
 
+#include "cas/projects.hpp"
 #include "cli/output.hpp"
 
 namespace vrift::cli {
@@ -39,6 +40,12 @@ std::optional<ProjectContext> open_project(const Globals& g, bool create_source)
     return std::nullopt;
   }
   ctx.source.emplace(std::move(*source));
+  // Every command run in a project keeps it listed where it is now (a moved project is
+  // listed again), so that `vrift gc` reads its manifest. Ingest insists on it.
+  if (auto listed = cas::register_project(*ctx.source, ctx.paths.root); !listed) {
+    print_warning("cannot register the project with The Source", root + "/projects",
+                  std::string(error_reason(listed.error())) + "; `vrift gc` would stop at it");
+  }
   return ctx;
 }
 

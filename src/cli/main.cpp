@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   add_run_command(app, g, exit_code);
   add_doctor_command(app, g, exit_code);
   add_restore_command(app, g, exit_code);
+  add_gc_command(app, g, exit_code);
   add_inception_command(app, g, exit_code);
   add_wake_command(app, g, exit_code);
   add_hook_command(app, g, exit_code);

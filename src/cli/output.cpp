@@ -8,6 +8,17 @@
 
 namespace vrift::cli {
 
+std::string human_bytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
 void print_error(std::string_view what, std::string_view path, std::string_view why) {
   if (path.empty()) {
     fmt::print(stderr, "vrift: error: {}: {}\n", what, why);

@@ -1,6 +1,7 @@
 #pragma once
 // Everything vrift prints for people: error lines, warnings and path display.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,9 @@ bool prints_for_eval(std::string_view command);
 // Rust's from_utf8_lossy does); a path containing '\' or '\n' gets those escaped and
 // `needs_escape_prefix` is set so the caller prefixes the line with '\'.
 std::string b3sum_display_path(std::string_view raw, bool& needs_escape_prefix);
+
+// A size for people: "512 B", "4.2 MiB".
+std::string human_bytes(uint64_t bytes);
 
 // A path made safe for a one-line message: control characters shown as \n, \t, \xNN.
 std::string printable_path(std::string_view raw);

@@ -1102,6 +1102,12 @@ Outcome<DoctorReport> Doctor::run() {
   std::vector<Finding> first = check(m_options.deep);
   std::vector<Finding> last;
   if (m_options.repair && !first.empty()) {
+    // Repairs store blobs and name them: gc waits meanwhile (the_source.hpp). A clean
+    // project (the common startup check) never waits for a gc.
+    auto references = m_source.hold_references(true);
+    if (!references) {
+      return failure("cannot lock The Source", m_source.root() + "/gc.lock", references.error());
+    }
     repair_leftovers(first);
     repair_blobs();
     // Links are judged again now that blobs are back (or known to be gone).

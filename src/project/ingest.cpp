@@ -20,6 +20,7 @@
 #include <unordered_set>
 
 #include "base/fd.hpp"
+#include "cas/projects.hpp"
 #include "project/parallel.hpp"
 #include "project/projection.hpp"
 #include "project/restored.hpp"
@@ -1081,6 +1082,15 @@ Outcome<IngestSummary> ingest(const ProjectPaths& project, const Config& config,
   ignore.sa_handler = SIG_IGN;
   if (options.link_only_unopened) {
     ::sigaction(SIGIO, &ignore, &saved);
+  }
+  // Listed with The Source before any blob is named, and gc kept out until the last
+  // commit (projects.hpp, the_source.hpp).
+  if (auto listed = cas::register_project(source, project.root); !listed) {
+    return failure("cannot register the project with The Source", source.root() + "/projects", listed.error());
+  }
+  auto references = source.hold_references(true);
+  if (!references) {
+    return failure("cannot lock The Source", source.root() + "/gc.lock", references.error());
   }
   Ingester ingester(project, config, source, manifest, options, warn);
   auto result = ingester.run();

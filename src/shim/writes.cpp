@@ -202,6 +202,15 @@ void mark_written(const char* rel, size_t rel_len) noexcept {
   commit_dirty(rel, rel_len, facts.entry);
 }
 
+// A written file that could not go back into The Source now stays at its path, and the
+// next ingest takes it. In Phantom its entry is marked dirty, so that reads find the file
+// there rather than the blob of the content before the write.
+void stays_private(const char* rel, size_t rel_len) noexcept {
+  if (g_session.phantom) {
+    mark_written(rel, rel_len);
+  }
+}
+
 }  // namespace
 
 bool track_write(int fd, dev_t dev, ino_t ino, const char* rel, size_t rel_len, manifest::Tier tier) noexcept {
@@ -467,6 +476,17 @@ void reingest(const char* rel, size_t rel_len, dev_t dev, ino_t ino, manifest::T
     return;
   }
   cas::TheSource* source = the_source();
+  // From the store to the commit naming the blob, gc must wait; while it runs, the file
+  // stays private and the next ingest takes it (the_source.hpp).
+  auto references = source != nullptr ? source->hold_references(false) : Result<UniqueFd>(fail(Errc::invalid, "open"));
+  if (!references) {
+    debug_log("vrift shim: The Source is busy (gc) or missing (%s); %s stays a private file",
+              error_reason(references.error()), mp.abs);
+    real().close(fd);
+    stays_private(rel, rel_len);
+    errno = saved;
+    return;
+  }
   cas::StoreRequest request;
   request.fd = fd;
   request.fd_stat = &st;
@@ -478,6 +498,7 @@ void reingest(const char* rel, size_t rel_len, dev_t dev, ino_t ino, manifest::T
   if (!stored) {
     debug_log("vrift shim: cannot store %s in The Source (%s); it stays a private file", mp.abs,
               error_reason(stored.error()));
+    stays_private(rel, rel_len);
     errno = saved;
     return;
   }
