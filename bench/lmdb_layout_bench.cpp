@@ -31,6 +31,7 @@
 #include "hash/hasher.hpp"
 #include "manifest/entry.hpp"
 #include "manifest/keys.hpp"
+#include "bench_support.hpp"
 #include "tree_paths.hpp"
 
 namespace vrift::manifest {
@@ -47,15 +48,7 @@ void must(int rc, const char* what) {
 
 // A record as the manifest stores it for file `i`.
 std::string record_for(uint64_t i) {
-  Entry e;
-  e.kind = EntryKind::file;
-  e.tier = Tier::tier2;
-  e.mode = 0100644;
-  e.size = 100 + i % 9000;
-  e.mtime_ns = 1700000000000000000 + static_cast<int64_t>(i);
-  e.ino = i;
-  e.hash = hash::hash_bytes(&i, sizeof(i));
-  e.ext = "js";
+  Entry e = bench::sample_file_entry(i);
   char buf[k_record_header + 16];
   auto n = encode_record(e, {}, buf, sizeof buf);
   if (!n) {
@@ -223,8 +216,8 @@ void BM_Layout(benchmark::State& state, Layout layout) {
   state.counters["MiB"] = static_cast<double>((s.stat.ms_leaf_pages + s.stat.ms_branch_pages) * s.stat.ms_psize) / (1 << 20);
 }
 
-double min_of(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
-double max_of(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
+using bench::max_of;
+using bench::min_of;
 
 #define VRIFT_LAYOUT(layout, name)                                                              \
   BENCHMARK_CAPTURE(BM_Layout, layout, Layout::layout)                                          \
@@ -240,16 +233,11 @@ VRIFT_LAYOUT(point_digest, "layout/point-digest");
 }  // namespace vrift::manifest
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
-    return 1;
-  }
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+  int status = vrift::bench::run_benchmarks(argc, argv);
   for (auto& [key, s] : vrift::manifest::stores()) {
     ::mdb_env_close(s->env);
     std::error_code ec;
     std::filesystem::remove_all(s->dir, ec);
   }
-  return 0;
+  return status;
 }

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "tree_paths.hpp"
 #include "hash/hasher.hpp"
 #include "manifest/lmdb_manifest.hpp"
@@ -38,18 +39,7 @@
 namespace vrift::manifest {
 namespace {
 
-Entry entry_for(uint64_t i) {
-  Entry e;
-  e.kind = EntryKind::file;
-  e.tier = i % 4 == 0 ? Tier::tier1 : Tier::tier2;
-  e.mode = 0100644;
-  e.size = 100 + i % 9000;
-  e.mtime_ns = 1700000000000000000 + static_cast<int64_t>(i);
-  e.ino = i;
-  e.hash = hash::hash_bytes(&i, sizeof(i));
-  e.ext = "js";
-  return e;
-}
+Entry entry_for(uint64_t i) { return bench::sample_file_entry(i); }
 
 // Paths laid out one after another in the order the benchmark visits them, so that the
 // figures measure the manifest rather than cache misses on the benchmark's own inputs
@@ -300,8 +290,8 @@ void BM_Stat(benchmark::State& state) {
   }
 }
 
-double min_of(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
-double max_of(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
+using bench::max_of;
+using bench::min_of;
 
 // Medians with min and max over repetitions (--benchmark_repetitions=N): the machines
 // are shared and noisy.
@@ -321,17 +311,12 @@ VRIFT_BENCH(BM_Stat, "stat")->Arg(3)->Arg(10);
 }  // namespace vrift::manifest
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
-    return 1;
-  }
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+  int status = vrift::bench::run_benchmarks(argc, argv);
   // Remove the generated manifests and trees.
   for (auto& [n, c] : vrift::manifest::corpora()) {
     c->manifest.reset();
     std::error_code ec;
     std::filesystem::remove_all(c->dir, ec);
   }
-  return 0;
+  return status;
 }

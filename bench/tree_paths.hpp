@@ -1,7 +1,7 @@
 #pragma once
 // Deterministic file paths shaped like a node_modules tree, for the manifest benchmarks:
 // node_modules/[@scopeK/]package-N/<dirs>/fileI.<ext>, 3 to 8 components, at most 40
-// files per directory, popular packages larger than others.
+// files per directory, popular packages larger than others; and entries for them.
 
 #include <cmath>
 #include <cstdint>
@@ -10,7 +10,24 @@
 #include <string>
 #include <vector>
 
+#include "hash/hasher.hpp"
+#include "manifest/entry.hpp"
+
 namespace vrift::bench {
+
+// The entry of file number `i` (a quarter Tier-1; size, times and hash vary with i).
+inline manifest::Entry sample_file_entry(uint64_t i) {
+  manifest::Entry e;
+  e.kind = manifest::EntryKind::file;
+  e.tier = i % 4 == 0 ? manifest::Tier::tier1 : manifest::Tier::tier2;
+  e.mode = 0100644;
+  e.size = 100 + i % 9000;
+  e.mtime_ns = 1700000000000000000 + static_cast<int64_t>(i);
+  e.ino = i;
+  e.hash = hash::hash_bytes(&i, sizeof(i));
+  e.ext = "js";
+  return e;
+}
 
 struct TreePaths {
   std::vector<std::string> files;   // existing files, in generation order
