@@ -57,6 +57,7 @@ int run_ingest(const Globals& g, const IngestArgs& args) {
         {"converted", s.converted},
         {"new_blobs", s.new_blobs}, {"new_blob_bytes", s.new_blob_bytes}, {"dedup_saved_bytes", saved},
         {"dirs", s.dirs}, {"symlinks", s.symlinks}, {"removed", s.removed}, {"skipped", s.skipped}, {"failed", s.failed},
+        {"private_files", s.private_files},
         {"copies", s.copies}, {"tier1", s.tier1}, {"tier2", s.tier2}, {"node_modules_symlinks", s.node_symlinks},
         {"cross_filesystem", s.cross_filesystem}, {"seconds", s.seconds},
         {"files_per_second", s.seconds > 0 ? static_cast<double>(s.hashed) / s.seconds : 0.0}};
@@ -76,6 +77,12 @@ int run_ingest(const Globals& g, const IngestArgs& args) {
     } else if (s.copies > 0) {
       fmt::print("note: {} files are private read-only copies (their blob is locked and cannot gain links)\n",
                  s.copies);
+    }
+    if (s.private_files > 0) {
+      fmt::print("note: left as plain files, not stored: {} not readable by everyone (e.g. {}); every blob is "
+                 "readable by everyone\n",
+                 s.private_files == 1 ? std::string("1 file") : fmt::format("{} files", s.private_files),
+                 s.private_example);
     }
     if (s.node_symlinks > 0) {
       fmt::print("note: {} files under node_modules are now symlinks into The Source; Node follows them there, "

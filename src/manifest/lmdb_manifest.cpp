@@ -472,6 +472,19 @@ Result<bool> LmdbManifest::get(ReadTxn& t, Layer layer, std::string_view path,
   return true;
 }
 
+Result<bool> LmdbManifest::get_meta(ReadTxn& t, std::string_view key, std::string_view& out) const noexcept {
+  VRIFT_CHECK(check_txn(t));
+  MDB_val k = lmdb::to_val(key);
+  MDB_val v;
+  int rc = ::mdb_get(t.m_side[0].txn, m_state->own->meta_dbi, &k, &v);  // [0]: the project's own
+  if (rc == MDB_NOTFOUND) {
+    return false;
+  }
+  VRIFT_CHECK(lmdb::check(rc, "manifest meta lookup"));
+  out = lmdb::to_view(v);
+  return true;
+}
+
 Result<bool> LmdbManifest::get(ReadTxn& t, std::string_view path, Entry& out) const noexcept {
   VRIFT_CHECK(check_txn(t));
   KeyBuf key;
@@ -659,6 +672,7 @@ Status LmdbManifest::run_write(bool shared_base, WriteFn fn) noexcept {
       return fail(Errc::invalid, "write manifest (opened read-only)");
     }
     h = s.own;
+    w.m_meta_dbi = h->meta_dbi;
     w.m_dbi[idx(Layer::delta)] = h->delta_dbi;
     w.m_writable[idx(Layer::delta)] = w.m_readable[idx(Layer::delta)] = true;
     if (s.base_env == nullptr) {
@@ -743,6 +757,15 @@ Status WriteTxn::put(Layer layer, std::string_view path, const Entry& entry) noe
     return fail(written.error());
   }
   return {};
+}
+
+Status WriteTxn::put_meta(std::string_view key, std::string_view value) noexcept {
+  if (m_txn == nullptr || m_meta_dbi == 0 || key == k_meta_format_key) {
+    return fail(Errc::invalid, "manifest meta write (not allowed in this transaction)");
+  }
+  MDB_val k = lmdb::to_val(key);
+  MDB_val v = lmdb::to_val(value);
+  return note(::mdb_put(m_txn, m_meta_dbi, &k, &v, 0), "manifest meta write");
 }
 
 Result<bool> WriteTxn::remove(Layer layer, std::string_view path) noexcept {

@@ -61,6 +61,10 @@ struct ManifestState;
 // record layout 1 (entry.hpp).
 inline constexpr uint32_t k_format_version = 1;
 inline constexpr std::string_view k_meta_format_key = "format";
+// The project's projected directories (the config's, as of the last ingest), one per
+// line, each led by its tier's digit: a session records such a directory again when a
+// program makes it anew (`cargo clean`, `rm -rf node_modules`, then a build or install).
+inline constexpr std::string_view k_meta_projected_key = "projected";
 
 inline constexpr uint64_t k_default_map_size = uint64_t{64} << 20;  // 64 MiB, then doubling
 inline constexpr uint64_t k_max_map_size = uint64_t{1} << 40;       // 1 TiB of address space
@@ -174,6 +178,10 @@ class WriteTxn {
   // Deletes every record of `layer`. Errors: as put().
   Status clear(Layer layer) noexcept;
 
+  // Sets a `meta` record of the project's environment (never a shared base's). Errors:
+  // Errc::invalid (the format record, or in write_shared_base()), Errc::lmdb.
+  Status put_meta(std::string_view key, std::string_view value) noexcept;
+
  private:
   friend class LmdbManifest;
   WriteTxn() noexcept = default;
@@ -188,6 +196,7 @@ class WriteTxn {
   bool m_readable[2] = {};                  // layer present in m_txn's environment
   detail::EnvHandle* m_base_env = nullptr;  // a shared base, read-only here
   MDB_txn* m_base_txn = nullptr;            // its snapshot, begun on first need
+  MDB_dbi m_meta_dbi = 0;                   // 0: no meta writes (write_shared_base)
   bool m_map_full = false;
 };
 
@@ -266,6 +275,10 @@ class LmdbManifest {
 
   // Lookup in one layer only; whiteouts are returned as entries of kind whiteout.
   Result<bool> get(ReadTxn& txn, Layer layer, std::string_view path, Entry& out) const noexcept;
+
+  // A `meta` record of the project's environment: false when absent. `out` points into
+  // LMDB memory (see ReadTxn). Never allocates. Errors: Errc::invalid, Errc::lmdb.
+  Result<bool> get_meta(ReadTxn& txn, std::string_view key, std::string_view& out) const noexcept;
 
   // Visits the children of directory `dir` in the layered view, sorted by name
   // (bytewise): delta entries override base ones, whiteouts hide them and are not

@@ -489,6 +489,20 @@ void Doctor::check_item(uint32_t index, std::vector<Finding>& out) {
       "keep it and record it (`vrift doctor --repair` ingests it again)");
 }
 
+namespace {
+
+// A regular file not readable by everyone, which ingest never stores.
+bool is_private_file(int dir_fd, const dirent* ent) {
+  if (ent->d_type != DT_REG && ent->d_type != DT_UNKNOWN) {
+    return false;
+  }
+  struct stat st;
+  return ::fstatat(dir_fd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+         (st.st_mode & S_IROTH) == 0;
+}
+
+}  // namespace
+
 void Doctor::scan_dir(const Item& dir, std::vector<Finding>& out) {
   UniqueFd fd(::openat(m_root_fd.get(), dir.path.empty() ? "." : dir.path.c_str(),
                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -521,6 +535,9 @@ void Doctor::scan_dir(const Item& dir, std::vector<Finding>& out) {
     }
     if (name == ".vrift" || m_paths.count(rel) != 0 || under_any(rel, m_restored)) {
       continue;
+    }
+    if (is_private_file(::dirfd(d), ent)) {
+      continue;  // ingest leaves it as it is (blobs are readable by everyone)
     }
     const char* what = ent->d_type == DT_DIR ? "a directory" : ent->d_type == DT_LNK ? "a symlink" : "a file";
     out.push_back(Finding{Kind::unrecorded, Where::project, rel,

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <climits>
 #include <condition_variable>
 #include <mutex>
@@ -197,6 +198,7 @@ class Ingester {
     std::lock_guard lock(m_mutex);
     ++(m_summary.*counter);
   }
+  mode_t mode_as_found(const struct stat& st);
   std::unique_ptr<Chunk> take_chunk();
   void store_first_chunk_early();
 
@@ -213,6 +215,8 @@ class Ingester {
   size_t m_chunk_files = k_chunk_files;
   bool m_changed_dirs = false;  // this run added, renamed or removed directory entries
   bool m_delta_empty = false;   // the manifest had no session changes when the run began
+  std::string m_projected_meta;  // manifest::k_meta_projected_key's value for this config
+  bool m_projected_meta_current = false;  // already recorded
   std::vector<std::string> m_starts;
   std::unordered_map<std::string, Previous> m_previous;
   std::vector<FileTask> m_todo;
@@ -220,8 +224,9 @@ class Ingester {
   IngestSummary m_summary;
   std::atomic<uint64_t> m_done_files{0};
   std::atomic<uint64_t> m_done_bytes{0};
-  std::mutex m_mutex;  // guards m_new_keys and summary counters written by workers
+  std::mutex m_mutex;  // guards m_new_keys, m_linked_modes and summary counters written by workers
   std::set<std::string> m_new_keys;
+  std::map<std::pair<dev_t, ino_t>, mode_t> m_linked_modes;  // see mode_as_found()
   std::once_flag m_lock_warning;
   // A failure that stops the whole run (The Source is full): set once by any worker.
   std::atomic<bool> m_stop{false};
@@ -250,6 +255,14 @@ Outcome<void> Ingester::load_previous() {
   }
   auto delta = m_manifest.stats(*txn, Layer::delta);
   m_delta_empty = delta && delta->entries == 0;
+  for (const auto& dir : m_config.projected) {
+    m_projected_meta += static_cast<char>('0' + static_cast<int>(m_config.tier_of(dir)));
+    m_projected_meta += dir;
+    m_projected_meta += '\n';
+  }
+  std::string_view recorded;
+  auto found = m_manifest.get_meta(*txn, manifest::k_meta_projected_key, recorded);
+  m_projected_meta_current = found && *found && recorded == m_projected_meta;
   return {};
 }
 
@@ -525,11 +538,14 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
       task.fd.reset();
       return;
     }
-    if ((task.st.st_mode & S_IROTH) == 0) {
+    mode_t found_mode = mode_as_found(task.st);
+    if ((found_mode & S_IROTH) == 0) {
       // Blobs are readable by everyone (0444): storing a private file would expose it.
-      warn("kept private file as it is", task.rel, "it is not readable by everyone, and blobs are");
       task.fd.reset();
-      tally(&IngestSummary::skipped);
+      std::lock_guard lock(m_mutex);
+      if (m_summary.private_files++ == 0) {
+        m_summary.private_example = task.rel;
+      }
       return;
     }
     cas::StoreRequest request;
@@ -538,9 +554,13 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     request.path = task.rel.c_str();
     request.executable = (task.st.st_mode & 0111) != 0;
     // The lease, when granted, lasts until the task's descriptor closes after projection.
-    request.allow_link = !m_options.link_only_unopened || ::fcntl(task.fd.get(), F_SETLEASE, F_WRLCK) == 0;
+    // It would also stop this run opening the inode's other links (EWOULDBLOCK), so a
+    // file with more than one link is stored as a copy.
+    request.allow_link = !m_options.link_only_unopened ||
+                         (task.st.st_nlink < 2 && ::fcntl(task.fd.get(), F_SETLEASE, F_WRLCK) == 0);
     auto stored = batch.add_file(request);
     if (stored) {
+      task.st.st_mode = found_mode;  // what the manifest records
       task.stored = *stored;
       task.stored_ok = true;
       name_for_symlink(task);
@@ -566,6 +586,18 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     tally(&IngestSummary::failed);
     return;
   }
+}
+
+// Paths hardlinked to each other in the tree (cargo and rustc link their outputs) share
+// one inode, which the first of them stored turns into its blob, mode 0444: the others
+// must still record the mode the files had, or a tool that checks it (rustc refuses to
+// write over a read-only output) fails inside a session. Called before the store.
+mode_t Ingester::mode_as_found(const struct stat& st) {
+  if (st.st_nlink < 2) {
+    return st.st_mode;
+  }
+  std::lock_guard lock(m_mutex);
+  return m_linked_modes.try_emplace({st.st_dev, st.st_ino}, st.st_mode).first->second;
 }
 
 bool Ingester::projects_as_symlink(const FileTask& task) const {
@@ -880,7 +912,7 @@ Outcome<void> Ingester::record_dirs_and_links() {
   // A re-ingest that finds every directory and symlink as recorded, with no session
   // changes pending (the entries are then in base), writes nothing.
   bool all_recorded =
-      m_delta_empty && std::all_of(m_dirs_and_links.begin(), m_dirs_and_links.end(), [&](const DirOrLink& item) {
+      m_delta_empty && m_projected_meta_current && std::all_of(m_dirs_and_links.begin(), m_dirs_and_links.end(), [&](const DirOrLink& item) {
         return recorded_as_is(item.rel, entry_for(item));
       });
   Status written = all_recorded ? Status{} : m_manifest.write([&](manifest::WriteTxn& txn) -> Status {
@@ -888,7 +920,7 @@ Outcome<void> Ingester::record_dirs_and_links() {
       VRIFT_CHECK(txn.put(Layer::base, item.rel, entry_for(item)));
       VRIFT_CHECK(txn.remove(Layer::delta, item.rel));
     }
-    return {};
+    return txn.put_meta(manifest::k_meta_projected_key, m_projected_meta);
   });
   if (!written) {
     return failure("cannot write manifest", m_project.manifest_dir(), written.error());

@@ -51,6 +51,10 @@ struct IngestSummary {
   uint64_t symlinks = 0;
   uint64_t removed = 0;        // entries dropped because their file is gone
   uint64_t skipped = 0;        // special files (FIFOs, sockets, devices), left as they are
+  // Files not readable by everyone (lock files, keys), left as plain files: every blob
+  // is world-readable. Counted rather than warned about one by one.
+  uint64_t private_files = 0;
+  std::string private_example;  // one of them (the first found)
   uint64_t failed = 0;         // files or directories that could not be read or ingested
   uint64_t copies = 0;         // files kept as private read-only copies (no link possible)
   uint64_t tier1 = 0;

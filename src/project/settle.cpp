@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,11 +17,16 @@ namespace {
 
 // The shim lists every file a command wrote in the project without asking the manifest
 // (opening it costs each program ~0.1 ms); what belongs to the projection is decided
-// here: a path the manifest records, or a new file in a directory it records.
-Result<bool> is_managed_write(const manifest::LmdbManifest& manifest, manifest::ReadTxn& txn, std::string_view path) {
+// here: a path the manifest records (a file, or a directory renamed or moved in), or a
+// new one in a directory it records.
+Result<bool> is_managed_write(const manifest::LmdbManifest& manifest, manifest::ReadTxn& txn, const Config& config,
+                              std::string_view path) {
   manifest::Entry e;
   if (VRIFT_TRY(manifest.get(txn, path, e))) {
-    return e.kind == manifest::EntryKind::file;
+    return e.kind == manifest::EntryKind::file || e.kind == manifest::EntryKind::dir;
+  }
+  if (std::find(config.projected.begin(), config.projected.end(), path) != config.projected.end()) {
+    return true;  // a projected directory made anew (moved into place)
   }
   size_t slash = path.rfind('/');
   if (slash == std::string_view::npos || slash == 0) {
@@ -72,7 +78,7 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
     for (const std::string& list : lists) {
       std::ifstream in(list);
       for (std::string line; std::getline(in, line);) {
-        auto managed = !line.empty() ? is_managed_write(manifest, *txn, line) : false;
+        auto managed = !line.empty() ? is_managed_write(manifest, *txn, config, line) : false;
         if (!managed) {
           return failure("cannot read manifest", project.manifest_dir(), managed.error());
         }
@@ -90,13 +96,30 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
   // A program the command started may still be writing one of these files (a daemon
   // that outlived it): such an inode must not become a blob, so it is copied.
   options.link_only_unopened = true;
+  // A directory is listed when it was renamed or moved in: everything below it is
+  // ingested with it, once.
+  std::set<std::string> dirs;
   for (const std::string& path : dirty) {
     struct stat st;
     std::string abs = project.root + "/" + path;
-    if (::fstatat(AT_FDCWD, abs.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+    if (::fstatat(AT_FDCWD, abs.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      dirs.insert(path);
+    }
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
       options.paths.push_back(path);
     }
   }
+  std::erase_if(options.paths, [&](const std::string& path) {
+    for (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0; slash = path.rfind('/', slash - 1)) {
+      if (dirs.count(path.substr(0, slash)) != 0) {
+        return true;
+      }
+    }
+    return false;
+  });
   auto forget_lists = [&] {
     for (const std::string& list : lists) {
       ::unlink(list.c_str());

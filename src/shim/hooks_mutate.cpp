@@ -50,7 +50,9 @@ struct Target {
   FileFacts facts;         // the entry
   bool on_disk = false;    // lstat finds the path
   struct stat disk{};
-  bool parent_managed = false;  // the parent directory is recorded
+  // The parent directory is recorded, or the path is a projected directory of the
+  // project (made anew after `rm -rf`: recorded again, as though its parent were).
+  bool parent_managed = false;
   manifest::Tier parent_tier = manifest::Tier::tier2;
 
   bool managed_file() const noexcept { return found && facts.entry.kind == EntryKind::file; }
@@ -82,6 +84,8 @@ bool look(int dirfd, const char* path, Target& t) noexcept {
   if (plen > 0 && lookup.find(t.mp.rel, plen, e) && e.kind == EntryKind::dir) {
     t.parent_managed = true;
     t.parent_tier = e.tier;
+  } else if (!t.found && lookup.projected_dir(t.mp.rel, t.mp.rel_len, t.parent_tier)) {
+    t.parent_managed = true;
   }
   lookup.release();
   int saved = errno;
@@ -223,6 +227,9 @@ int rename_at(int olddirfd, const char* oldpath, int newdirfd, const char* newpa
   if (from_ours) {
     tracked_rename(from.mp.rel, from.mp.rel_len, to.mp.rel, to.mp.rel_len);
   }
+  struct stat now;
+  bool dir_arrived = (flags & RENAME_EXCHANGE) == 0 && to.managed() &&
+                     real().fstatat(AT_FDCWD, to.mp.abs, &now, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(now.st_mode);
   if ((flags & RENAME_EXCHANGE) != 0) {
     // Both stay on disk; each path now holds what the other had: re-ingest both.
     if (to.managed()) {
@@ -233,11 +240,16 @@ int rename_at(int olddirfd, const char* oldpath, int newdirfd, const char* newpa
     }
   } else if (from_ours && from.found) {
     commit_move(from.mp.rel, from.mp.rel_len, to.mp.rel, to.mp.rel_len);
-  } else if (to.managed() && (!from_ours || !from.found)) {
-    // An unrecorded file arrived (a temp renamed over, or moved in from outside).
-    if (!S_ISDIR(to.disk.st_mode) || !to.on_disk) {
-      ingest_arrival(to);
-    }
+  } else if (dir_arrived) {
+    // A directory made under a temporary name (cargo makes target/ so), or moved in:
+    // recorded now, so what is written below it from now on is too.
+    commit_dir(to.mp.rel, to.mp.rel_len, now.st_mode,
+               static_cast<int64_t>(now.st_mtim.tv_sec) * 1000000000 + now.st_mtim.tv_nsec, to.parent_tier);
+  } else if (to.managed()) {
+    ingest_arrival(to);  // an unrecorded file arrived (a temp renamed over, or moved in)
+  }
+  if (dir_arrived) {
+    directory_arrived(to.mp.rel, to.mp.rel_len);  // what it holds (rustc renames its incremental sessions)
   }
   errno = saved;
   return 0;

@@ -93,6 +93,30 @@ bool Lookup::find(const char* rel, size_t len, manifest::Entry& out) noexcept {
   return hit && *hit;
 }
 
+bool Lookup::projected_dir(const char* rel, size_t len, manifest::Tier& tier) noexcept {
+  if (!begin()) {
+    return false;
+  }
+  int saved = errno;
+  std::string_view list;
+  auto found = m_manifest->get_meta(*m_txn, manifest::k_meta_projected_key, list);
+  errno = saved;
+  if (!found || !*found) {
+    return false;
+  }
+  std::string_view want(rel, len);
+  while (!list.empty()) {  // lines of <tier digit><path>
+    size_t end = list.find('\n');
+    std::string_view line = list.substr(0, end);
+    if (line.size() > 1 && line.substr(1) == want) {
+      tier = line[0] == '1' ? manifest::Tier::tier1 : manifest::Tier::tier2;
+      return true;
+    }
+    list = end == std::string_view::npos ? std::string_view() : list.substr(end + 1);
+  }
+  return false;
+}
+
 uint64_t virtual_ino(const char* rel, size_t len) noexcept {
   uint64_t h = 1469598103934665603ull;  // FNV-1a
   for (size_t i = 0; i < len; ++i) {

@@ -446,6 +446,8 @@ void adopt_writing_env() noexcept {
   ::unsetenv("VRIFT_WRITING");
 }
 
+void directory_arrived(const char* rel, size_t rel_len) noexcept { record_pending(rel, rel_len); }
+
 void reingest(const char* rel, size_t rel_len, dev_t dev, ino_t ino, manifest::Tier tier) noexcept {
   Guard guard;
   int saved = errno;

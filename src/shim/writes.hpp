@@ -70,6 +70,12 @@ void fd_closed(int fd) noexcept;
 
 // Releases every tracked fd in [first, last], before they are closed; re-ingests the
 // files whose last reference went after `close_all` ran.
+// A directory arrived at project path `rel` (renamed within the project, or moved in).
+// It is listed in .vrift/pending, and the end of `vrift run` (in a shell session: the
+// next one, or the startup recovery) ingests everything below it: files written there
+// under `vrift run` were listed at their old paths, and what was moved in not at all.
+void directory_arrived(const char* rel, size_t rel_len) noexcept;
+
 template <class CloseAll>
 int release_range(unsigned first, unsigned last, CloseAll&& close_all) noexcept;
 

@@ -444,6 +444,35 @@ TEST(LmdbManifest, ReadOnlyRefusesWrites) {
   EXPECT_FALSE(LmdbManifest::open((dir / "x").c_str(), bad));
 }
 
+TEST(LmdbManifest, MetaRecordsAreTheProjectsOwn) {
+  vrift::test::TempDir dir;
+  std::string shared = dir / "shared.lmdb";
+  {
+    LmdbManifest base = open_new(shared);
+    ASSERT_OK(base.write([](WriteTxn& w) { return w.put_meta(k_meta_projected_key, "2shared\n"); }));
+  }
+  OpenOptions o = create_options();
+  o.base_env_dir = shared.c_str();
+  LmdbManifest m = open_new(dir / "p.lmdb", o);
+  auto meta = [&]() -> std::optional<std::string> {
+    auto txn = m.read();
+    EXPECT_TRUE(txn);
+    std::string_view v;
+    auto found = m.get_meta(*txn, k_meta_projected_key, v);
+    EXPECT_TRUE(found);
+    return found && *found ? std::optional<std::string>(v) : std::nullopt;
+  };
+  EXPECT_EQ(meta(), std::nullopt);  // never the shared base's
+  ASSERT_OK(m.write([](WriteTxn& w) { return w.put_meta(k_meta_projected_key, "1node_modules\n2target\n"); }));
+  EXPECT_EQ(meta(), "1node_modules\n2target\n");
+  ASSERT_OK(m.write([](WriteTxn& w) { return w.put_meta(k_meta_projected_key, "2build\n"); }));
+  EXPECT_EQ(meta(), "2build\n");
+  // The format record is not the caller's to change; the shared base has no meta to write.
+  Status st = m.write([](WriteTxn& w) { return w.put_meta(k_meta_format_key, "x"); });
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Errc::invalid);
+}
+
 TEST(LmdbManifest, SharedBaseInAnotherEnvironment) {
   vrift::test::TempDir dir;
   std::string shared = dir / "shared.lmdb";
