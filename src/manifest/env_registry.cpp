@@ -13,6 +13,7 @@
 #include <cstring>
 #include <new>
 
+#include "base/fd.hpp"
 #include "manifest/lmdb_manifest.hpp"
 
 namespace vrift::manifest::detail {
@@ -135,11 +136,16 @@ Status open_layout(EnvHandle& h, bool create) noexcept {
   return create_layout(h);
 }
 
-// LMDB trusts the page count in its meta page and maps the file without checking its
-// length; touching a page past the end of a truncated file raises SIGBUS. Refuse such a
-// file up front. (The file only grows while in use, so the check cannot misfire on a
-// concurrent writer: the page count is read first.)
-Status check_not_truncated(MDB_env* env) noexcept {
+// The data file's size, and the size the page count in its newest meta page says.
+struct DataSize {
+  uint64_t bytes = 0;
+  uint64_t needed = 0;
+  uint64_t page = 0;
+  uint64_t last_pgno = 0;
+  uint64_t txnid = 0;
+};
+
+Result<DataSize> data_size(MDB_env* env) noexcept {
   MDB_envinfo info;
   MDB_stat st;
   VRIFT_CHECK(lmdb::check(::mdb_env_info(env, &info), "mdb_env_info"));
@@ -150,11 +156,76 @@ Status check_not_truncated(MDB_env* env) noexcept {
   if (::fstat(fd, &sb) != 0) {
     return fail_sys("stat manifest data file");
   }
-  uint64_t needed = (static_cast<uint64_t>(info.me_last_pgno) + 1) * st.ms_psize;
-  if (static_cast<uint64_t>(sb.st_size) < needed) {
-    return fail(Errc::corrupt, "open manifest (data file truncated)");
+  DataSize d;
+  d.bytes = static_cast<uint64_t>(sb.st_size);
+  d.page = st.ms_psize;
+  d.last_pgno = info.me_last_pgno;
+  d.needed = (d.last_pgno + 1) * d.page;
+  d.txnid = info.me_last_txnid;
+  return d;
+}
+
+// Grows the data file to `needed` bytes with zeros (never shrinks it).
+bool extend_data_file(int fd, uint64_t bytes, uint64_t needed) noexcept {
+  return ::posix_fallocate(fd, static_cast<off_t>(bytes), static_cast<off_t>(needed - bytes)) == 0;
+}
+
+// How many of the pages [first, last] LMDB's freelist (as of one snapshot) holds.
+Result<uint64_t> free_pages_in(MDB_env* env, uint64_t first, uint64_t last) noexcept {
+  lmdb::Txn txn = VRIFT_TRY(lmdb::Txn::begin(env, MDB_RDONLY));
+  MDB_cursor* cursor = nullptr;
+  VRIFT_CHECK(lmdb::check(::mdb_cursor_open(txn.get(), 0 /* FREE_DBI */, &cursor), "mdb_cursor_open"));
+  uint64_t count = 0;
+  MDB_val key;
+  MDB_val val;
+  int rc = ::mdb_cursor_get(cursor, &key, &val, MDB_FIRST);
+  for (; rc == MDB_SUCCESS; rc = ::mdb_cursor_get(cursor, &key, &val, MDB_NEXT)) {
+    // Each record is an ID list (LMDB's MDB_ID is a size_t): its length, then the pages.
+    const auto* ids = static_cast<const size_t*>(val.mv_data);
+    size_t n = val.mv_size / sizeof(size_t);
+    for (size_t i = 1; n > 0 && i <= ids[0] && i < n; ++i) {
+      count += ids[i] >= first && ids[i] <= last ? 1 : 0;
+    }
   }
-  return {};
+  ::mdb_cursor_close(cursor);
+  if (rc != MDB_NOTFOUND) {
+    return fail(lmdb::to_error(rc, "read manifest freelist"));
+  }
+  return count;
+}
+
+// LMDB trusts the page count in its meta page and maps the file without checking its
+// length; touching a page past the end of a truncated file raises SIGBUS. But a file may
+// also end early by design: pages a transaction took from the end and freed again
+// before committing are counted, never written. So a short file is first grown with
+// zeros (what LMDB's next write there does; any page read past the old end is then an
+// LMDB error, not a signal), then the pages it lacked must all be free ones; if not, it
+// was truncated: it is cut back to its size and refused. (The file only grows while in
+// use; the check is made again if a writer committed meanwhile.)
+Status check_not_truncated(MDB_env* env, const char* dir) noexcept {
+  for (int attempt = 0;; ++attempt) {
+    DataSize d = VRIFT_TRY(data_size(env));
+    if (d.bytes >= d.needed) {
+      return {};
+    }
+    char path[PATH_MAX];
+    int n = std::snprintf(path, sizeof path, "%s/data.mdb", dir);
+    UniqueFd fd(n > 0 && static_cast<size_t>(n) < sizeof path ? ::open(path, O_WRONLY | O_CLOEXEC) : -1);
+    if (!fd || !extend_data_file(fd.get(), d.bytes, d.needed)) {
+      return fail(Errc::corrupt, "open manifest (data file truncated, and cannot be checked)");
+    }
+    auto free = free_pages_in(env, d.bytes / d.page, d.last_pgno);
+    DataSize now = VRIFT_TRY(data_size(env));
+    if (now.txnid != d.txnid && attempt < 3) {
+      continue;
+    }
+    if (!free || *free < d.last_pgno - d.bytes / d.page + 1) {
+      int ignored = ::ftruncate(fd.get(), static_cast<off_t>(d.bytes));
+      (void)ignored;
+      return fail(Errc::corrupt, "open manifest (data file truncated)");
+    }
+    return {};
+  }
 }
 
 // LMDB 0.9.24 opens its main data descriptor without O_CLOEXEC, so every program a
@@ -278,7 +349,7 @@ Result<EnvHandle*> open_handle(const EnvConfig& config, const struct stat& dir_s
     VRIFT_CHECK(env_open);
     MDB_env* env = h->env.get();
     claim_fds(*h, config.dir, config.read_only, no_lock);
-    VRIFT_CHECK(check_not_truncated(env));
+    VRIFT_CHECK(check_not_truncated(env, config.dir));
     // An existing environment keeps the map size recorded in it (LMDB reads it when no
     // size was set before mdb_env_open); raise it to the configured minimum.
     MDB_envinfo info;
@@ -403,6 +474,14 @@ void release_env(EnvHandle* handle) noexcept {
     }
   }
   destroy_handle(handle);
+}
+
+void pad_data_file(EnvHandle& handle) noexcept {
+  auto d = data_size(handle.env.get());
+  int fd = -1;
+  if (d && d->bytes < d->needed && ::mdb_env_get_fd(handle.env.get(), &fd) == MDB_SUCCESS) {
+    extend_data_file(fd, d->bytes, d->needed);
+  }
 }
 
 Status begin_locked(EnvHandle& handle, MDB_txn*& txn, unsigned flags) noexcept {

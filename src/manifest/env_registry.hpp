@@ -80,6 +80,12 @@ void release_env(EnvHandle* handle) noexcept;
 // reset (renew) and no lock is held. Errors: lmdb::to_error() of the code; ETIMEDOUT.
 Status begin_locked(EnvHandle& handle, MDB_txn*& txn, unsigned flags) noexcept;
 
+// After a commit: grows the data file to the page count of the newest meta page. LMDB
+// leaves it short when the last pages a transaction took were freed again before it
+// committed, and a short file is indistinguishable from a truncated one until its
+// freelist is read (acquire_env() does, when it meets one).
+void pad_data_file(EnvHandle& handle) noexcept;
+
 // Releases the shared remap lock taken by begin_locked().
 void unlock_shared(EnvHandle& handle) noexcept;
 

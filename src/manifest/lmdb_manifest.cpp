@@ -699,6 +699,8 @@ Status LmdbManifest::run_write(bool shared_base, WriteFn fn) noexcept {
         full = true;
       } else if (rc != MDB_SUCCESS) {
         st = fail(lmdb::to_error(rc, "commit manifest"));
+      } else {
+        detail::pad_data_file(*h);
       }
     } else {
       ::mdb_txn_abort(txn);

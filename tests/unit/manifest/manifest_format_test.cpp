@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <random>
+#include <set>
 #include <string>
 
 #include "manifest/keys.hpp"
@@ -211,12 +212,86 @@ TEST(ManifestFormat, TruncatedDataFileIsCorruptNotSigbus) {
   ASSERT_EQ(::truncate((path + "/data.mdb").c_str(), st.st_size / 2), 0);
   EXPECT_EQ(open_code(path), k_corrupt);
   EXPECT_EQ(open_code(path, true), k_corrupt);
+  struct stat after;
+  ASSERT_EQ(::stat((path + "/data.mdb").c_str(), &after), 0);
+  EXPECT_EQ(after.st_size, st.st_size / 2);  // left as it was found
   ASSERT_EQ(::truncate((path + "/data.mdb").c_str(), 0), 0);
   EXPECT_EQ(open_code(path), k_corrupt);  // empty: not a manifest, and left untouched
   ASSERT_EQ(::stat((path + "/data.mdb").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 0);
   ASSERT_EQ(::truncate((path + "/data.mdb").c_str(), 100), 0);
   EXPECT_EQ(open_code(path), k_corrupt);
+}
+
+// Pages a transaction takes from the end of the file and frees again before it commits
+// are counted in the meta page but never written: LMDB can leave the file shorter than
+// its page count says. Such a file is made here by cutting off free pages at the end
+// (a large value stored, then deleted). That is not damage: the manifest opens, its
+// entries read, and the file is grown back to its page count.
+TEST(ManifestFormat, FileEndingInFreePagesIsNotTruncated) {
+  vrift::test::TempDir dir;
+  std::string path = dir / "m";
+  make_manifest(path);
+  std::string big(64 * 1024, 'v');
+  tamper(path, "base", [&](MDB_txn* txn, MDB_dbi dbi) { put_raw(txn, dbi, "\x05big", big); });
+  tamper(path, "base", [&](MDB_txn* txn, MDB_dbi dbi) {
+    MDB_val k = lmdb::to_val("\x05big");
+    ASSERT_EQ(::mdb_del(txn, dbi, &k, nullptr), MDB_SUCCESS);
+  });
+  // How many pages at the end are free (`last`: the last page the meta page counts).
+  auto free_at_end = [&](size_t& last) {
+    MDB_env* env = nullptr;
+    EXPECT_EQ(::mdb_env_create(&env), MDB_SUCCESS);
+    ::mdb_env_set_maxdbs(env, 4);
+    EXPECT_EQ(::mdb_env_open(env, path.c_str(), MDB_RDONLY, 0644), MDB_SUCCESS);
+    MDB_envinfo info;
+    EXPECT_EQ(::mdb_env_info(env, &info), MDB_SUCCESS);
+    last = info.me_last_pgno;
+    std::set<size_t> free_pages;
+    MDB_txn* txn = nullptr;
+    EXPECT_EQ(::mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), MDB_SUCCESS);
+    MDB_cursor* cursor = nullptr;
+    EXPECT_EQ(::mdb_cursor_open(txn, 0, &cursor), MDB_SUCCESS);
+    MDB_val key;
+    MDB_val val;
+    for (int rc = ::mdb_cursor_get(cursor, &key, &val, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = ::mdb_cursor_get(cursor, &key, &val, MDB_NEXT)) {
+      const auto* ids = static_cast<const size_t*>(val.mv_data);
+      free_pages.insert(ids + 1, ids + 1 + ids[0]);
+    }
+    ::mdb_cursor_close(cursor);
+    ::mdb_txn_abort(txn);
+    ::mdb_env_close(env);
+    size_t n = 0;
+    while (free_pages.count(last - n) != 0) {
+      ++n;
+    }
+    return n;
+  };
+  // Small transactions reuse the pages freed before, until the end of the file is free.
+  size_t last = 0;
+  size_t free_tail = 0;
+  for (int i = 0; i < 20 && (free_tail = free_at_end(last)) == 0; ++i) {
+    tamper(path, "base", [&](MDB_txn* txn, MDB_dbi dbi) { put_raw(txn, dbi, "\x05churn", "x"); });
+    tamper(path, "base", [&](MDB_txn* txn, MDB_dbi dbi) {
+      MDB_val k = lmdb::to_val("\x05churn");
+      ASSERT_EQ(::mdb_del(txn, dbi, &k, nullptr), MDB_SUCCESS);
+    });
+  }
+  ASSERT_GT(free_tail, 0u) << "no free page at the end of the file";
+  off_t full = static_cast<off_t>((last + 1) * 4096);
+  ASSERT_EQ(::truncate((path + "/data.mdb").c_str(), full - static_cast<off_t>(free_tail * 4096)), 0);
+
+  EXPECT_EQ(open_code(path), 100);
+  auto m = LmdbManifest::open(path.c_str(), OpenOptions{});
+  ASSERT_TRUE(m) << describe(m.error());
+  auto t = m->read();
+  ASSERT_TRUE(t);
+  Entry e;
+  EXPECT_EQ(m->get(*t, "f1", e), true);
+  struct stat st;
+  ASSERT_EQ(::stat((path + "/data.mdb").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, full);
 }
 
 TEST(ManifestFormat, DamagedRecordsAreReportedNotTrusted) {
