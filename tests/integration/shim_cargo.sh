@@ -63,7 +63,7 @@ for mode in solid phantom; do
     fail "$mode: ingest does not name the private lock files: $(cat "$SCRATCH/ingest.out")"
   for step in "${STEPS[@]}"; do
     want=$(cd plain && bash "$SCRATCH/run_step.sh" "$step")
-    got=$(cd project && "$VRIFT" run -- bash "$SCRATCH/run_step.sh" "$step" 2>&1)
+    got=$(cd project && "$VRIFT" run -- bash "$SCRATCH/run_step.sh" "$step" 2>&1) || fail "$mode: vrift run: '$step': $got"
     expect_eq "$got" "$want" "$mode: what '$step' did"
   done
   cd project
