@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm rewriting an ingested node_modules inside a session (Phantom and Solid): install
-# another version of a package and a new one, then remove one, as on a plain copy. npm
+# another version of a package and a new one, remove one, then `npm ci` (node_modules
+# removed and made again), as on a plain copy. npm
 # replaces package directories by rename and rm -rf, writes through libuv, and rewrites
 # node_modules/.package-lock.json. Afterwards node loads the new versions, the tree reads
 # as the plain copy's, and both invariants hold.
@@ -13,6 +14,8 @@ STEPS=(
   "$NPM install semver@7.6.3 >/dev/null && node -p 'require(\"semver/package.json\").version'"
   "$NPM install ms@2.1.3 >/dev/null && node -p 'require(\"ms\")(60000)'"
   "$NPM uninstall minimist >/dev/null && node -e 'try { require(\"minimist\"); } catch (e) { console.log(e.code) }'"
+  # npm ci removes node_modules and makes it again: it stays projected, all recorded.
+  "$NPM ci >/dev/null && node -p 'require(\"ms\")(60000)'"
 )
 # (A directory's size depends on the temps once created in it: not compared.)
 listing() { (cd "$1" && find node_modules package.json package-lock.json -printf '%p %y %m\n' | sort && tree_hashes . node_modules); }
@@ -34,6 +37,9 @@ for mode in phantom solid; do
   plain_view=$(listing ../plain)
   [ "$session_view" == "$plain_view" ] ||
     fail "$mode: node_modules differs from the plain copy: $(diff <(echo "$plain_view") <(echo "$session_view") | head -20)"
+  "$VRIFT" ls node_modules/ms/package.json > /dev/null || fail "$mode: node_modules is not recorded after npm ci"
+  plain_files=$(find node_modules -type f | head -3)
+  [ -z "$plain_files" ] || fail "$mode: files npm ci wrote are left unrecorded on disk: $plain_files"
   cd ..
-  pass "$mode: npm install/uninstall inside the session match the plain copy"
+  pass "$mode: npm install/uninstall/ci inside the session match the plain copy"
 done

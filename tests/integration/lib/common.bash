@@ -118,3 +118,20 @@ if wrong:
     sys.exit(f"FAIL: {phase}: {len(wrong)} entries do not read their recorded content, e.g.\n  " + "\n  ".join(wrong[:5]))
 PY
 }
+
+# compare_steps MODE STEP...: runs each STEP (a bash command line) in ./plain, then inside
+# `vrift run` in ./project; both must print the same (stdout and stderr, the directory's
+# own path shown as ".", then piped through $STEP_FILTER, `cat` unless set). Then, in the
+# project, the doctor must find nothing and every entry read its recorded bytes.
+compare_steps() {
+  local mode=$1; shift
+  printf 'bash -c "$1" 2>&1 | sed "s|$PWD|.|g" | %s\n' "${STEP_FILTER:-cat}" > "$SCRATCH/run_step.sh"
+  local step want got
+  for step in "$@"; do
+    want=$(cd plain && bash "$SCRATCH/run_step.sh" "$step")
+    got=$(cd project && "$VRIFT" run -- bash "$SCRATCH/run_step.sh" "$step" 2>&1) || fail "$mode: vrift run: '$step': $got"
+    expect_eq "$got" "$want" "$mode: what '$step' did"
+  done
+  (cd project && "$VRIFT" doctor > "$SCRATCH/doctor.out") || fail "$mode: the doctor finds problems: $(cat "$SCRATCH/doctor.out")"
+  (cd project && check_iron_law "$mode")
+}
