@@ -169,6 +169,7 @@ int run_inception(Globals g, const InceptionArgs& args) {
   }
 
   project::SessionSpec spec{ctx->paths, project::absolute_path(ctx->source->root()), *shim, mode};
+  spec.project_alias = project::logical_project_root(ctx->paths.root);
   project::SessionRecord record = existing.value_or(project::SessionRecord{});
   if (!existing) {
     record.started_at = project::utc_now();

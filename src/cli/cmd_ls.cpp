@@ -44,7 +44,7 @@ int run_ls(const Globals& g, const std::vector<std::string>& args) {
   }
   std::vector<std::string> prefixes;
   for (const auto& arg : args) {
-    std::string abs = project::absolute_path(arg);
+    std::string abs = project::real_path(arg);
     if (abs == ctx->paths.root) {
       prefixes.clear();
       break;

@@ -36,6 +36,7 @@ int run_run(const Globals& g, const RunArgs& args) {
     return 1;
   }
   project::SessionSpec spec{ctx->paths, ctx->source->root(), *shim, mode};
+  spec.project_alias = project::logical_project_root(ctx->paths.root);
   spec.reingest_at_exit = true;  // settle_writes() below, one batch for the whole command
   project::Outcome<int> status = 0;
   {

@@ -53,7 +53,7 @@ std::optional<ProjectContext> open_project(const Globals& g, bool create_source)
 bool to_project_relative(const project::ProjectPaths& paths, const std::vector<std::string>& args, const char* what,
                          std::vector<std::string>& out) {
   for (const auto& arg : args) {
-    std::string abs = project::absolute_path(arg);
+    std::string abs = project::real_path(arg);
     if (abs == paths.root) {
       print_error(what, abs, "name directories inside the project, not its root");
       return false;

@@ -51,7 +51,29 @@ std::string absolute_path(const std::string& path) {
   return out.empty() ? "/" : out;
 }
 
+std::string real_path(const std::string& path) {
+  std::string abs = absolute_path(path);
+  size_t last = abs.rfind('/');  // the last component stays as it is (it may be a symlink)
+  for (size_t end = last; end > 0; end = abs.rfind('/', end - 1)) {
+    std::string head = abs.substr(0, end);
+    if (char real[PATH_MAX]; ::realpath(head.c_str(), real) != nullptr) {
+      std::string out = real;
+      return out == "/" ? abs.substr(end) : out + abs.substr(end);
+    }
+  }
+  return abs;
+}
+
 namespace {
+
+// A directory's real path: the shim sees the kernel's paths (getcwd, /proc/self/fd);
+// the path a shell shows through a symlink is passed as the project's alias
+// (session.hpp).
+std::string real_dir(const std::string& path) {
+  std::string abs = absolute_path(path);
+  char real[PATH_MAX];
+  return ::realpath(abs.c_str(), real) != nullptr ? std::string(real) : abs;
+}
 
 bool is_file(const std::string& path) {
   struct stat st;
@@ -66,7 +88,7 @@ std::string parent_of(const std::string& path) {
 }  // namespace
 
 Outcome<ProjectPaths> find_project(const std::string& start) {
-  std::string dir = absolute_path(start);
+  std::string dir = real_dir(start);
   for (;;) {
     ProjectPaths paths{dir};
     if (is_file(paths.config_file())) {
@@ -130,7 +152,7 @@ Outcome<bool> ensure_vrift_user(const std::string& name) {
 }
 
 Outcome<ProjectPaths> init_project(const std::string& root_arg, const InitOptions& options) {
-  ProjectPaths paths{absolute_path(root_arg)};
+  ProjectPaths paths{real_dir(root_arg)};
   if (!options.force) {
     if (auto existing = find_project(paths.root)) {
       std::string why = existing->root == paths.root

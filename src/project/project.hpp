@@ -24,6 +24,10 @@ struct ProjectPaths {
 // The absolute, lexically normalized form of `path` (relative to the cwd).
 std::string absolute_path(const std::string& path);
 
+// absolute_path() with the symlinks of its directories resolved, as far as they exist
+// (the rest, and the last component, kept as they are): the path the kernel reports.
+std::string real_path(const std::string& path);
+
 // The project containing `start` (or the cwd when empty): the nearest directory at or
 // above it that holds .vrift/config.toml. Fails, saying to run `vrift init`, when none.
 Outcome<ProjectPaths> find_project(const std::string& start);

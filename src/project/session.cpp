@@ -40,6 +40,36 @@ Outcome<std::string> find_shim() {
                  "it is not beside the vrift binary; set VRIFT_SHIM to its path");
 }
 
+std::string logical_project_root(const std::string& root) {
+  const char* pwd = std::getenv("PWD");
+  char cwd[PATH_MAX];
+  if (pwd == nullptr || pwd[0] != '/' || ::getcwd(cwd, sizeof cwd) == nullptr) {
+    return {};
+  }
+  std::string_view logical(pwd);
+  std::string_view real(cwd);
+  if (logical == real || !(real == root || (real.starts_with(root) && real[root.size()] == '/'))) {
+    return {};
+  }
+  // The part below the root is the same in both, unless a symlink inside the project
+  // is on the way (then no alias: only the root's own alias is understood).
+  std::string_view below = real.substr(root.size());
+  if (!logical.ends_with(below) || logical.size() <= below.size()) {
+    return {};
+  }
+  std::string alias(logical.substr(0, logical.size() - below.size()));
+  bool normal = alias.find("//") == std::string::npos && alias.find("/./") == std::string::npos &&
+                alias.find("/../") == std::string::npos && !alias.ends_with("/.") && !alias.ends_with("/..") &&
+                !alias.ends_with("/");
+  struct stat a;
+  struct stat r;
+  if (!normal || ::stat(alias.c_str(), &a) != 0 || ::stat(root.c_str(), &r) != 0 || a.st_dev != r.st_dev ||
+      a.st_ino != r.st_ino) {
+    return {};
+  }
+  return alias;
+}
+
 std::vector<std::string> session_variables() {
   std::vector<std::string> names;
   for (const auto& [name, value] : session_environment(SessionSpec{}, {})) {
@@ -90,6 +120,7 @@ std::map<std::string, std::string> session_environment(const SessionSpec& spec,
   env["VRIFT_PROJECT"] = spec.project.root;
   env["VRIFT_CAS_ROOT"] = spec.cas_root;
   env["VRIFT_MODE"] = mode_name(spec.mode);
+  env["VRIFT_PROJECT_ALIAS"] = spec.project_alias;
   env["UV_USE_IO_URING"] = "0";
   if (spec.reingest_at_exit) {
     env.emplace("VRIFT_REINGEST", "exit");

@@ -7,6 +7,8 @@
 //   VRIFT_PROJECT     the project root, absolute and normalized
 //   VRIFT_CAS_ROOT    The Source's root, absolute
 //   VRIFT_MODE        "solid" or "phantom"
+//   VRIFT_PROJECT_ALIAS  the project root as the user reached it through a symlink
+//                     ($PWD's view), or empty: a path under it is the project's too
 //   UV_USE_IO_URING   "0": keeps libuv's (node's) file I/O on system calls the shim sees
 
 #include <map>
@@ -29,7 +31,14 @@ struct SessionSpec {
   // (settle_writes()), all in one batch, rather than at each file's last close
   // (VRIFT_REINGEST=exit; a value already in the environment wins).
   bool reingest_at_exit = false;
+  std::string project_alias = {};  // logical_project_root(), or empty
 };
+
+// The project root as the calling shell reached it, when that differs from its real
+// path (a symlink on the way, which $PWD keeps): programs given paths from $PWD name
+// the project's files through it. Empty when $PWD is not inside the project, or names
+// it by its real path.
+std::string logical_project_root(const std::string& root);
 
 // The shim to load: $VRIFT_SHIM, else libvrift_shim.so beside the running vrift binary.
 // Fails, naming where it looked, when there is none.

@@ -68,7 +68,7 @@ bool has_var(char* const* envp, const char* var) {
 // something is missing. LD_PRELOAD keeps whatever else it held, after the shim.
 char* const* session_env(char* const* envp, char** out, char* preload_buf, size_t preload_cap) {
   const char* vars[] = {g_session.env_preload, g_session.env_project, g_session.env_cas_root, g_session.env_mode,
-                        "UV_USE_IO_URING=0"};
+                        "UV_USE_IO_URING=0", g_session.env_alias};
   bool complete = true;
   for (const char* v : vars) {
     if (v[0] != '\0' && !has_var(envp, v)) {
@@ -86,7 +86,8 @@ char* const* session_env(char* const* envp, char** out, char* preload_buf, size_
       continue;
     }
     if (std::strncmp(*e, "VRIFT_PROJECT=", 14) == 0 || std::strncmp(*e, "VRIFT_CAS_ROOT=", 15) == 0 ||
-        std::strncmp(*e, "VRIFT_MODE=", 11) == 0 || std::strncmp(*e, "UV_USE_IO_URING=", 16) == 0) {
+        std::strncmp(*e, "VRIFT_MODE=", 11) == 0 || std::strncmp(*e, "UV_USE_IO_URING=", 16) == 0 ||
+        std::strncmp(*e, "VRIFT_PROJECT_ALIAS=", 20) == 0) {
       continue;
     }
     out[n++] = *e;

@@ -168,6 +168,25 @@ bool starts_in_project(const char* path, size_t len) noexcept {
   return len >= plen && std::memcmp(path, g_session.project, plen) == 0 && (len == plen || path[plen] == '/');
 }
 
+// The project's alias (the root as reached through a symlink), then the end or a '/'.
+bool starts_in_alias(const char* path, size_t len) noexcept {
+  const size_t alen = g_session.alias_len;
+  return alen != 0 && len >= alen && std::memcmp(path, g_session.alias, alen) == 0 &&
+         (len == alen || path[alen] == '/');
+}
+
+// out.abs = the project's real root + what follows the alias in `path`.
+__attribute__((noinline)) bool from_alias(const char* path, size_t len, ManagedPath& out) noexcept {
+  size_t rest = len - g_session.alias_len;
+  if (g_session.project_len + rest >= PATH_MAX) {
+    return false;
+  }
+  std::memcpy(out.abs, g_session.project, g_session.project_len);
+  std::memcpy(out.abs + g_session.project_len, path + g_session.alias_len, rest + 1);
+  out.abs_len = g_session.project_len + rest;
+  return true;
+}
+
 }  // namespace
 
 bool project_path(const char* rel, size_t len, ManagedPath& out) noexcept {
@@ -193,7 +212,7 @@ bool clearly_outside(const char* path) noexcept {
     return false;
   }
   size_t len = std::strlen(path);
-  return !starts_in_project(path, len) && !needs_normalizing(path, len);
+  return !starts_in_project(path, len) && !starts_in_alias(path, len) && !needs_normalizing(path, len);
 }
 
 bool classify(int dirfd, const char* path, ManagedPath& out) noexcept {
@@ -203,19 +222,26 @@ bool classify(int dirfd, const char* path, ManagedPath& out) noexcept {
   const size_t plen = g_session.project_len;
   size_t len = std::strlen(path);
   if (path[0] == '/') {
-    if (!starts_in_project(path, len)) {
-      if ((path[1] == 'd' || path[1] == 'p') && through_fd_dir(path, len, out)) {
-        return true;
-      }
-      if (!needs_normalizing(path, len)) {
+    bool inside = starts_in_project(path, len);
+    if (!inside && starts_in_alias(path, len)) {
+      if (!from_alias(path, len, out)) {
         return false;
       }
+    } else {
+      if (!inside) {
+        if ((path[1] == 'd' || path[1] == 'p') && through_fd_dir(path, len, out)) {
+          return true;
+        }
+        if (!needs_normalizing(path, len)) {
+          return false;
+        }
+      }
+      if (len >= PATH_MAX) {
+        return false;
+      }
+      std::memcpy(out.abs, path, len + 1);
+      out.abs_len = len;
     }
-    if (len >= PATH_MAX) {
-      return false;
-    }
-    std::memcpy(out.abs, path, len + 1);
-    out.abs_len = len;
   } else {
     int saved = errno;
     size_t base = 0;

@@ -77,6 +77,11 @@ bool initialize() noexcept {
       !copy_env("VRIFT_CAS_ROOT", g_session.cas_root, sizeof g_session.cas_root, g_session.cas_root_len)) {
     return false;  // not in a session: pass everything through
   }
+  if (!copy_env("VRIFT_PROJECT_ALIAS", g_session.alias, sizeof g_session.alias, g_session.alias_len) ||
+      std::strcmp(g_session.alias, g_session.project) == 0) {
+    g_session.alias[0] = '\0';
+    g_session.alias_len = 0;
+  }
   const char* mode = std::getenv("VRIFT_MODE");
   g_session.phantom = mode != nullptr && std::strcmp(mode, "phantom") == 0;
   const char* reingest = std::getenv("VRIFT_REINGEST");
@@ -97,6 +102,9 @@ bool initialize() noexcept {
     std::snprintf(g_session.env_preload, sizeof g_session.env_preload, "LD_PRELOAD=%s", self.dli_fname);
   }
   std::snprintf(g_session.env_project, sizeof g_session.env_project, "VRIFT_PROJECT=%s", g_session.project);
+  if (g_session.alias_len > 0) {
+    std::snprintf(g_session.env_alias, sizeof g_session.env_alias, "VRIFT_PROJECT_ALIAS=%s", g_session.alias);
+  }
   std::snprintf(g_session.env_cas_root, sizeof g_session.env_cas_root, "VRIFT_CAS_ROOT=%s", g_session.cas_root);
   std::snprintf(g_session.env_mode, sizeof g_session.env_mode, "VRIFT_MODE=%s",
                 g_session.phantom ? "phantom" : "solid");

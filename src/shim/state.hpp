@@ -33,6 +33,8 @@ namespace vrift::shim {
 struct SessionConfig {
   char project[4096] = {};   // absolute, normalized, no trailing '/'
   size_t project_len = 0;
+  char alias[4096] = {};     // the project root reached through a symlink, or empty
+  size_t alias_len = 0;
   char cas_root[4096] = {};  // absolute
   size_t cas_root_len = 0;
   bool phantom = false;
@@ -45,6 +47,7 @@ struct SessionConfig {
   // The session's variables as "NAME=value", for children whose environment lost them.
   char env_preload[4096 + 16] = {};  // LD_PRELOAD=<this shim>
   char env_project[4096 + 16] = {};
+  char env_alias[4096 + 32] = {};  // empty when there is no alias
   char env_cas_root[4096 + 16] = {};
   char env_mode[32] = {};
 };
