@@ -68,6 +68,7 @@ struct Previous {
   hash::Digest hash;
   std::string ext;
   bool seen = false;  // found by this run's walk (or projected from its phantom entry)
+  bool released = false;  // now a file not readable by everyone: left to the user, entry dropped
 };
 
 struct FileTask {
@@ -199,6 +200,13 @@ class Ingester {
     ++(m_summary.*counter);
   }
   mode_t mode_as_found(const struct stat& st);
+  // A file not readable by everyone, left as a plain file: blobs are readable by everyone.
+  void count_private(const std::string& rel) {
+    std::lock_guard lock(m_mutex);
+    if (m_summary.private_files++ == 0) {
+      m_summary.private_example = rel;
+    }
+  }
   std::unique_ptr<Chunk> take_chunk();
   void store_first_chunk_early();
 
@@ -457,6 +465,11 @@ void Ingester::walk(const std::string& start) {
           if (!stat_or_warn(e, st)) {
             return false;
           }
+          if (S_ISREG(st.st_mode) && (st.st_mode & S_IROTH) == 0) {
+            prev->second.released = true;  // made private (chmod 600) since it was recorded
+            count_private(e.rel);
+            return false;
+          }
           if (unchanged(st, prev->second)) {
             ++m_summary.unchanged;
             return false;
@@ -542,10 +555,7 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     if ((found_mode & S_IROTH) == 0) {
       // Blobs are readable by everyone (0444): storing a private file would expose it.
       task.fd.reset();
-      std::lock_guard lock(m_mutex);
-      if (m_summary.private_files++ == 0) {
-        m_summary.private_example = task.rel;
-      }
+      count_private(task.rel);
       return;
     }
     cas::StoreRequest request;
@@ -945,9 +955,16 @@ void Ingester::restore_dir_times() {
 
 Outcome<void> Ingester::remove_vanished() {
   // Entries under the walked paths whose files are gone (and were not phantom: a phantom
-  // file is absent by design) were deleted by the user: drop them.
+  // file is absent by design) were deleted by the user: drop them. So are the entries of
+  // files made private, which are the user's plain files now.
   std::vector<std::string> gone;
+  uint64_t released = 0;
   for (const auto& [path, prev] : m_previous) {
+    if (prev.released) {
+      gone.push_back(path);
+      ++released;
+      continue;
+    }
     if (prev.seen || (prev.flags & manifest::k_flag_phantom) != 0) {
       continue;
     }
@@ -968,7 +985,7 @@ Outcome<void> Ingester::remove_vanished() {
   if (!written) {
     return failure("cannot write manifest", m_project.manifest_dir(), written.error());
   }
-  m_summary.removed = gone.size();
+  m_summary.removed = gone.size() - released;
   return {};
 }
 
