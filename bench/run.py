@@ -163,7 +163,9 @@ def new_project(corpus, path, tier_rule=None, tier1_link="symlink", tree="node_m
     that tier instead of using the default rules."""
     os.makedirs(path, exist_ok=True)
     sh(["cp", "-a", os.path.join(corpus, tree), os.path.join(path, tree)])
-    sh([os.path.join(BUILD, "vrift"), "-C", path, "init", "-q"])
+    # init registers the project with a Source: a scratch one here, so the bench never
+    # leaves entries for its deleted projects in the user's (each ingest names its own).
+    sh([os.path.join(BUILD, "vrift"), "--cas-root", os.path.join(WORK, "init-cas"), "-C", path, "init", "-q"])
     cfg = os.path.join(path, ".vrift", "config.toml")
     text = open(cfg).read().replace('link = "symlink"', f'link = "{tier1_link}"')
     if tier_rule is not None:
