@@ -86,7 +86,8 @@ int run_ingest(const Globals& g, const IngestArgs& args) {
     }
     if (s.node_symlinks > 0) {
       fmt::print("note: {} files under node_modules are now symlinks into The Source; Node follows them there, "
-                 "so run node inside `vrift run -- CMD` or a session (`vrift inception`)\n",
+                 "so run node inside `vrift run -- CMD` or a session (`vrift inception`), or set "
+                 "[tier1] link = \"hardlink\" in .vrift/config.toml and ingest again\n",
                  s.node_symlinks);
     }
   }

@@ -907,27 +907,13 @@ void Doctor::repair_paths(const std::vector<Finding>& found) {
           }
           break;
         }
-        UniqueFd src(::openat(m_source.root_fd(), blob.rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-        if (!src) {
-          note("cannot copy file", item->path, error_reason(sys_error("open blob")));
+        uint64_t ino = 0;
+        if (auto copied = copy_blob_to(m_root_fd.get(), m_source, blob.key, item->path, item->mtime_ns, ino); !copied) {
+          note("cannot copy file", item->path, error_reason(copied.error()));
           break;
         }
-        auto staged = stage_private_copy(m_root_fd.get(), item->path, src.get(), blob.key.digest, blob.key.size,
-                                         cas::blob_mode(blob.key), item->mtime_ns);
-        Status published = staged ? Status() : Status(tl::unexpected(staged.error()));
-        if (published && ::fsync(staged->fd.get()) != 0) {
-          published = fail_sys("fsync");
-        }
-        if (published) {
-          published = publish_private_copy(m_root_fd.get(), item->path, *staged);
-        }
-        if (!published) {
-          note("cannot copy file", item->path, error_reason(published.error()));
-          break;
-        }
-        struct stat st;
-        if (::fstat(staged->fd.get(), &st) == 0) {
-          m_new_ino.emplace_back(f.item, st.st_ino);
+        if (ino != 0) {
+          m_new_ino.emplace_back(f.item, ino);
         }
         done(f.rel, "read-only private copy made again from The Source");
         break;

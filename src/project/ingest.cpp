@@ -88,6 +88,7 @@ struct FileTask {
   bool needs_lock = false;      // a Tier-1 blob to lock once the chunk is projected
   bool short_named = false;     // this run gave (or found) its blob its short name
   uint64_t projected_ino = 0;
+  int64_t copy_ctime_ns = 0;  // a private copy made from the blob: its own ctime
 };
 
 // Files stored together, then made durable, recorded and projected together.
@@ -430,7 +431,10 @@ void Ingester::walk(const std::string& start) {
           cas::BlobKey key;
           // a Tier-1 projection: the file it stands for
           if (blob_of_link(link, prev != m_previous.end() ? &prev->second : nullptr, key)) {
-            if (prev != m_previous.end() && m_options.mode == Mode::Solid && same_blob(prev->second, key)) {
+            // Still a symlink by the mode, tier rules and [tier1] link of the config?
+            bool stays_link = m_options.mode == Mode::Solid && m_config.tier_of(e.rel) == Tier::tier1 &&
+                              m_config.tier1_link == Tier1Link::symlink;
+            if (prev != m_previous.end() && stays_link && same_blob(prev->second, key)) {
               ++m_summary.unchanged;  // the link vrift made, still pointing at the same blob
               return false;
             }
@@ -649,6 +653,7 @@ Entry Ingester::entry_for(const FileTask& task) const {
   }
   if (task.private_copy) {
     e.ino = task.projected_ino;  // a plain file now: compared by ino, size and times
+    e.ctime_ns = task.copy_ctime_ns != 0 ? task.copy_ctime_ns : e.ctime_ns;
   }
   return e;
 }
@@ -720,7 +725,21 @@ void Ingester::project_one(FileTask& task) {
     return;
   }
   // Another filesystem, or a locked (immutable) blob: keep the file as a private,
-  // read-only copy of the same content.
+  // read-only copy of the same content. A path that holds a link to the blob, or nothing
+  // (a Phantom file made Solid), gets one copied from the blob.
+  if (task.from_blob) {
+    int64_t mtime_ns = task.prev != nullptr ? task.prev->mtime_ns : to_ns(task.st.st_mtim);
+    if (auto copied = copy_blob_to(root, m_source, key, task.rel, mtime_ns, task.projected_ino); !copied) {
+      warn("cannot project file", task.rel, error_reason(copied.error()));
+      return;
+    }
+    struct stat st;
+    if (::fstatat(root, task.rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      task.copy_ctime_ns = to_ns(st.st_ctim);  // so the next ingest finds it unchanged
+    }
+    task.private_copy = true;
+    return;
+  }
   ::fchmod(task.fd ? task.fd.get() : -1, static_cast<mode_t>(cas::blob_mode(key)));
   ::fchmodat(root, task.rel.c_str(), static_cast<mode_t>(cas::blob_mode(key)), 0);
   struct stat st;

@@ -166,6 +166,28 @@ Status publish_private_copy(int root_fd, const std::string& rel, StagedCopy& cop
   return {};
 }
 
+Status copy_blob_to(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
+                    int64_t mtime_ns, uint64_t& ino) {
+  char blob_rel[cas::k_max_blob_rel_path + 1];
+  cas::blob_rel_path(key, blob_rel);
+  UniqueFd src(::openat(source.root_fd(), blob_rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  if (!src) {
+    return fail_sys("open blob");
+  }
+  auto staged = VRIFT_TRY(stage_private_copy(root_fd, rel, src.get(), key.digest, key.size, cas::blob_mode(key), mtime_ns));
+  if (::fsync(staged.fd.get()) != 0) {
+    Error e = sys_error("fsync");
+    if (!staged.temp.empty()) {
+      ::unlinkat(root_fd, staged.temp.c_str(), 0);
+    }
+    return fail(e);
+  }
+  VRIFT_CHECK(publish_private_copy(root_fd, rel, staged));
+  struct stat st;
+  ino = ::fstat(staged.fd.get(), &st) == 0 ? st.st_ino : 0;
+  return {};
+}
+
 Status forget_entry(manifest::WriteTxn& txn, bool shared_base, std::string_view path) {
   if (shared_base) {
     VRIFT_TRY(txn.erase(path));

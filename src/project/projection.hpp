@@ -78,6 +78,13 @@ Result<StagedCopy> stage_private_copy(int root_fd, const std::string& rel, int s
 // (EPERM: the path is an immutable inode).
 Status publish_private_copy(int root_fd, const std::string& rel, StagedCopy& copy);
 
+// A read-only private copy of blob `key` at `rel` (replacing what is there: a link to the
+// blob, or nothing), for a path whose blob cannot gain links (locked, or on another
+// filesystem): staged, made durable, then published. Its inode number goes to `ino`.
+// Errors: as stage_private_copy() and publish_private_copy(); Errc::system (open blob).
+Status copy_blob_to(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
+                    int64_t mtime_ns, uint64_t& ino);
+
 // Makes `path` absent from the manifest's layered view: its records leave both layers,
 // or, when the base is shared with other projects, a whiteout hides it. Errors: as
 // WriteTxn::remove().

@@ -143,3 +143,15 @@ actual=$(cd hard && node ../require_all.js)
 [ "$expected" == "$actual" ] || fail "node output differs on the hardlinked tree"
 [ "$(tree_hashes hard node_modules build)" == "$before" ] || fail "content differs on the hardlinked tree"
 pass "node requires every dependency from the hardlinked Solid tree, same output as plain"
+
+# --- Tier-1 symlinks already made, then link = hardlink: ingest converts them ----------
+cd phantom
+sed -i 's/^link = "symlink"/link = "hardlink"/' .vrift/config.toml
+"$VRIFT" ingest > relink.out || fail "ingest after link = hardlink: $(cat relink.out)"
+[ -z "$(find node_modules -type l ! -path '*/.bin/*')" ] || fail "symlinks left after link = hardlink"
+"$VRIFT" doctor > doctor.out || fail "doctor after the conversion: $(cat doctor.out)"
+"$VRIFT" ingest | grep -q ' 0 hashed, .* 0 re-projected' || fail "the converted tree is not found unchanged"
+cd ..
+[ "$(cd phantom && node ../require_all.js)" == "$expected" ] || fail "node output differs on the converted tree"
+[ "$(tree_hashes phantom node_modules build)" == "$before" ] || fail "content differs on the converted tree"
+pass "link = hardlink set after ingest: the next ingest turns the Tier-1 symlinks into files node runs from"

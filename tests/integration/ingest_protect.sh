@@ -46,6 +46,24 @@ if lsattr -d "$blob1" 2>/dev/null | cut -d' ' -f1 | grep -q i; then
   pass "root cannot write or delete an immutable Tier-1 blob"
   "$VRIFT" --json status | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["protection"]["tier1_immutable"] == 1, s'
   pass "status reports the immutable flag in force"
+
+  # A locked blob cannot gain links: paths that want it by hardlink get read-only copies.
+  # Phantom made Solid: a Tier-2 file with the content of a locked Tier-1 blob.
+  mkdir -p ../other/build && cp "$blob1" ../other/build/same.js && chmod 644 ../other/build/same.js
+  (cd ../other && "$VRIFT" init -q && "$VRIFT" ingest -q --phantom && "$VRIFT" ingest -q --solid) || fail "other: ingest"
+  expect_eq "$(stat -c '%a %h' ../other/build/same.js) $(b3sum --no-names ../other/build/same.js)" "444 1 $sum1" \
+    "a Phantom file made Solid whose blob is locked"
+  # Tier-1 symlinks turned into hardlinks by the config: copies of their locked blobs.
+  sed -i 's/^link = "symlink"/link = "hardlink"/' .vrift/config.toml
+  "$VRIFT" ingest > relink.out || fail "ingest with link = hardlink: $(cat relink.out)"
+  [ ! -L "$tier1" ] || fail "$tier1 is still a symlink after link = hardlink"
+  expect_eq "$(stat -c '%a %h' "$tier1") $(b3sum --no-names "$tier1")" "444 1 $sum1" "a Tier-1 symlink made a hardlink"
+  grep -q '^note: 1 files are private read-only copies' relink.out || fail "no note on the copies: $(cat relink.out)"
+  for p in . ../other; do
+    "$VRIFT" -C $p doctor > doctor.out || fail "$p: doctor after the copies: $(cat doctor.out)"
+    "$VRIFT" -C $p ingest | grep -q ' 0 hashed, [12] unchanged' || fail "$p: the copies are hashed again"
+  done
+  pass "a locked blob is copied, read-only, where a path wants it by hardlink (mode switch, link = hardlink)"
 else
   echo "note: this filesystem has no immutable flag here; Tier-1 blobs are protected by mode only"
   "$VRIFT" --json status | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["protection"]["tier1_immutable"] == 0, s'
