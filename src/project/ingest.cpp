@@ -176,6 +176,7 @@ class Ingester {
   static bool is_projection_of(const struct stat& st, const Previous& prev);
   static cas::BlobKey key_of(const Previous& prev);
   bool under_starts(std::string_view path) const;
+  bool directory_gone(const std::string& path) const;
   void store_chunk(Chunk& chunk);
   Outcome<void> finish_chunk(Chunk& chunk);
   Outcome<void> process_all();
@@ -227,6 +228,7 @@ class Ingester {
   std::string m_projected_meta;  // manifest::k_meta_projected_key's value for this config
   bool m_projected_meta_current = false;  // already recorded
   std::vector<std::string> m_starts;
+  std::vector<std::string> m_missing_starts;  // projected directories no longer there
   std::unordered_map<std::string, Previous> m_previous;
   std::vector<FileTask> m_todo;
   std::vector<DirOrLink> m_dirs_and_links;
@@ -290,6 +292,21 @@ bool Ingester::unchanged(const struct stat& st, const Previous& prev) const {
   return S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_ino) == prev.ino &&
          static_cast<uint64_t>(st.st_size) == prev.size && to_ns(st.st_mtim) == prev.mtime_ns &&
          to_ns(st.st_ctim) == prev.ctime_ns;
+}
+
+// A Phantom file lives in its directory on disk: removed with it (rm -rf outside a
+// session), it is gone too.
+bool Ingester::directory_gone(const std::string& path) const {
+  if (under_any(path, m_missing_starts)) {
+    return true;
+  }
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) {
+    return false;
+  }
+  auto parent = m_previous.find(path.substr(0, slash));
+  return parent != m_previous.end() && parent->second.kind == EntryKind::dir && !parent->second.seen &&
+         under_starts(parent->first);
 }
 
 bool Ingester::under_starts(std::string_view path) const {
@@ -360,7 +377,7 @@ bool Ingester::blob_of_link(std::string_view target, const Previous* prev, cas::
 void Ingester::materialize_phantoms() {
   for (auto& [path, prev] : m_previous) {
     if (prev.kind != EntryKind::file || (prev.flags & manifest::k_flag_phantom) == 0 || prev.seen ||
-        !under_starts(path)) {
+        !under_starts(path) || directory_gone(path)) {
       continue;
     }
     FileTask task;
@@ -974,8 +991,8 @@ void Ingester::restore_dir_times() {
 
 Outcome<void> Ingester::remove_vanished() {
   // Entries under the walked paths whose files are gone (and were not phantom: a phantom
-  // file is absent by design) were deleted by the user: drop them. So are the entries of
-  // files made private, which are the user's plain files now.
+  // file is absent by design, unless its directory went) were deleted by the user: drop
+  // them. So are the entries of files made private, which are the user's plain files now.
   std::vector<std::string> gone;
   uint64_t released = 0;
   for (const auto& [path, prev] : m_previous) {
@@ -984,7 +1001,7 @@ Outcome<void> Ingester::remove_vanished() {
       ++released;
       continue;
     }
-    if (prev.seen || (prev.flags & manifest::k_flag_phantom) != 0) {
+    if (prev.seen || ((prev.flags & manifest::k_flag_phantom) != 0 && !directory_gone(path))) {
       continue;
     }
     if (under_starts(path)) {
@@ -1066,6 +1083,10 @@ Outcome<IngestSummary> Ingester::run() {
   for (const auto& start : m_starts) {
     struct stat st;
     if (::fstatat(m_root_fd.get(), start.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT && m_options.paths.empty()) {
+        m_missing_starts.push_back(start);  // a projected directory removed: all it held is gone
+        continue;
+      }
       return failure("cannot ingest", m_project.root + "/" + start, sys_error("stat"));
     }
     walk(start);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Directories the user removed outside a session (`rm -rf build`, `cargo clean`, a
+# package deleted from node_modules): the next ingest drops every entry they held,
+# Phantom files included (they live in their directory), keeps the rest, and succeeds;
+# the doctor then finds nothing. A PATH given to ingest that does not exist is still an
+# error, named.
+source "$(dirname "$0")/lib/common.bash"
+cd "$SCRATCH"
+
+for mode in solid phantom; do
+  rm -rf p
+  mkdir -p p/node_modules/a p/node_modules/b/lib p/build/sub
+  echo a > p/node_modules/a/index.js
+  echo b > p/node_modules/b/lib/index.js
+  echo o > p/build/out.o
+  echo s > p/build/sub/deep.o
+  cd p
+  "$VRIFT" init -q
+  "$VRIFT" ingest -q --$mode
+  expect_eq "$("$VRIFT" ls | wc -l)" 10 "$mode: entries after the first ingest"
+  "$VRIFT" ingest > again.out || fail "$mode: ingest again: $(cat again.out)"
+  expect_eq "$("$VRIFT" ls | wc -l)" 10 "$mode: entries after an ingest with nothing changed"
+
+  rm -rf build node_modules/a
+  "$VRIFT" ingest > removed.out 2>&1 || fail "$mode: ingest after rm -rf: $(cat removed.out)"
+  grep -q ' 6 removed,' removed.out || fail "$mode: what ingest removed: $(cat removed.out)"
+  expect_eq "$("$VRIFT" ls | awk '{print $NF}' | tr '\n' ' ')" "node_modules node_modules/b node_modules/b/lib node_modules/b/lib/index.js " \
+    "$mode: the entries left"
+  "$VRIFT" doctor > doctor.out || fail "$mode: doctor: $(cat doctor.out)"
+
+  status=0
+  "$VRIFT" ingest nope 2> err.txt || status=$?
+  expect_eq "$status" 1 "$mode: exit status of ingest of a missing PATH"
+  grep -q "cannot ingest (.*/p/nope): No such file or directory" err.txt || fail "$mode: message: $(cat err.txt)"
+  cd ..
+  pass "$mode: removed projected directories leave the manifest at the next ingest, Phantom files with them"
+done
