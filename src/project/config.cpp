@@ -25,14 +25,42 @@ manifest::Tier Config::tier_of(std::string_view rel_path) const noexcept {
 }
 
 std::vector<std::string> default_projected(const std::string& root) {
-  std::vector<std::string> found;
-  for (const char* name : {"node_modules", "target", ".venv", "dist", "build"}) {
+  auto exists = [&](const char* name, bool dir) {
     struct stat st;
-    if (::lstat((root + "/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-      found.emplace_back(name);
+    return ::lstat((root + "/" + name).c_str(), &st) == 0 && (dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
+  };
+  // A directory the project's own tools will make (npm ci, cargo build, python -m
+  // venv) is projected from the start when the file that asks for it is there.
+  struct Known {
+    const char* dir;
+    std::vector<const char*> made_for;
+  };
+  const Known known[] = {{"node_modules", {"package.json"}},
+                         {"target", {"Cargo.toml"}},
+                         {".venv", {"pyproject.toml", "requirements.txt", "setup.py"}},
+                         {"dist", {}},
+                         {"build", {}}};
+  std::vector<std::string> found;
+  for (const Known& k : known) {
+    bool wanted = exists(k.dir, true);
+    for (const char* file : k.made_for) {
+      wanted = wanted || exists(file, false);
+    }
+    if (wanted) {
+      found.emplace_back(k.dir);
     }
   }
   return found;
+}
+
+std::string projected_record(const Config& config) {
+  std::string out;
+  for (const auto& dir : config.projected) {
+    out += static_cast<char>('0' + static_cast<int>(config.tier_of(dir)));
+    out += dir;
+    out += '\n';
+  }
+  return out;
 }
 
 std::vector<TierRule> default_tier_rules() {

@@ -35,8 +35,13 @@ struct Config {
 };
 
 // The directories projected by default: those of node_modules, target, .venv, dist and
-// build that exist under `root`.
+// build that exist under `root`, and node_modules, target and .venv where package.json,
+// Cargo.toml or a Python project file says the project's tools will make them.
 std::vector<std::string> default_projected(const std::string& root);
+
+// The manifest's record of the projected directories (manifest::k_meta_projected_key):
+// one line per directory, its tier's digit first.
+std::string projected_record(const Config& config);
 
 // The default tier rules: registry dependencies and toolchains Tier-1, build outputs and
 // everything else Tier-2.

@@ -229,6 +229,7 @@ class Ingester {
   bool m_projected_meta_current = false;  // already recorded
   std::vector<std::string> m_starts;
   std::vector<std::string> m_missing_starts;  // projected directories no longer there
+  std::unordered_set<std::string_view> m_start_set;  // views of m_starts
   std::unordered_map<std::string, Previous> m_previous;
   std::vector<FileTask> m_todo;
   std::vector<DirOrLink> m_dirs_and_links;
@@ -266,11 +267,7 @@ Outcome<void> Ingester::load_previous() {
   }
   auto delta = m_manifest.stats(*txn, Layer::delta);
   m_delta_empty = delta && delta->entries == 0;
-  for (const auto& dir : m_config.projected) {
-    m_projected_meta += static_cast<char>('0' + static_cast<int>(m_config.tier_of(dir)));
-    m_projected_meta += dir;
-    m_projected_meta += '\n';
-  }
+  m_projected_meta = projected_record(m_config);
   std::string_view recorded;
   auto found = m_manifest.get_meta(*txn, manifest::k_meta_projected_key, recorded);
   m_projected_meta_current = found && *found && recorded == m_projected_meta;
@@ -309,10 +306,13 @@ bool Ingester::directory_gone(const std::string& path) const {
          under_starts(parent->first);
 }
 
+// One lookup per ancestor: the end of a `vrift run` passes every file it wrote as a start.
 bool Ingester::under_starts(std::string_view path) const {
-  for (const auto& start : m_starts) {
-    if (start.empty() || path == start ||
-        (path.size() > start.size() && path.starts_with(start) && path[start.size()] == '/')) {
+  if (m_start_set.count("") != 0 || m_start_set.count(path) != 0) {
+    return true;
+  }
+  for (size_t slash = path.find('/'); slash != std::string_view::npos; slash = path.find('/', slash + 1)) {
+    if (m_start_set.count(path.substr(0, slash)) != 0) {
       return true;
     }
   }
@@ -1057,6 +1057,7 @@ Outcome<IngestSummary> Ingester::run() {
   m_protection = tier1_protection(m_config);
 
   m_starts = m_options.paths.empty() ? m_config.projected : m_options.paths;
+  m_start_set.insert(m_starts.begin(), m_starts.end());
   if (m_starts.empty()) {
     return failure("nothing to ingest", m_project.root,
                    "no projected paths in .vrift/config.toml and none given; name directories to ingest");

@@ -182,6 +182,12 @@ Outcome<ProjectPaths> init_project(const std::string& root_arg, const InitOption
   if (!manifest) {
     return failure("cannot create manifest", paths.manifest_dir(), manifest.error());
   }
+  // Sessions record the projected directories a program makes from the start.
+  std::string projected = projected_record(config);
+  if (auto w = manifest->write([&](manifest::WriteTxn& txn) { return txn.put_meta(manifest::k_meta_projected_key, projected); });
+      !w) {
+    return failure("cannot write manifest", paths.manifest_dir(), w.error());
+  }
   return paths;
 }
 

@@ -11,22 +11,26 @@
 #include <string>
 #include <vector>
 
+#include "project/restored.hpp"
+
 namespace vrift::project {
 
 namespace {
 
 // The shim lists every file a command wrote in the project without asking the manifest
 // (opening it costs each program ~0.1 ms); what belongs to the projection is decided
-// here: a path the manifest records (a file, or a directory renamed or moved in), or a
-// new one in a directory it records.
+// here: a path the manifest records (a file, or a directory renamed or moved in), a new
+// one in a directory it records, or anything below a projected directory (programs make
+// directories on many threads at once, and a file's directory may have been made before
+// its own parent was recorded), unless `vrift restore` gave that subtree back.
 Result<bool> is_managed_write(const manifest::LmdbManifest& manifest, manifest::ReadTxn& txn, const Config& config,
-                              std::string_view path) {
+                              const std::vector<std::string>& restored, std::string_view path) {
   manifest::Entry e;
   if (VRIFT_TRY(manifest.get(txn, path, e))) {
     return e.kind == manifest::EntryKind::file || e.kind == manifest::EntryKind::dir;
   }
-  if (std::find(config.projected.begin(), config.projected.end(), path) != config.projected.end()) {
-    return true;  // a projected directory made anew (moved into place)
+  if (under_any(path, config.projected) && !under_any(path, restored)) {
+    return true;
   }
   size_t slash = path.rfind('/');
   if (slash == std::string_view::npos || slash == 0) {
@@ -70,6 +74,10 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
     }
     ::closedir(dir);
   }
+  auto restored = load_restored(project);
+  if (!restored) {
+    return tl::unexpected(restored.error());
+  }
   {
     auto txn = manifest.read();
     if (!txn) {
@@ -78,7 +86,7 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
     for (const std::string& list : lists) {
       std::ifstream in(list);
       for (std::string line; std::getline(in, line);) {
-        auto managed = !line.empty() ? is_managed_write(manifest, *txn, config, line) : false;
+        auto managed = !line.empty() ? is_managed_write(manifest, *txn, config, *restored, line) : false;
         if (!managed) {
           return failure("cannot read manifest", project.manifest_dir(), managed.error());
         }
@@ -96,8 +104,9 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
   // A program the command started may still be writing one of these files (a daemon
   // that outlived it): such an inode must not become a blob, so it is copied.
   options.link_only_unopened = true;
-  // A directory is listed when it was renamed or moved in: everything below it is
-  // ingested with it, once.
+  // A directory is listed when it was renamed or moved in, or made where its parent was
+  // not recorded yet: everything below it is ingested with it, once. (A symlink, when
+  // made there.)
   std::set<std::string> dirs;
   for (const std::string& path : dirty) {
     struct stat st;
@@ -108,7 +117,7 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
     if (S_ISDIR(st.st_mode)) {
       dirs.insert(path);
     }
-    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)) {
       options.paths.push_back(path);
     }
   }

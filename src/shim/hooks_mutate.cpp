@@ -264,9 +264,13 @@ int mkdir_at(int dirfd, const char* path, mode_t mode) noexcept {
   int saved = errno;
   Target t;
   struct stat st;
-  if (look(dirfd, path, t) && t.parent_managed && real().fstatat(AT_FDCWD, t.mp.abs, &st, 0) == 0) {
-    commit_dir(t.mp.rel, t.mp.rel_len, st.st_mode, static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-               t.parent_tier);
+  if (look(dirfd, path, t)) {
+    if (t.parent_managed && real().fstatat(AT_FDCWD, t.mp.abs, &st, 0) == 0) {
+      commit_dir(t.mp.rel, t.mp.rel_len, st.st_mode,
+                 static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, t.parent_tier);
+    } else if (!t.parent_managed) {
+      unrecorded_parent(t.mp.rel, t.mp.rel_len);
+    }
   }
   errno = saved;
   return 0;
@@ -316,7 +320,10 @@ int symlink_at(const char* target, int dirfd, const char* path) noexcept {
   int saved = errno;
   Target t;
   size_t target_len = std::strlen(target);
-  if (look(dirfd, path, t) && t.parent_managed && target_len > 0 && target_len <= manifest::k_max_target) {
+  bool ours = look(dirfd, path, t);
+  if (ours && !t.parent_managed) {
+    unrecorded_parent(t.mp.rel, t.mp.rel_len);
+  } else if (ours && target_len > 0 && target_len <= manifest::k_max_target) {
     Entry e;
     e.kind = EntryKind::symlink;
     e.tier = t.parent_tier;

@@ -448,6 +448,12 @@ void adopt_writing_env() noexcept {
 
 void directory_arrived(const char* rel, size_t rel_len) noexcept { record_pending(rel, rel_len); }
 
+void unrecorded_parent(const char* rel, size_t rel_len) noexcept {
+  if (g_session.reingest_at_exit) {
+    record_pending(rel, rel_len);
+  }
+}
+
 void reingest(const char* rel, size_t rel_len, dev_t dev, ino_t ino, manifest::Tier tier) noexcept {
   Guard guard;
   int saved = errno;

@@ -76,6 +76,12 @@ void fd_closed(int fd) noexcept;
 // under `vrift run` were listed at their old paths, and what was moved in not at all.
 void directory_arrived(const char* rel, size_t rel_len) noexcept;
 
+// A directory or symlink made at project path `rel` whose directory the manifest does not
+// record (yet: programs make directories on many threads, a child before its parent's
+// record is committed). Under `vrift run` it is listed for the end of the command, which
+// records it if it lies in a projected directory.
+void unrecorded_parent(const char* rel, size_t rel_len) noexcept;
+
 template <class CloseAll>
 int release_range(unsigned first, unsigned last, CloseAll&& close_all) noexcept;
 

@@ -43,3 +43,21 @@ for mode in phantom solid; do
   cd ..
   pass "$mode: npm install/uninstall/ci inside the session match the plain copy"
 done
+
+# --- vrift init before the first install: npm ci inside vrift run fills the projection --
+rm -rf fresh && mkdir fresh
+cp fixture/package.json fixture/package-lock.json fresh/
+cd fresh
+"$VRIFT" init -q
+grep -q '^projected = \["node_modules"\]' .vrift/config.toml || fail "package.json does not project node_modules: $(cat .vrift/config.toml)"
+"$VRIFT" ingest -q || fail "ingest before node_modules exists"
+"$VRIFT" run -- bash -c "$NPM ci >/dev/null" || fail "npm ci inside vrift run"
+"$VRIFT" ls node_modules/ms/package.json > /dev/null || fail "node_modules made by npm ci is not recorded"
+plain_files=$(find node_modules -type f | head -3)
+[ -z "$plain_files" ] || fail "files npm ci wrote are left unrecorded on disk: $plain_files"
+"$VRIFT" doctor > doctor.out || fail "doctor after npm ci: $(cat doctor.out)"
+session_view=$("$VRIFT" run -- bash -c "$(declare -f tree_hashes); tree_hashes . node_modules")
+[ "$session_view" == "$(tree_hashes ../fixture node_modules)" ] || fail "node_modules differs from the fixture's"
+check_iron_law "init before install"
+cd ..
+pass "init before the install: npm ci inside vrift run puts node_modules in the projection"

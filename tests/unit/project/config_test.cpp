@@ -1,6 +1,7 @@
 #include "project/config.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 
@@ -97,4 +98,28 @@ TEST(Config, SetModeChangesOnlyTheModeLine) {
 }
 
 }  // namespace
+TEST(Config, ProjectsWhatExistsAndWhatTheProjectsToolsWillMake) {
+  test::TempDir dir;
+  using V = std::vector<std::string>;
+  EXPECT_EQ(default_projected(dir.path().string()), V{});
+  std::ofstream(dir / "package.json") << "{}";
+  EXPECT_EQ(default_projected(dir.path().string()), V{"node_modules"});
+  std::ofstream(dir / "Cargo.toml") << "[package]";
+  std::ofstream(dir / "requirements.txt") << "";
+  ASSERT_EQ(::mkdir((dir / "build").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((dir / "dist").c_str(), 0755), 0);
+  EXPECT_EQ(default_projected(dir.path().string()), (V{"node_modules", "target", ".venv", "dist", "build"}));
+  // A file named like a directory, or a directory named like the file, does not count.
+  test::TempDir other;
+  std::ofstream(other / "build") << "";
+  ASSERT_EQ(::mkdir((other / "Cargo.toml").c_str(), 0755), 0);
+  EXPECT_EQ(default_projected(other.path().string()), V{});
+
+  Config c;
+  c.projected = {"node_modules", "build"};
+  c.tier_rules = default_tier_rules();
+  char node_tier = static_cast<char>('0' + static_cast<int>(c.tier_of("node_modules")));
+  EXPECT_EQ(projected_record(c), node_tier + std::string("node_modules\n2build\n"));
+}
+
 }  // namespace vrift::project
