@@ -1,8 +1,9 @@
 // `eval "$(vrift wake [--keep|--end])"`: leaves the session in this shell. The printed
 // code restores the environment and prompt the shell had before `vrift inception`; the
 // session record loses this shell and ends (session.json removed) when no other live
-// shell is in it. Nothing happens to the files: Solid links stay readable where they
-// are; Phantom files stay in The Source (`vrift restore` brings them back).
+// shell is in it; then what the session left unrecorded is recorded (settle.hpp). The
+// files stay: Solid links readable where they are, Phantom files in The Source
+// (`vrift restore` brings them back).
 
 #include <fmt/core.h>
 
@@ -15,6 +16,7 @@
 #include "project/project.hpp"
 #include "project/session.hpp"
 #include "project/session_record.hpp"
+#include "project/settle.hpp"
 #include "project/shell_code.hpp"
 
 namespace vrift::cli {
@@ -66,6 +68,23 @@ std::optional<Left> leave_record(const project::ProjectPaths& paths, const WakeA
   return left;
 }
 
+// The session ended: what its programs left listed or unfinished (directories made or
+// moved in where nothing recorded them yet, files whose writer died) is recorded now,
+// as the end of `vrift run` does. Failures are printed; the shell leaves all the same.
+void settle_ended_session(const Globals& g, const project::ProjectPaths& paths, project::Mode mode) {
+  Globals here = g;
+  here.project_dir = paths.root;
+  auto ctx = open_project(here, false);
+  if (!ctx) {
+    return;
+  }
+  auto settled = project::settle_writes(ctx->paths, ctx->config, *ctx->source, *ctx->manifest, mode,
+                                        [](const project::Failure& f) { print_warning(f); });
+  if (!settled) {
+    print_failure(settled.error());
+  }
+}
+
 int run_wake(const Globals& g, const WakeArgs& args) {
   if (!prints_for_eval("wake")) {
     return 2;
@@ -86,6 +105,9 @@ int run_wake(const Globals& g, const WakeArgs& args) {
   std::optional<Left> left;
   if (paths) {
     left = leave_record(*paths, args);
+  }
+  if (paths && left && left->ended && left->mode) {
+    settle_ended_session(g, *paths, *left->mode);
   }
   // What a shell without saved originals (a child of the session's shell) falls back
   // to: the session's variables dropped, other preloads kept.

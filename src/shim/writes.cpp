@@ -448,11 +448,7 @@ void adopt_writing_env() noexcept {
 
 void directory_arrived(const char* rel, size_t rel_len) noexcept { record_pending(rel, rel_len); }
 
-void unrecorded_parent(const char* rel, size_t rel_len) noexcept {
-  if (g_session.reingest_at_exit) {
-    record_pending(rel, rel_len);
-  }
-}
+void unrecorded_parent(const char* rel, size_t rel_len) noexcept { record_pending(rel, rel_len); }
 
 void reingest(const char* rel, size_t rel_len, dev_t dev, ino_t ino, manifest::Tier tier) noexcept {
   Guard guard;
@@ -545,6 +541,7 @@ void reingest(const char* rel, size_t rel_len, dev_t dev, ino_t ino, manifest::T
   if (blob_len != 0 && temp_beside(mp.abs, mp.abs_len, tmp)) {
     if (symlink) {
       linked = real().symlink(blob, tmp) == 0;
+      e.ino = linked ? 0 : e.ino;  // a symlink projection records no inode (as ingest does)
     } else {
       struct stat blob_st;
       linked = real().link(blob, tmp) == 0 && real().fstatat(AT_FDCWD, tmp, &blob_st, AT_SYMLINK_NOFOLLOW) == 0;

@@ -72,14 +72,14 @@ void fd_closed(int fd) noexcept;
 // files whose last reference went after `close_all` ran.
 // A directory arrived at project path `rel` (renamed within the project, or moved in).
 // It is listed in .vrift/pending, and the end of `vrift run` (in a shell session: the
-// next one, or the startup recovery) ingests everything below it: files written there
-// under `vrift run` were listed at their old paths, and what was moved in not at all.
+// last `vrift wake`) ingests everything below it: files written there under `vrift run`
+// were listed at their old paths, and what was moved in not at all.
 void directory_arrived(const char* rel, size_t rel_len) noexcept;
 
 // A directory or symlink made at project path `rel` whose directory the manifest does not
 // record (yet: programs make directories on many threads, a child before its parent's
-// record is committed). Under `vrift run` it is listed for the end of the command, which
-// records it if it lies in a projected directory.
+// record is committed). Listed like an arrived directory: the end of `vrift run`, or of
+// the shell session, records it (and all below it) if it lies in a projected directory.
 void unrecorded_parent(const char* rel, size_t rel_len) noexcept;
 
 template <class CloseAll>

@@ -61,3 +61,20 @@ session_view=$("$VRIFT" run -- bash -c "$(declare -f tree_hashes); tree_hashes .
 check_iron_law "init before install"
 cd ..
 pass "init before the install: npm ci inside vrift run puts node_modules in the projection"
+
+# --- the same in a shell session: files re-ingested at each close, the rest at wake --
+rm -rf fresh2 && mkdir fresh2
+cp fixture/package.json fixture/package-lock.json fresh2/
+cd fresh2
+"$VRIFT" init -q
+NPM="$NPM" VRIFT="$VRIFT" bash --norc -c '
+  eval "$("$VRIFT" inception --shell bash 2>/dev/null)"
+  $NPM ci >/dev/null
+  eval "$("$VRIFT" wake --shell bash 2>/dev/null)"' || fail "npm ci in a shell session"
+"$VRIFT" ls node_modules/ms/package.json > /dev/null || fail "session: node_modules made by npm ci is not recorded"
+plain_files=$(find node_modules -type f | head -3)
+[ -z "$plain_files" ] || fail "session: files npm ci wrote are left unrecorded on disk: $plain_files"
+"$VRIFT" doctor > doctor.out || fail "session: doctor after npm ci and wake: $(cat doctor.out)"
+check_iron_law "npm ci in a shell session"
+cd ..
+pass "npm ci in a shell session: what close did not record, the last wake does"
