@@ -209,6 +209,7 @@ void stays_private(const char* rel, size_t rel_len) noexcept {
   if (g_session.phantom) {
     mark_written(rel, rel_len);
   }
+  record_pending(rel, rel_len);  // for the end of the session (or of `vrift run`)
 }
 
 }  // namespace
