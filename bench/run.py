@@ -519,6 +519,44 @@ def fig_build(args, work):
              t_v.show(), "the same build outside: " + t_y.show(), f"{t_v.median / t_y.median:.2f}x", "<= 1.10x")]
 
 
+def fig_npm_ci(args, work):
+    """npm ci of the corpus inside vrift run, into a project whose node_modules does not
+    exist yet (vrift init first; the blobs are in The Source from an earlier run, as after
+    rm -rf node_modules), the whole install recorded when it ends, beside the same npm ci
+    on a plain directory. Both read npm's warm cache (clean protocol, cache re-read)."""
+    if args.smoke or shutil.which("npm") is None:
+        print("bench: npm ci figure skipped (smoke mode or no npm)", file=sys.stderr)
+        return []
+    vrift = os.path.join(BUILD, "vrift")
+    cas = cas_root(work)
+    env = dict(os.environ, VRIFT_CAS_ROOT=cas)
+    npm_ci = ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"]
+    cache = subprocess.run(["npm", "config", "get", "cache"], check=True, capture_output=True, text=True).stdout.strip()
+    project = os.path.join(work, "npmci-p")
+    plain = os.path.join(work, "npmci-plain")
+
+    def fresh(path, init):
+        remove(path)
+        os.makedirs(path)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(os.path.join(ROOT, "bench", "corpus", name), path)
+        if init:
+            sh([vrift, "-C", path, "init", "-q"], env=env)
+        clean_state(None, cache)
+
+    fresh(project, True)
+    sh([vrift, "-C", project, "run", "--"] + npm_ci, env=env, stdout=subprocess.DEVNULL)  # fills The Source
+    t_v, t_y = alternate(args.runs,
+                         lambda: timed([vrift, "-C", project, "run", "--"] + npm_ci, env=env,
+                                       prepare=lambda: fresh(project, True)),
+                         lambda: timed(["sh", "-c", f"cd '{plain}' && exec \"$@\"", "-"] + npm_ci,
+                                       prepare=lambda: fresh(plain, False)))
+    for path in (project, plain, cas):
+        remove(path)
+    return [("npm ci of the corpus inside vrift run, node_modules made and recorded (blobs present)", t_v.show(),
+             "the same npm ci, plain: " + t_y.show(), f"{t_v.median / t_y.median:.2f}x", "-")]
+
+
 def shim_calls(cmd, cwd):
     """ns per call printed by bench/shim_calls (a failed call voids the figure)."""
     out = subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout.split()
@@ -627,7 +665,7 @@ def fig_disk(args, work):
 
 FIGURES = [("hash", fig_hash), ("ingest", fig_ingest), ("reingest", fig_reingest), ("second", fig_second),
            ("cold", fig_cold), ("journaled", fig_journaled), ("doctor", fig_doctor), ("manifest", fig_manifest), ("shim", fig_shim), ("otrunc", fig_otrunc),
-           ("build", fig_build), ("disk", fig_disk)]
+           ("build", fig_build), ("npmci", fig_npm_ci), ("disk", fig_disk)]
 
 
 def main():
