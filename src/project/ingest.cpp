@@ -11,9 +11,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <map>
 #include <climits>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -957,10 +957,9 @@ bool Ingester::recorded_as_is(const std::string& rel, const Entry& e) const {
 Outcome<void> Ingester::record_dirs_and_links() {
   // A re-ingest that finds every directory and symlink as recorded, with no session
   // changes pending (the entries are then in base), writes nothing.
-  bool all_recorded =
-      m_delta_empty && m_projected_meta_current && std::all_of(m_dirs_and_links.begin(), m_dirs_and_links.end(), [&](const DirOrLink& item) {
-        return recorded_as_is(item.rel, entry_for(item));
-      });
+  bool all_recorded = m_delta_empty && m_projected_meta_current &&
+                      std::all_of(m_dirs_and_links.begin(), m_dirs_and_links.end(),
+                                  [&](const DirOrLink& item) { return recorded_as_is(item.rel, entry_for(item)); });
   Status written = all_recorded ? Status{} : m_manifest.write([&](manifest::WriteTxn& txn) -> Status {
     for (const auto& item : m_dirs_and_links) {
       VRIFT_CHECK(txn.put(Layer::base, item.rel, entry_for(item)));

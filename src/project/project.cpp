@@ -184,9 +184,10 @@ Outcome<ProjectPaths> init_project(const std::string& root_arg, const InitOption
   }
   // Sessions record the projected directories a program makes from the start.
   std::string projected = projected_record(config);
-  if (auto w = manifest->write([&](manifest::WriteTxn& txn) { return txn.put_meta(manifest::k_meta_projected_key, projected); });
-      !w) {
-    return failure("cannot write manifest", paths.manifest_dir(), w.error());
+  auto recorded =
+      manifest->write([&](manifest::WriteTxn& txn) { return txn.put_meta(manifest::k_meta_projected_key, projected); });
+  if (!recorded) {
+    return failure("cannot write manifest", paths.manifest_dir(), recorded.error());
   }
   return paths;
 }

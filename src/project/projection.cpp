@@ -174,7 +174,8 @@ Status copy_blob_to(int root_fd, const cas::TheSource& source, const cas::BlobKe
   if (!src) {
     return fail_sys("open blob");
   }
-  auto staged = VRIFT_TRY(stage_private_copy(root_fd, rel, src.get(), key.digest, key.size, cas::blob_mode(key), mtime_ns));
+  auto staged =
+      VRIFT_TRY(stage_private_copy(root_fd, rel, src.get(), key.digest, key.size, cas::blob_mode(key), mtime_ns));
   if (::fsync(staged.fd.get()) != 0) {
     Error e = sys_error("fsync");
     if (!staged.temp.empty()) {
