@@ -184,7 +184,8 @@ class Ingester {
   void prefetch_one(FileTask& task);
   void store_one(FileTask& task, cas::StoreBatch& batch);
   void project_one(FileTask& task);
-  bool projects_as_symlink(const FileTask& task) const;
+  bool projects_as_symlink(Tier tier) const;
+  bool projects_as_symlink(const FileTask& task) const { return projects_as_symlink(task.tier); }
   void name_for_symlink(FileTask& task);
   void protect_tier1_blob(const cas::BlobKey& key, int fd, bool short_named);
   Entry entry_for(const FileTask& task) const;
@@ -448,10 +449,9 @@ void Ingester::walk(const std::string& start) {
           cas::BlobKey key;
           // a Tier-1 projection: the file it stands for
           if (blob_of_link(link, prev != m_previous.end() ? &prev->second : nullptr, key)) {
-            // Still a symlink by the mode, tier rules and [tier1] link of the config?
-            bool stays_link = m_options.mode == Mode::Solid && m_config.tier_of(e.rel) == Tier::tier1 &&
-                              m_config.tier1_link == Tier1Link::symlink;
-            if (prev != m_previous.end() && stays_link && same_blob(prev->second, key)) {
+            // (Unchanged only while the config still makes it a symlink.)
+            if (prev != m_previous.end() && projects_as_symlink(m_config.tier_of(e.rel)) &&
+                same_blob(prev->second, key)) {
               ++m_summary.unchanged;  // the link vrift made, still pointing at the same blob
               return false;
             }
@@ -631,8 +631,9 @@ mode_t Ingester::mode_as_found(const struct stat& st) {
   return m_linked_modes.try_emplace({st.st_dev, st.st_ino}, st.st_mode).first->second;
 }
 
-bool Ingester::projects_as_symlink(const FileTask& task) const {
-  return m_options.mode == Mode::Solid && task.tier == Tier::tier1 && m_config.tier1_link == Tier1Link::symlink;
+// A Tier-1 file of a Solid projection, unless [tier1] link says "hardlink".
+bool Ingester::projects_as_symlink(Tier tier) const {
+  return m_options.mode == Mode::Solid && tier == Tier::tier1 && m_config.tier1_link == Tier1Link::symlink;
 }
 
 // A symlink to the blob's short name fits in its inode (layout.hpp). The name is made
