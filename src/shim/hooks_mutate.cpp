@@ -94,6 +94,13 @@ bool look(int dirfd, const char* path, Target& t) noexcept {
   return true;
 }
 
+// Whether a path lies below a projected directory (though its parent is not recorded).
+bool below_projected_dir(const ManagedPath& mp) noexcept {
+  Lookup lookup;
+  manifest::Tier tier;
+  return lookup.projected_dir(mp.rel, mp.rel_len, tier, true);
+}
+
 // The kernel's answer for removing an entry of a directory it cannot see into: the
 // directory must be writable (and searchable) by the caller.
 int check_dir_writable(const ManagedPath& mp) noexcept {
@@ -268,7 +275,7 @@ int mkdir_at(int dirfd, const char* path, mode_t mode) noexcept {
     if (t.parent_managed && real().fstatat(AT_FDCWD, t.mp.abs, &st, 0) == 0) {
       commit_dir(t.mp.rel, t.mp.rel_len, st.st_mode,
                  static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, t.parent_tier);
-    } else if (!t.parent_managed) {
+    } else if (!t.parent_managed && below_projected_dir(t.mp)) {
       unrecorded_parent(t.mp.rel, t.mp.rel_len);
     }
   }
@@ -322,7 +329,9 @@ int symlink_at(const char* target, int dirfd, const char* path) noexcept {
   size_t target_len = std::strlen(target);
   bool ours = look(dirfd, path, t);
   if (ours && !t.parent_managed) {
-    unrecorded_parent(t.mp.rel, t.mp.rel_len);
+    if (below_projected_dir(t.mp)) {
+      unrecorded_parent(t.mp.rel, t.mp.rel_len);
+    }
   } else if (ours && target_len > 0 && target_len <= manifest::k_max_target) {
     Entry e;
     e.kind = EntryKind::symlink;

@@ -93,7 +93,7 @@ bool Lookup::find(const char* rel, size_t len, manifest::Entry& out) noexcept {
   return hit && *hit;
 }
 
-bool Lookup::projected_dir(const char* rel, size_t len, manifest::Tier& tier) noexcept {
+bool Lookup::projected_dir(const char* rel, size_t len, manifest::Tier& tier, bool or_below) noexcept {
   if (!begin()) {
     return false;
   }
@@ -108,7 +108,9 @@ bool Lookup::projected_dir(const char* rel, size_t len, manifest::Tier& tier) no
   while (!list.empty()) {  // lines of <tier digit><path>
     size_t end = list.find('\n');
     std::string_view line = list.substr(0, end);
-    if (line.size() > 1 && line.substr(1) == want) {
+    std::string_view dir = line.size() > 1 ? line.substr(1) : std::string_view();
+    bool below = or_below && want.size() > dir.size() && want.starts_with(dir) && want[dir.size()] == '/';
+    if (!dir.empty() && (want == dir || below)) {
       tier = line[0] == '1' ? manifest::Tier::tier1 : manifest::Tier::tier2;
       return true;
     }

@@ -41,9 +41,10 @@ class Lookup {
 
   // A managed file or other entry at `rel`; false on a miss, a whiteout or an error.
   bool find(const char* rel, size_t len, manifest::Entry& out) noexcept;
-  // Whether `rel` is one of the project's projected directories (recorded or not), and
-  // its tier (manifest::k_meta_projected_key).
-  bool projected_dir(const char* rel, size_t len, manifest::Tier& tier) noexcept;
+  // Whether `rel` is one of the project's projected directories (recorded or not), or
+  // with `or_below` lies below one, and that directory's tier
+  // (manifest::k_meta_projected_key).
+  bool projected_dir(const char* rel, size_t len, manifest::Tier& tier, bool or_below = false) noexcept;
   // Ends this lookup's snapshot early (entries found through it become invalid), so
   // the thread may write the manifest.
   void release() noexcept;

@@ -78,8 +78,8 @@ void directory_arrived(const char* rel, size_t rel_len) noexcept;
 
 // A directory or symlink made at project path `rel` whose directory the manifest does not
 // record (yet: programs make directories on many threads, a child before its parent's
-// record is committed). Listed like an arrived directory: the end of `vrift run`, or of
-// the shell session, records it (and all below it) if it lies in a projected directory.
+// record is committed), below a projected directory. Listed like an arrived directory:
+// the end of `vrift run`, or of the shell session, records it and all below it.
 void unrecorded_parent(const char* rel, size_t rel_len) noexcept;
 
 template <class CloseAll>
