@@ -392,7 +392,10 @@ Result<Stored> StoreBatch::add_file(const StoreRequest& request) noexcept {
   if (!S_ISREG(before.st_mode)) {
     return fail(Errc::invalid, "store (not a regular file)");
   }
-  bool linkable = request.allow_link && before.st_dev == m_source->device();
+  // Only a file's sole name may hand its inode over: a second name (a package manager's
+  // store, a `cp -al` backup, another checkout) would be a way to write into the blob,
+  // and turning that inode into a blob would change files outside the ingest.
+  bool linkable = request.allow_link && before.st_nlink == 1 && before.st_dev == m_source->device();
   if (!linkable) {
     return stage_copy(fd, request, request.executable);
   }
@@ -458,7 +461,7 @@ Result<Stored> StoreBatch::add_bytes(const void* data, size_t len, bool executab
 }
 
 Status StoreBatch::commit_each() noexcept {
-  if (pending() != m_staged.size()) {
+  if (pending() != m_staged.size() || !m_short_names.empty()) {
     return commit();  // linked blobs: their data is made durable by syncing everything
   }
   int root = m_source->root_fd();
@@ -479,13 +482,18 @@ Status StoreBatch::commit_each() noexcept {
   return {};
 }
 
+void StoreBatch::add_short_name_at_commit(const BlobKey& key) noexcept {
+  std::lock_guard lock(m_staged_mutex);
+  m_short_names.push_back(key);
+}
+
 Status StoreBatch::commit() noexcept {
   if (pending() == 0) {
     return {};
   }
   // 1. Linked blobs' data and staged temps' data reach the disk.
   VRIFT_CHECK(m_source->sync());
-  if (!m_staged.empty()) {
+  if (!m_staged.empty() || !m_short_names.empty()) {
     int root = m_source->root_fd();
     // 2. Publish staged temps under their final names (EEXIST: someone else did).
     for (const auto& staged : m_staged) {
@@ -498,6 +506,10 @@ Status StoreBatch::commit() noexcept {
       ::unlinkat(root, staged.tmp_name.c_str(), 0);
     }
     m_staged.clear();
+    for (const auto& key : m_short_names) {
+      (void)m_source->add_short_name(key, false);  // without it, symlinks name the blob's path
+    }
+    m_short_names.clear();
     // 3. The final names themselves are durable.
     VRIFT_CHECK(m_source->sync());
   }

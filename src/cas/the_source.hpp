@@ -48,7 +48,7 @@ struct StoreRequest {
   const char* path = nullptr;     // the file to store, relative to dirfd
   bool executable = false;        // store as the executable (0555) variant
   std::string_view ext_name;      // name whose extension the blob takes; empty: `path`
-  bool allow_link = true;         // may the file's own inode become the blob?
+  bool allow_link = true;         // may the file's own inode become the blob? (only with one link)
 };
 
 struct Stored {
@@ -174,6 +174,10 @@ class StoreBatch {
   // linked rather than copied.
   Status commit_each() noexcept;
 
+  // Gives the blob its short name (layout.hpp) when commit() publishes it, made durable
+  // with it: a copied blob has no name to link until then. Best effort, like the name.
+  void add_short_name_at_commit(const BlobKey& key) noexcept;
+
   // How many files were added since the last commit().
   size_t pending() const noexcept { return m_pending.load(std::memory_order_relaxed); }
 
@@ -191,6 +195,7 @@ class StoreBatch {
   TheSource* m_source;
   std::mutex m_staged_mutex;
   std::vector<Staged> m_staged;
+  std::vector<BlobKey> m_short_names;  // add_short_name_at_commit(); under m_staged_mutex
   std::atomic<size_t> m_pending{0};
 };
 

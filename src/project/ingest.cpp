@@ -13,7 +13,6 @@
 #include <chrono>
 #include <climits>
 #include <condition_variable>
-#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -186,7 +185,7 @@ class Ingester {
   void project_one(FileTask& task);
   bool projects_as_symlink(Tier tier) const;
   bool projects_as_symlink(const FileTask& task) const { return projects_as_symlink(task.tier); }
-  void name_for_symlink(FileTask& task);
+  void name_for_symlink(FileTask& task, cas::StoreBatch& batch);
   void protect_tier1_blob(const cas::BlobKey& key, int fd, bool short_named);
   Entry entry_for(const FileTask& task) const;
   Entry entry_for(const DirOrLink& item) const;
@@ -202,7 +201,6 @@ class Ingester {
     std::lock_guard lock(m_mutex);
     ++(m_summary.*counter);
   }
-  mode_t mode_as_found(const struct stat& st);
   // A file not readable by everyone, left as a plain file: blobs are readable by everyone.
   void count_private(const std::string& rel) {
     std::lock_guard lock(m_mutex);
@@ -237,9 +235,8 @@ class Ingester {
   IngestSummary m_summary;
   std::atomic<uint64_t> m_done_files{0};
   std::atomic<uint64_t> m_done_bytes{0};
-  std::mutex m_mutex;  // guards m_new_keys, m_linked_modes and summary counters written by workers
+  std::mutex m_mutex;  // guards m_new_keys and summary counters written by workers
   std::set<std::string> m_new_keys;
-  std::map<std::pair<dev_t, ino_t>, mode_t> m_linked_modes;  // see mode_as_found()
   std::once_flag m_lock_warning;
   // A failure that stops the whole run (The Source is full): set once by any worker.
   std::atomic<bool> m_stop{false};
@@ -545,7 +542,7 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     if (present && *present) {
       task.stored.method = cas::StoreMethod::present;
       task.stored_ok = true;
-      name_for_symlink(task);
+      name_for_symlink(task, batch);
       m_done_files.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -572,8 +569,7 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
       task.fd.reset();
       return;
     }
-    mode_t found_mode = mode_as_found(task.st);
-    if ((found_mode & S_IROTH) == 0) {
+    if ((task.st.st_mode & S_IROTH) == 0) {
       // Blobs are readable by everyone (0444): storing a private file would expose it.
       task.fd.reset();
       count_private(task.rel);
@@ -585,16 +581,15 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     request.path = task.rel.c_str();
     request.executable = (task.st.st_mode & 0111) != 0;
     // The lease, when granted, lasts until the task's descriptor closes after projection.
-    // It would also stop this run opening the inode's other links (EWOULDBLOCK), so a
-    // file with more than one link is stored as a copy.
+    // Only a file with one link can become its blob (the store copies the others), and on
+    // an inode with other links a lease would stop this run opening them (EWOULDBLOCK).
     request.allow_link = !m_options.link_only_unopened ||
                          (task.st.st_nlink < 2 && ::fcntl(task.fd.get(), F_SETLEASE, F_WRLCK) == 0);
     auto stored = batch.add_file(request);
     if (stored) {
-      task.st.st_mode = found_mode;  // what the manifest records
       task.stored = *stored;
       task.stored_ok = true;
-      name_for_symlink(task);
+      name_for_symlink(task, batch);
       m_done_files.fetch_add(1, std::memory_order_relaxed);
       m_done_bytes.fetch_add(stored->key.size, std::memory_order_relaxed);
       return;
@@ -619,29 +614,24 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
   }
 }
 
-// Paths hardlinked to each other in the tree (cargo and rustc link their outputs) share
-// one inode, which the first of them stored turns into its blob, mode 0444: the others
-// must still record the mode the files had, or a tool that checks it (rustc refuses to
-// write over a read-only output) fails inside a session. Called before the store.
-mode_t Ingester::mode_as_found(const struct stat& st) {
-  if (st.st_nlink < 2) {
-    return st.st_mode;
-  }
-  std::lock_guard lock(m_mutex);
-  return m_linked_modes.try_emplace({st.st_dev, st.st_ino}, st.st_mode).first->second;
-}
-
 // A Tier-1 file of a Solid projection, unless [tier1] link says "hardlink".
 bool Ingester::projects_as_symlink(Tier tier) const {
   return m_options.mode == Mode::Solid && tier == Tier::tier1 && m_config.tier1_link == Tier1Link::symlink;
 }
 
 // A symlink to the blob's short name fits in its inode (layout.hpp). The name is made
-// now, before the chunk's syncs, so that it is durable before any symlink names it.
-// Without it (a blob locked before short names existed, a long root) the symlink
-// names the blob's path, as before.
-void Ingester::name_for_symlink(FileTask& task) {
-  if (projects_as_symlink(task) && !(task.from_blob && S_ISLNK(task.st.st_mode))) {
+// now, before the chunk's syncs, so that it is durable before any symlink names it; a
+// copied blob gets it when the chunk's commit publishes the blob (the projection then
+// looks it up). Without it (a blob locked before short names existed, a long root) the
+// symlink names the blob's path, as before.
+void Ingester::name_for_symlink(FileTask& task, cas::StoreBatch& batch) {
+  if (!projects_as_symlink(task) || (task.from_blob && S_ISLNK(task.st.st_mode))) {
+    return;
+  }
+  bool staged = task.stored.method == cas::StoreMethod::copied || task.stored.method == cas::StoreMethod::cloned;
+  if (staged) {
+    batch.add_short_name_at_commit(task.stored.key);
+  } else {
     task.short_named = m_source.add_short_name(task.stored.key).has_value();
   }
 }
@@ -744,8 +734,9 @@ void Ingester::project_one(FileTask& task) {
   }
   // Another filesystem, or a locked (immutable) blob: keep the file as a private,
   // read-only copy of the same content. A path that holds a link to the blob, or nothing
-  // (a Phantom file made Solid), gets one copied from the blob.
-  if (task.from_blob) {
+  // (a Phantom file made Solid), or a file with other names (their mode is not ours to
+  // change) gets one copied from the blob.
+  if (task.from_blob || task.st.st_nlink > 1) {
     int64_t mtime_ns = task.prev != nullptr ? task.prev->mtime_ns : to_ns(task.st.st_mtim);
     if (auto copied = copy_blob_to(root, m_source, key, task.rel, mtime_ns, task.projected_ino); !copied) {
       warn("cannot project file", task.rel, error_reason(copied.error()));
