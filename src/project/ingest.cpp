@@ -488,17 +488,21 @@ void Ingester::walk(const std::string& start) {
             count_private(e.rel);
             return false;
           }
-          if (unchanged(st, prev->second)) {
+          bool same = unchanged(st, prev->second);
+          // A file the config now makes a Tier-1 symlink (`[tier1] link` set back to
+          // "symlink") is re-projected from its blob.
+          bool to_symlink = same && projects_as_symlink(m_config.tier_of(e.rel));
+          if (same && !to_symlink) {
             ++m_summary.unchanged;
             return false;
           }
-          if (is_projection_of(st, prev->second)) {
-            // Still the blob's own inode (a mode switch): nothing to hash, and the
-            // recorded mode and times are the file's, not the blob's.
+          if (to_symlink || is_projection_of(st, prev->second)) {
+            // The blob's own inode (a mode switch) or its unchanged copy: nothing to
+            // hash, and the recorded mode and times are the file's, not the blob's.
             FileTask task;
             task.rel = e.rel;
             task.st = st;
-            task.tier = prev->second.tier;
+            task.tier = to_symlink ? Tier::tier1 : prev->second.tier;
             task.from_blob = true;
             task.prev = &prev->second;
             task.stored.key = key_of(prev->second);

@@ -155,3 +155,15 @@ cd ..
 [ "$(cd phantom && node ../require_all.js)" == "$expected" ] || fail "node output differs on the converted tree"
 [ "$(tree_hashes phantom node_modules build)" == "$before" ] || fail "content differs on the converted tree"
 pass "link = hardlink set after ingest: the next ingest turns the Tier-1 symlinks into files node runs from"
+
+# --- and back: link = symlink again turns those files into Tier-1 symlinks -------------
+cd phantom
+sed -i 's/^link = "hardlink"/link = "symlink"/' .vrift/config.toml
+"$VRIFT" ingest > back.out || fail "ingest after link = symlink: $(cat back.out)"
+[ -z "$(find node_modules -type f)" ] || fail "files left after link = symlink: $(find node_modules -type f | head -3)"
+"$VRIFT" doctor > doctor.out || fail "doctor after converting back: $(cat doctor.out)"
+"$VRIFT" ingest | grep -q ' 0 hashed, .* 0 re-projected' || fail "the symlinked tree is not found unchanged"
+[ "$("$VRIFT" run -- node ../require_all.js)" == "$expected" ] || fail "node output differs in a session on the symlinked tree"
+cd ..
+[ "$(tree_hashes phantom node_modules build)" == "$before" ] || fail "content differs on the symlinked tree"
+pass "link = symlink again: the next ingest turns those files back into Tier-1 symlinks"
