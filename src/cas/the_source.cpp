@@ -176,6 +176,49 @@ Status TheSource::name_from_short_name(const BlobKey& key, int fd) noexcept {
   return sync_blob_name(root_fd(), key);
 }
 
+Status TheSource::detach_blob(const BlobKey& key, int fd) noexcept {
+  char tmp[64];
+  temp_name(tmp, sizeof tmp);
+  UniqueFd copy(::openat(root_fd(), tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!copy) {
+    return fail_sys("create temp in The Source");
+  }
+  char short_tmp[80];
+  std::snprintf(short_tmp, sizeof short_tmp, "%s.s", tmp);
+  auto discard = [&](Error e) -> Status {
+    ::unlinkat(root_fd(), tmp, 0);
+    ::unlinkat(root_fd(), short_tmp, 0);
+    return fail(e);
+  };
+  auto copied = hash::copy_and_hash(fd, copy.get(), key.size + 1);
+  if (!copied) {
+    return discard(copied.error());
+  }
+  if (copied->size != key.size || copied->digest != key.digest) {
+    return discard(make_error(Errc::corrupt, "copy blob"));
+  }
+  struct stat inode;
+  if (::fchmod(copy.get(), blob_mode(key)) != 0 || ::fdatasync(copy.get()) != 0 || ::fstat(fd, &inode) != 0) {
+    return discard(sys_error("copy blob"));
+  }
+  char short_rel[k_max_short_rel_path + 1];
+  bool with_short = has_short_name(key, inode) && short_rel_path(key, m_root.size(), short_rel) != 0;
+  char blob_rel[k_max_blob_rel_path + 1];
+  blob_rel_path(key, blob_rel);
+  // Each rename leaves its name on a whole copy of the content, whatever happens next.
+  if (with_short && (::linkat(root_fd(), tmp, root_fd(), short_tmp, 0) != 0 ||
+                     ::renameat(root_fd(), short_tmp, root_fd(), short_rel) != 0)) {
+    return discard(sys_error("rename short blob name"));
+  }
+  if (::renameat(root_fd(), tmp, root_fd(), blob_rel) != 0) {
+    return discard(sys_error("rename blob"));
+  }
+  if (with_short) {
+    VRIFT_CHECK(sync_dir(root_fd(), short_rel[0] == 'x' ? "x" : "s", "sync short blob name"));
+  }
+  return sync_blob_name(root_fd(), key);
+}
+
 Result<bool> TheSource::contains(const BlobKey& key) const noexcept {
   char rel[k_max_blob_rel_path + 1];
   blob_rel_path(key, rel);

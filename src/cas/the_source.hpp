@@ -98,6 +98,14 @@ class TheSource {
   // Errc::system (EPERM: the inode is locked; EEXIST: the blob has a name again).
   Status name_from_short_name(const BlobKey& key, int fd) noexcept;
 
+  // Moves the blob's names (its own, and its short name when that is on the same inode)
+  // to a new inode holding a copy of the content, read from `fd`, open on the blob's
+  // inode: ingest hands a file's inode over to The Source, and a process that opened
+  // the file meanwhile would write into that inode (ingest.cpp). The copy is checked
+  // against the key before it takes any name; durable on return. Errors: Errc::corrupt
+  // (the content is not the blob's), Errc::system (EPERM: the names are locked).
+  Status detach_blob(const BlobKey& key, int fd) noexcept;
+
   // Whether the blob is present with the size its name claims (one fstatat; no read).
   // A present blob with another size is reported as Errc::corrupt. Errors: Errc::system.
   Result<bool> contains(const BlobKey& key) const noexcept;

@@ -8,6 +8,7 @@
 #include "cli/context.hpp"
 #include "cli/output.hpp"
 #include "project/ingest.hpp"
+#include "project/settle.hpp"
 
 namespace vrift::cli {
 
@@ -49,6 +50,9 @@ int run_ingest(const Globals& g, const IngestArgs& args) {
     return 1;
   }
   const auto& s = *summary;
+  if (auto listed = project::list_for_settle(ctx->paths, s.busy_paths); !listed) {
+    print_warning(listed.error());
+  }
   uint64_t saved = s.hashed_bytes > s.new_blob_bytes ? s.hashed_bytes - s.new_blob_bytes : 0;
   if (g.json) {
     nlohmann::json out = {
@@ -57,7 +61,7 @@ int run_ingest(const Globals& g, const IngestArgs& args) {
         {"converted", s.converted},
         {"new_blobs", s.new_blobs}, {"new_blob_bytes", s.new_blob_bytes}, {"dedup_saved_bytes", saved},
         {"dirs", s.dirs}, {"symlinks", s.symlinks}, {"removed", s.removed}, {"skipped", s.skipped}, {"failed", s.failed},
-        {"private_files", s.private_files},
+        {"private_files", s.private_files}, {"busy", s.busy_paths.size()},
         {"copies", s.copies}, {"tier1", s.tier1}, {"tier2", s.tier2}, {"node_modules_symlinks", s.node_symlinks},
         {"cross_filesystem", s.cross_filesystem}, {"seconds", s.seconds},
         {"files_per_second", s.seconds > 0 ? static_cast<double>(s.hashed) / s.seconds : 0.0}};
@@ -83,6 +87,12 @@ int run_ingest(const Globals& g, const IngestArgs& args) {
                  "readable by everyone\n",
                  s.private_files == 1 ? std::string("1 file") : fmt::format("{} files", s.private_files),
                  s.private_example);
+    }
+    if (!s.busy_paths.empty()) {
+      fmt::print("note: left as they are: {} open in another process (e.g. {}); they are recorded by the next "
+                 "ingest, or by the end of the `vrift run` writing them\n",
+                 s.busy_paths.size() == 1 ? std::string("1 file") : fmt::format("{} files", s.busy_paths.size()),
+                 s.busy_paths.front());
     }
     if (s.node_symlinks > 0) {
       fmt::print("note: {} files under node_modules are now symlinks into The Source; Node follows them there, "

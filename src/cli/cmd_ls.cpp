@@ -25,16 +25,20 @@ const char* kind_name(const manifest::Entry& e) {
   return "?";
 }
 
-bool selected(std::string_view path, const std::vector<std::string>& prefixes) {
+// Whether `path` is one of `prefixes` or below one; marks which in `matched`.
+bool selected(std::string_view path, const std::vector<std::string>& prefixes, std::vector<bool>& matched) {
   if (prefixes.empty()) {
     return true;
   }
-  for (const auto& p : prefixes) {
+  bool any = false;
+  for (size_t i = 0; i < prefixes.size(); ++i) {
+    const std::string& p = prefixes[i];
     if (path == p || (path.size() > p.size() && path.starts_with(p) && path[p.size()] == '/')) {
-      return true;
+      matched[i] = true;
+      any = true;
     }
   }
-  return false;
+  return any;
 }
 
 int run_ls(const Globals& g, const std::vector<std::string>& args) {
@@ -62,8 +66,9 @@ int run_ls(const Globals& g, const std::vector<std::string>& args) {
   }
   std::string line;
   nlohmann::json all = nlohmann::json::array();
+  std::vector<bool> matched(prefixes.size(), false);
   auto visited = ctx->manifest->for_each(*txn, [&](std::string_view path, const manifest::Entry& e) {
-    if (!selected(path, prefixes)) {
+    if (!selected(path, prefixes, matched)) {
       return true;
     }
     char hex[hash::k_hex_len + 1] = "-";
@@ -102,7 +107,15 @@ int run_ls(const Globals& g, const std::vector<std::string>& args) {
   if (g.json) {
     fmt::print("{}\n", all.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   }
-  return 0;
+  int rc = 0;
+  for (size_t i = 0; i < prefixes.size(); ++i) {
+    if (!matched[i]) {
+      print_error("not in the manifest", ctx->paths.root + "/" + prefixes[i],
+                  "nothing is recorded at or below this path (`vrift ingest` records a projected path)");
+      rc = 1;
+    }
+  }
+  return rc;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "project/ingest.hpp"
 #include "project/session.hpp"
+#include "project/settle.hpp"
 
 namespace vrift::cli {
 
@@ -19,7 +20,7 @@ std::optional<Projection> read_projection(ProjectContext& ctx) {
     print_failure(project::Failure{"cannot read manifest", ctx.paths.manifest_dir(), error_reason(census.error())});
     return std::nullopt;
   }
-  return Projection{census->files, census->phantom};
+  return Projection{census->files, census->phantom, census->dirty};
 }
 
 project::Mode default_mode(const ProjectContext& ctx, const Projection& p) {
@@ -34,7 +35,8 @@ bool switch_projection(const Globals& g, ProjectContext& ctx, const Projection& 
     }
     ctx.config.mode = mode;
   }
-  bool converting = mode == project::Mode::Phantom ? p.phantom != p.files : p.phantom > 0;
+  // (A file being written in a session is a plain file in either mode until it settles.)
+  bool converting = mode == project::Mode::Phantom ? p.phantom + p.dirty < p.files : p.phantom > 0;
   if (!converting) {
     return true;
   }
@@ -48,6 +50,10 @@ bool switch_projection(const Globals& g, ProjectContext& ctx, const Projection& 
                                  [&](const project::Failure& f) { print_warning(f); });
   if (!summary) {
     print_failure(summary.error());
+    return false;
+  }
+  if (auto listed = project::list_for_settle(ctx.paths, summary->busy_paths); !listed) {
+    print_failure(listed.error());
     return false;
   }
   if (summary->failed > 0) {

@@ -14,6 +14,7 @@ namespace vrift::cli {
 struct Projection {
   uint64_t files = 0;    // regular files in the manifest
   uint64_t phantom = 0;  // of them, those held only in The Source
+  uint64_t dirty = 0;    // of them, those being written in a session (plain files for now)
 };
 
 // What starting a session needs: the project opened (The Source created if missing), the

@@ -616,6 +616,9 @@ Result<Census> LmdbManifest::census(ReadTxn& t) const noexcept {
     if (e.phantom()) {
       ++c.phantom;
     }
+    if (e.kind == EntryKind::file && e.dirty()) {
+      ++c.dirty;
+    }
     return true;
   }));
   RangeScan scan(VRIFT_TRY(t.cursor_of(Layer::delta)), std::string_view());

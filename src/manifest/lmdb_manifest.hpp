@@ -233,6 +233,7 @@ struct Census {
   uint64_t tier1 = 0;
   uint64_t tier2 = 0;
   uint64_t phantom = 0;
+  uint64_t dirty = 0;          // files being written in a session (Entry::dirty())
   uint64_t file_bytes = 0;     // sum of file sizes (logical bytes)
   uint64_t delta_entries = 0;  // raw records in delta, whiteouts included
   uint64_t delta_whiteouts = 0;

@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <fmt/core.h>
@@ -82,11 +83,13 @@ struct FileTask {
   cas::Stored stored;
   bool stored_ok = false;
   bool private_copy = false;  // left as a read-only private file (no link possible)
+  bool detached = false;      // its blob moved to a copy: a process waited to open the file
   bool projected_link = false;  // now a symlink to its blob
   bool linked_now = false;      // this run replaced the file with that symlink
   bool needs_lock = false;      // a Tier-1 blob to lock once the chunk is projected
   bool short_named = false;     // this run gave (or found) its blob its short name
   uint64_t projected_ino = 0;
+  uint64_t blob_ino = 0;        // Solid hardlink projection: the blob's inode (stat before recording)
   int64_t copy_ctime_ns = 0;  // a private copy made from the blob: its own ctime
 };
 
@@ -183,10 +186,12 @@ class Ingester {
   void prefetch_one(FileTask& task);
   void store_one(FileTask& task, cas::StoreBatch& batch);
   void project_one(FileTask& task);
+  void remove_ingested(const FileTask& task, Trash* trash);
   bool projects_as_symlink(Tier tier) const;
   bool projects_as_symlink(const FileTask& task) const { return projects_as_symlink(task.tier); }
   void name_for_symlink(FileTask& task, cas::StoreBatch& batch);
   void protect_tier1_blob(const cas::BlobKey& key, int fd, bool short_named);
+  bool detach_waited_blobs(std::vector<FileTask>& chunk);
   Entry entry_for(const FileTask& task) const;
   Entry entry_for(const DirOrLink& item) const;
   bool recorded_as_is(const std::string& rel, const Entry& e) const;
@@ -587,8 +592,16 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     // The lease, when granted, lasts until the task's descriptor closes after projection.
     // Only a file with one link can become its blob (the store copies the others), and on
     // an inode with other links a lease would stop this run opening them (EWOULDBLOCK).
-    request.allow_link = !m_options.link_only_unopened ||
-                         (task.st.st_nlink < 2 && ::fcntl(task.fd.get(), F_SETLEASE, F_WRLCK) == 0);
+    request.allow_link = false;
+    if (task.st.st_nlink < 2) {
+      request.allow_link = ::fcntl(task.fd.get(), F_SETLEASE, F_WRLCK) == 0;
+      if (!request.allow_link && errno == EAGAIN) {  // open in another process
+        task.fd.reset();
+        std::lock_guard lock(m_mutex);
+        m_summary.busy_paths.push_back(task.rel);
+        return;
+      }
+    }
     auto stored = batch.add_file(request);
     if (stored) {
       task.stored = *stored;
@@ -682,6 +695,29 @@ void Ingester::protect_tier1_blob(const cas::BlobKey& key, int fd, bool short_na
   }
 }
 
+// Phantom: the file leaves its path; only the inode ingested does. Once its entry is
+// recorded, a session's program may break the path away from it (bbw.hpp) to write:
+// that file is the program's, and goes back.
+void Ingester::remove_ingested(const FileTask& task, Trash* trash) {
+  int root = m_root_fd.get();
+  std::string grabbed = temp_beside(task.rel);
+  if (::renameat(root, task.rel.c_str(), root, grabbed.c_str()) != 0) {
+    if (errno != ENOENT) {
+      warn("cannot remove projected file", task.rel, error_reason(sys_error("rename")));
+    }
+    return;
+  }
+  struct stat st;
+  if (::fstatat(root, grabbed.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      (st.st_ino != task.st.st_ino || st.st_dev != task.st.st_dev)) {
+    ::syscall(SYS_renameat2, root, grabbed.c_str(), root, task.rel.c_str(), RENAME_NOREPLACE);
+    return;
+  }
+  if (trash == nullptr || !trash->take(grabbed.c_str())) {
+    ::unlinkat(root, grabbed.c_str(), 0);
+  }
+}
+
 void Ingester::project_one(FileTask& task) {
   const cas::BlobKey& key = task.stored.key;
   int root = m_root_fd.get();
@@ -689,12 +725,7 @@ void Ingester::project_one(FileTask& task) {
   // it is left to the trash (trash.hpp).
   Trash* trash = !task.from_blob && task.stored.method == cas::StoreMethod::present ? m_trash.get() : nullptr;
   if (m_options.mode == Mode::Phantom) {
-    if (trash != nullptr && trash->take(task.rel.c_str())) {
-      return;
-    }
-    if (::unlinkat(root, task.rel.c_str(), 0) != 0 && errno != ENOENT) {
-      warn("cannot remove projected file", task.rel, error_reason(sys_error("unlink")));
-    }
+    remove_ingested(task, trash);
     return;
   }
   if (projects_as_symlink(task)) {
@@ -796,13 +827,37 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
   if (auto committed = batch.commit(); !committed) {
     return failure("cannot make blobs durable", m_source.root(), committed.error());
   }
-  // 3. Record the entries before any project path changes.
+  // 3. Record the entries before any project path changes, as the projection they are
+  // about to get: a session's program that finds the link at the path before the
+  // entries are recorded again below must see it as vrift's (and break it away from the
+  // blob before writing), not as a plain file it may write into.
   bool phantom = m_options.mode == Mode::Phantom;
+  if (!phantom) {
+    parallel_for(chunk.size(), m_jobs, [&](size_t i) {
+      FileTask& task = chunk[i];
+      if (!task.stored_ok || projects_as_symlink(task)) {
+        return;
+      }
+      char blob_rel[cas::k_max_blob_rel_path + 1];
+      cas::blob_rel_path(task.stored.key, blob_rel);
+      struct stat blob_st;
+      if (::fstatat(m_source.root_fd(), blob_rel, &blob_st, AT_SYMLINK_NOFOLLOW) == 0) {
+        task.blob_ino = blob_st.st_ino;
+      }
+    });
+  }
+  bool projecting = true;
   auto write_entries = [&]() -> Outcome<void> {
     auto written = m_manifest.write([&](manifest::WriteTxn& txn) -> Status {
       for (const auto& task : chunk) {
         if (task.stored_ok) {
-          VRIFT_CHECK(txn.put(Layer::base, task.rel, entry_for(task)));
+          Entry e = entry_for(task);
+          if (projecting && !phantom && (e.flags & manifest::k_flag_projected) == 0 &&
+              (projects_as_symlink(task) || task.blob_ino != 0)) {
+            e.flags |= manifest::k_flag_projected;
+            e.ino = projects_as_symlink(task) ? 0 : task.blob_ino;
+          }
+          VRIFT_CHECK(txn.put(Layer::base, task.rel, e));
           VRIFT_CHECK(txn.remove(Layer::delta, task.rel));
         }
       }
@@ -816,6 +871,7 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
   if (auto w = write_entries(); !w) {
     return w;
   }
+  projecting = false;
   // 4. Project, then record the inodes the projections got.
   parallel_for(chunk.size(), m_jobs, [&](size_t i) {
     if (chunk[i].stored_ok) {
@@ -835,6 +891,17 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
   if (!phantom) {
     if (auto w = write_entries(); !w) {
       return w;
+    }
+  }
+  // 5. A process that opened a file whose inode became its blob has waited on our lease
+  // since, and writes into that inode once we let go: such a blob moves to a copy first.
+  // (The shim's writers look again and write elsewhere; others would change the blob.)
+  // Until the leases go, a new opener waits too: look again after each commit.
+  for (int round = 0; round < 3 && detach_waited_blobs(chunk); ++round) {
+    if (!phantom) {
+      if (auto w = write_entries(); !w) {
+        return w;
+      }
     }
   }
   std::lock_guard lock(m_mutex);  // the next chunk's workers count failures meanwhile
@@ -865,6 +932,30 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
     task.fd.reset();  // releases the lock
   }
   return {};
+}
+
+// Returns whether any blob was moved (its file is then recorded as a plain file).
+bool Ingester::detach_waited_blobs(std::vector<FileTask>& chunk) {
+  bool moved = false;
+  for (auto& task : chunk) {
+    if (!task.fd || task.stored.method != cas::StoreMethod::linked || task.detached ||
+        ::fcntl(task.fd.get(), F_GETLEASE) == F_WRLCK) {
+      continue;  // not handed over, already moved, or nobody waiting
+    }
+    if (auto detached = m_source.detach_blob(task.stored.key, task.fd.get()); !detached) {
+      if (detached.error().sys != EPERM) {  // (a locked blob refuses the waiting writer itself)
+        warn("cannot move a blob off a file being opened", task.rel, error_reason(detached.error()));
+      }
+      continue;
+    }
+    // A Solid file at its path is now a plain file, which the next ingest hashes again,
+    // with the mode it had (the store made it read-only).
+    ::fchmod(task.fd.get(), task.st.st_mode & 07777);
+    task.private_copy = task.projected_ino != 0;
+    task.detached = true;
+    moved = true;
+  }
+  return moved;
 }
 
 // The next chunk of m_todo (in walk order), moved out of it.
@@ -1158,15 +1249,30 @@ Outcome<IngestSummary> Ingester::run() {
 
 }  // namespace
 
+Outcome<UniqueFd> lock_for_ingest(const ProjectPaths& project) {
+  std::string path = project.state_dir() + "/ingest.lock";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) {
+    return failure("cannot lock the project for ingest", path, sys_error("open"));
+  }
+  while (::flock(fd.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      return failure("cannot lock the project for ingest", path, sys_error("flock"));
+    }
+  }
+  return fd;
+}
+
 Outcome<IngestSummary> ingest(const ProjectPaths& project, const Config& config, cas::TheSource& source,
                               manifest::LmdbManifest& manifest, const IngestOptions& options,
                               const WarningSink& warn) {
-  // A lease holder is told of a waiting opener by SIGIO, whose default action kills.
-  struct sigaction ignore {};
-  struct sigaction saved {};
-  ignore.sa_handler = SIG_IGN;
-  if (options.link_only_unopened) {
-    ::sigaction(SIGIO, &ignore, &saved);
+  UniqueFd project_lock;
+  if (!options.holding_lock) {
+    auto locked = lock_for_ingest(project);
+    if (!locked) {
+      return tl::unexpected(locked.error());
+    }
+    project_lock = std::move(*locked);
   }
   // Listed with The Source before any blob is named, and gc kept out until the last
   // commit (projects.hpp, the_source.hpp).
@@ -1177,11 +1283,14 @@ Outcome<IngestSummary> ingest(const ProjectPaths& project, const Config& config,
   if (!references) {
     return failure("cannot lock The Source", source.root() + "/gc.lock", references.error());
   }
+  // A lease holder is told of a waiting opener by SIGIO, whose default action kills.
+  struct sigaction ignore {};
+  struct sigaction saved {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGIO, &ignore, &saved);
   Ingester ingester(project, config, source, manifest, options, warn);
   auto result = ingester.run();
-  if (options.link_only_unopened) {
-    ::sigaction(SIGIO, &saved, nullptr);
-  }
+  ::sigaction(SIGIO, &saved, nullptr);
   return result;
 }
 

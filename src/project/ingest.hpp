@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "base/fd.hpp"
 #include "cas/the_source.hpp"
 #include "manifest/lmdb_manifest.hpp"
 #include "project/config.hpp"
@@ -30,12 +31,7 @@ struct IngestOptions {
   Mode mode = Mode::Solid;
   unsigned jobs = 0;               // worker threads; 0: four per core (reads overlap)
   bool progress = false;           // draw a progress line on stderr
-  // For files a process may still hold open for writing (what a session wrote), whose
-  // inode must never become a blob while it can be written: link a file's own inode only
-  // under a write lease, which the kernel grants only when no other process has the file
-  // open or mapped, and which makes any new opener wait until the file is recorded and
-  // projected; otherwise store a copy.
-  bool link_only_unopened = false;
+  bool holding_lock = false;       // the caller holds lock_for_ingest()
 };
 
 struct IngestSummary {
@@ -56,6 +52,8 @@ struct IngestSummary {
   uint64_t private_files = 0;
   std::string private_example;  // one of them (the first found)
   uint64_t failed = 0;         // files or directories that could not be read or ingested
+  // Files another process had open, left as they are (see ingest()).
+  std::vector<std::string> busy_paths;
   uint64_t copies = 0;         // files kept as private read-only copies (no link possible)
   uint64_t tier1 = 0;
   uint64_t tier2 = 0;
@@ -69,6 +67,19 @@ struct IngestSummary {
 // Receives warnings (one line each: what, path, why); ingest goes on after them.
 using WarningSink = std::function<void(const Failure&)>;
 
+// One ingest at a time per project: each decides from the manifest as it finds it (what
+// is unchanged, what vanished), and two at once (the ends of two `vrift run`s) would
+// undo what the other recorded meanwhile. Held while the returned descriptor is open
+// (.vrift/ingest.lock); waits for the holder. Errors: Failure.
+Outcome<UniqueFd> lock_for_ingest(const ProjectPaths& project);
+
+// A file's own inode becomes its blob only under a write lease, which the kernel grants
+// only when no other process has the file open or mapped, and which makes any new
+// opener wait until the file is recorded and projected (the shim then looks again:
+// shim/hooks_open.cpp). A file another process has open (a build writing it, a session
+// holding it) is left as it is, in busy_paths: storing it could catch it half-written,
+// and replacing it by its projection would lose what that process writes next. A file
+// with other links is copied (the_source.hpp).
 Outcome<IngestSummary> ingest(const ProjectPaths& project, const Config& config, cas::TheSource& source,
                               manifest::LmdbManifest& manifest, const IngestOptions& options,
                               const WarningSink& warn);

@@ -41,8 +41,30 @@ Result<bool> is_managed_write(const manifest::LmdbManifest& manifest, manifest::
 
 }  // namespace
 
+Outcome<void> list_for_settle(const ProjectPaths& project, const std::vector<std::string>& paths) {
+  if (paths.empty()) {
+    return {};
+  }
+  std::string list = project.state_dir() + "/pending";
+  std::ofstream out(list, std::ios::app);
+  for (const std::string& path : paths) {
+    out << path << '\n';
+  }
+  out.flush();
+  if (!out) {
+    return failure("cannot list files to record later", list, "write failed");
+  }
+  return {};
+}
+
 Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& config, cas::TheSource& source,
                                 manifest::LmdbManifest& manifest, Mode mode, const WarningSink& warn) {
+  // From before the lists are read: another settle may record (and, Phantom, remove
+  // from disk) what they name meanwhile.
+  auto lock = lock_for_ingest(project);
+  if (!lock) {
+    return tl::unexpected(lock.error());
+  }
   std::vector<std::string> dirty;
   {
     auto txn = manifest.read();
@@ -101,9 +123,7 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
 
   IngestOptions options;
   options.mode = mode;
-  // A program the command started may still be writing one of these files (a daemon
-  // that outlived it): such an inode must not become a blob, so it is copied.
-  options.link_only_unopened = true;
+  options.holding_lock = true;
   // A directory is listed when it was renamed or moved in, or made where its parent was
   // not recorded yet: everything below it is ingested with it, once. (A symlink, when
   // made there.)
@@ -141,6 +161,9 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
   auto summary = ingest(project, config, source, manifest, options, warn);
   if (!summary) {
     return tl::unexpected(summary.error());  // the lists stay for the next settle
+  }
+  if (auto listed = list_for_settle(project, summary->busy_paths); !listed) {
+    return tl::unexpected(listed.error());
   }
   forget_lists();
   return static_cast<uint64_t>(options.paths.size());

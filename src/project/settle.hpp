@@ -9,6 +9,8 @@
 // run` settles when its command ends.
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "cas/the_source.hpp"
 #include "manifest/lmdb_manifest.hpp"
@@ -18,6 +20,10 @@
 #include "project/project.hpp"
 
 namespace vrift::project {
+
+// Lists project paths for the next settle, as the shim lists a write: files ingest left
+// because another process had them open (IngestSummary::busy_paths).
+Outcome<void> list_for_settle(const ProjectPaths& project, const std::vector<std::string>& paths);
 
 // Ingests every listed or dirty path that holds a file, in `mode`. Returns how many
 // paths were settled (0 when there were none: then nothing else is done). Errors: as

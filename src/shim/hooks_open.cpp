@@ -35,15 +35,39 @@ constexpr int k_kept_flags =
 
 bool needs_mode(int flags) { return (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE; }
 
-// Opens the path of a file being written with the caller's flags and tracks the fd.
-int open_tracked(const ManagedPath& mp, int flags, mode_t mode, manifest::Tier tier) noexcept {
-  int fd = real().open(mp.abs, flags, mode);
+// open_tracked() found the file made a blob while the open waited: decide again.
+constexpr int k_open_again = -3;
+
+// What a file just opened for writing looks like if a concurrent ingest (another `vrift
+// run` settling its writes) made it a blob between our look at the path and the open,
+// which waited on that ingest's write lease meanwhile: a blob has no write permission
+// and, in Solid, more than one link. (A plain file like that only costs a second look.)
+bool may_be_a_blob(const struct stat& st) { return st.st_nlink > 1 || (st.st_mode & 0222) == 0; }
+
+// Opens the path of a file being written with the caller's flags and tracks the fd. With
+// `recheck`, an fd on what may be a blob is closed unwritten and k_open_again returned;
+// O_TRUNC waits until then, for it would empty the blob.
+int open_tracked(const ManagedPath& mp, int flags, mode_t mode, manifest::Tier tier, bool recheck) noexcept {
+  recheck = recheck && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);  // a new file is ours
+  bool trunc = recheck && (flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != O_RDONLY;
+  int fd = real().open(mp.abs, trunc ? flags & ~O_TRUNC : flags, mode);
   if (fd < 0) {
     return -1;
   }
   int saved = errno;
   struct stat st;
   if (real().fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (recheck && may_be_a_blob(st)) {
+      real().close(fd);
+      errno = saved;
+      return k_open_again;
+    }
+    if (trunc && ::ftruncate(fd, 0) != 0) {
+      int err = errno;
+      real().close(fd);
+      errno = err;
+      return -1;
+    }
     track_write(fd, st.st_dev, st.st_ino, mp.rel, mp.rel_len, tier);
   }
   errno = saved;
@@ -51,7 +75,7 @@ int open_tracked(const ManagedPath& mp, int flags, mode_t mode, manifest::Tier t
 }
 
 // Break-before-write, then the caller's open of the now private file.
-int open_for_writing(ManagedFile& file, int flags, mode_t mode) noexcept {
+int open_for_writing(ManagedFile& file, int flags, mode_t mode, bool recheck) noexcept {
   FileFacts facts;
   facts.assign(file.entry);
   file.lookup.release();
@@ -63,14 +87,14 @@ int open_for_writing(ManagedFile& file, int flags, mode_t mode) noexcept {
   if (break_before_write(file.path, facts, (flags & O_TRUNC) != 0) != 0) {
     return -1;
   }
-  return open_tracked(file.path, flags & ~(O_EXCL | O_NOFOLLOW), mode, facts.entry.tier);
+  return open_tracked(file.path, flags & ~(O_EXCL | O_NOFOLLOW), mode, facts.entry.tier, recheck);
 }
 
 // A write-intent open of a project path that is not a managed file: tracked when the
 // manifest records the file as being written (dirty) or records its directory, so the
 // file is ingested at its last close (under `vrift run`, always: see below). Returns -2
 // when the call is not ours.
-int open_unmanaged_for_writing(int dirfd, const char* path, int flags, mode_t mode) noexcept {
+int open_unmanaged_for_writing(int dirfd, const char* path, int flags, mode_t mode, bool recheck) noexcept {
   if (!g_session.writable) {
     return -2;
   }
@@ -84,7 +108,7 @@ int open_unmanaged_for_writing(int dirfd, const char* path, int flags, mode_t mo
     // `vrift run` decides at its end which listed files belong to the projection
     // (project/settle.hpp): a program that only writes new files never opens the
     // manifest. The tier is settled there too.
-    return open_tracked(mp, flags, mode, tier);
+    return open_tracked(mp, flags, mode, tier, recheck);
   }
   {
     Lookup lookup;
@@ -106,11 +130,11 @@ int open_unmanaged_for_writing(int dirfd, const char* path, int flags, mode_t mo
       tier = e.tier;
     }
   }
-  return open_tracked(mp, flags, mode, tier);
+  return open_tracked(mp, flags, mode, tier, recheck);
 }
 
 // Returns -2 when the call is not ours (the caller then does the real open).
-int open_managed(int dirfd, const char* path, int flags, mode_t mode) noexcept {
+int open_managed(int dirfd, const char* path, int flags, mode_t mode, bool recheck) noexcept {
   ManagedFile file;
   int found = file.resolve(dirfd, path, (flags & O_NOFOLLOW) == 0);
   if (found == 0) {
@@ -129,7 +153,7 @@ int open_managed(int dirfd, const char* path, int flags, mode_t mode) noexcept {
     return -1;
   }
   if ((flags & k_write_intent) != 0) {
-    return open_for_writing(file, flags, mode);
+    return open_for_writing(file, flags, mode, recheck);
   }
   // The blob itself when there is no file at the path, or when the path is a Tier-1
   // link that O_NOFOLLOW would refuse (the program sees a regular file there).
@@ -150,6 +174,22 @@ int open_managed(int dirfd, const char* path, int flags, mode_t mode) noexcept {
     remember_fd_path(fd, real_st.st_dev, real_st.st_ino, mp.abs, mp.abs_len);
   }
   errno = saved;
+  return fd;
+}
+
+// A project path: open_managed(), then for a write open_unmanaged_for_writing(). -2 when
+// the call is not ours. A write that found its file made a blob meanwhile decides once
+// more: the manifest records the file by then (the ingest committed before letting the
+// open go on), so the second time it is broken away from its blob first.
+int open_in_project(int dirfd, const char* path, int flags, mode_t mode) noexcept {
+  int fd = k_open_again;
+  for (int attempt = 0; fd == k_open_again; ++attempt) {
+    bool recheck = attempt == 0;
+    fd = open_managed(dirfd, path, flags, mode, recheck);
+    if (fd == -2 && (flags & k_write_intent) != 0) {
+      fd = open_unmanaged_for_writing(dirfd, path, flags, mode, recheck);
+    }
+  }
   return fd;
 }
 
@@ -185,10 +225,7 @@ int do_open(int dirfd, const char* path, int flags, mode_t mode, bool is_at) noe
     return -1;
   }
   if (who == Caller::program && active() && !clearly_outside(path)) {
-    int fd = open_managed(dirfd, path, flags, mode);
-    if (fd == -2 && (flags & k_write_intent) != 0) {
-      fd = open_unmanaged_for_writing(dirfd, path, flags, mode);
-    }
+    int fd = open_in_project(dirfd, path, flags, mode);
     if (fd != -2) {
       return fd;
     }
@@ -227,11 +264,7 @@ int fopen_managed(const char* path, const char* mode) noexcept {
   if (!active()) {
     return vfork_child_refuses(AT_FDCWD, path, flags) ? -1 : -2;
   }
-  int fd = open_managed(AT_FDCWD, path, flags, 0666);
-  if (fd == -2 && (flags & k_write_intent) != 0) {
-    fd = open_unmanaged_for_writing(AT_FDCWD, path, flags, 0666);
-  }
-  return fd;
+  return open_in_project(AT_FDCWD, path, flags, 0666);
 }
 
 }  // namespace

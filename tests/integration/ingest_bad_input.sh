@@ -71,13 +71,32 @@ mkdir -p c/build && head -c 20M /dev/urandom > c/build/growing.log
 ( while :; do head -c 65536 /dev/urandom >> c/build/growing.log; done ) &
 writer=$!
 "$VRIFT" -C c init -q
-"$VRIFT" -C c ingest --phantom > /dev/null 2> warn.txt || true
+"$VRIFT" -C c ingest --phantom > out.txt 2> warn.txt || true
 kill "$writer"; wait "$writer" 2>/dev/null || true
-if [ -e c/build/growing.log ]; then
-  grep -q "growing.log): it kept changing" warn.txt || fail "a changing file kept at its path without a word: $(cat warn.txt)"
+if [ -e c/build/growing.log ]; then  # (open at the time, or changing each time it was read)
+  grep -q "open in another process (e.g. build/growing.log)" out.txt || grep -q "growing.log): it kept changing" warn.txt ||
+    fail "a changing file kept at its path without a word: $(cat out.txt warn.txt)"
 fi
 "$VRIFT" cas verify --deep > /dev/null || fail "a changing file produced a bad blob"
 pass "a file written during ingest is never stored under a wrong hash"
+
+# --- a file another process has open: left as it is, recorded once it is closed --------
+mkdir -p o/build && echo first > o/build/app.log && echo done > o/build/out.o
+"$VRIFT" -C o init -q
+exec 3>> o/build/app.log
+"$VRIFT" -C o ingest > busy.out || fail "ingest with a file open elsewhere: $(cat busy.out)"
+grep -q "^note: left as they are: 1 file open in another process (e.g. build/app.log)" busy.out ||
+  fail "no note on the open file: $(cat busy.out)"
+"$VRIFT" -C o ls build/out.o > /dev/null || fail "the closed file was not ingested"
+! "$VRIFT" -C o ls build/app.log > /dev/null 2>&1 || fail "the open file was recorded"
+echo second >&3
+exec 3>&-
+[ "$(stat -c %h o/build/app.log)" == 1 ] && [ "$(cat o/build/app.log)" == "$(printf 'first\nsecond')" ] ||
+  fail "the open file was changed: $(cat o/build/app.log)"
+"$VRIFT" -C o ingest -q
+"$VRIFT" -C o ls build/app.log > /dev/null || fail "the file was not recorded once closed"
+"$VRIFT" cas verify --deep > /dev/null || fail "The Source does not verify"
+pass "a file open in another process is left as it is, and recorded by the ingest after it is closed"
 
 # --- The Source on another filesystem (EXDEV) ------------------------------------------
 [ -d /dev/shm ] || { echo "note: no /dev/shm; skipping the cross-filesystem part"; exit 0; }
