@@ -1250,17 +1250,7 @@ Outcome<IngestSummary> Ingester::run() {
 }  // namespace
 
 Outcome<UniqueFd> lock_for_ingest(const ProjectPaths& project) {
-  std::string path = project.state_dir() + "/ingest.lock";
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd) {
-    return failure("cannot lock the project for ingest", path, sys_error("open"));
-  }
-  while (::flock(fd.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) {
-      return failure("cannot lock the project for ingest", path, sys_error("flock"));
-    }
-  }
-  return fd;
+  return lock_exclusively(project.state_dir() + "/ingest.lock", "cannot lock the project for ingest");
 }
 
 Outcome<IngestSummary> ingest(const ProjectPaths& project, const Config& config, cas::TheSource& source,

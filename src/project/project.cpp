@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -190,6 +191,19 @@ Outcome<ProjectPaths> init_project(const std::string& root_arg, const InitOption
     return failure("cannot write manifest", paths.manifest_dir(), recorded.error());
   }
   return paths;
+}
+
+Outcome<UniqueFd> lock_exclusively(const std::string& path, const char* what) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) {
+    return failure(what, path, sys_error("open"));
+  }
+  while (::flock(fd.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      return failure(what, path, sys_error("flock"));
+    }
+  }
+  return fd;
 }
 
 }  // namespace vrift::project

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "base/fd.hpp"
 #include "project/config.hpp"
 #include "project/failure.hpp"
 
@@ -31,6 +32,10 @@ std::string real_path(const std::string& path);
 // The project containing `start` (or the cwd when empty): the nearest directory at or
 // above it that holds .vrift/config.toml. Fails, saying to run `vrift init`, when none.
 Outcome<ProjectPaths> find_project(const std::string& start);
+
+// Locks the file at `path` (made if missing) exclusively, waiting for the holder; held
+// while the returned descriptor is open. `what` names the lock in the error.
+Outcome<UniqueFd> lock_exclusively(const std::string& path, const char* what);
 
 struct InitOptions {
   bool force = false;        // initialize even inside (or over) an existing project

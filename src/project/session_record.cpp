@@ -15,17 +15,11 @@
 namespace vrift::project {
 
 Outcome<SessionLock> SessionLock::acquire(const ProjectPaths& project) {
-  std::string path = project.state_dir() + "/session.lock";
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  auto fd = lock_exclusively(project.state_dir() + "/session.lock", "cannot lock the session");
   if (!fd) {
-    return failure("cannot lock the session", path, sys_error("open"));
+    return tl::unexpected(fd.error());
   }
-  while (::flock(fd.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) {
-      return failure("cannot lock the session", path, sys_error("flock"));
-    }
-  }
-  return SessionLock(std::move(fd));
+  return SessionLock(std::move(*fd));
 }
 
 std::string session_json(const SessionRecord& r) {
