@@ -202,6 +202,16 @@ void mark_written(const char* rel, size_t rel_len) noexcept {
   commit_dirty(rel, rel_len, facts.entry);
 }
 
+// Whether the path still holds the file this process wrote: another `vrift run` may have
+// recorded it (and, Phantom, taken it off its path) since its last close here, and the
+// entry it recorded must then not be marked as being written again.
+bool still_at_path(const char* rel, size_t rel_len, dev_t dev, ino_t ino) noexcept {
+  ManagedPath mp;
+  struct stat st;
+  return project_path(rel, rel_len, mp) && real().fstatat(AT_FDCWD, mp.abs, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+         st.st_dev == dev && st.st_ino == ino;
+}
+
 // A written file that could not go back into The Source now stays at its path, and the
 // next ingest takes it. In Phantom its entry is marked dirty, so that reads find the file
 // there rather than the blob of the content before the write.
@@ -458,7 +468,7 @@ void reingest(const char* rel, size_t rel_len, dev_t dev, ino_t ino, manifest::T
     // Solid reads answer from the manifest only while the path holds the projection's
     // own inode, so only a Phantom session needs the entry marked (and the manifest
     // opened: most programs of a build only write new files).
-    if (g_session.phantom) {
+    if (g_session.phantom && still_at_path(rel, rel_len, dev, ino)) {
       mark_written(rel, rel_len);
     }
     record_pending(rel, rel_len);
