@@ -89,7 +89,8 @@ struct FileTask {
   bool needs_lock = false;      // a Tier-1 blob to lock once the chunk is projected
   bool short_named = false;     // this run gave (or found) its blob its short name
   uint64_t projected_ino = 0;
-  uint64_t blob_ino = 0;        // Solid hardlink projection: the blob's inode (stat before recording)
+  uint64_t blob_ino = 0;        // Solid hardlink projection: the blob's inode (blob_inode())
+  Error blob_stat_error;        // why blob_ino is 0
   int64_t copy_ctime_ns = 0;  // a private copy made from the blob: its own ctime
 };
 
@@ -192,6 +193,7 @@ class Ingester {
   void name_for_symlink(FileTask& task, cas::StoreBatch& batch);
   void protect_tier1_blob(const cas::BlobKey& key, int fd, bool short_named);
   bool detach_waited_blobs(std::vector<FileTask>& chunk);
+  void blob_inode(FileTask& task) const;
   Entry entry_for(const FileTask& task) const;
   Entry entry_for(const DirOrLink& item) const;
   bool recorded_as_is(const std::string& rel, const Entry& e) const;
@@ -746,21 +748,18 @@ void Ingester::project_one(FileTask& task) {
     task.needs_lock = true;      // after every link of the chunk exists (see finish_chunk)
     return;
   }
-  // Hard link: the project path and the blob share one inode.
-  char blob_rel[cas::k_max_blob_rel_path + 1];
-  cas::blob_rel_path(key, blob_rel);
-  struct stat blob_st;
-  if (::fstatat(m_source.root_fd(), blob_rel, &blob_st, AT_SYMLINK_NOFOLLOW) != 0) {
-    warn("cannot project file", task.rel, error_reason(sys_error("stat blob")));
+  // Hard link: the project path and the blob share one inode (found by blob_inode()).
+  if (task.blob_ino == 0) {
+    warn("cannot project file", task.rel, error_reason(task.blob_stat_error));
     return;
   }
-  if (blob_st.st_ino == task.st.st_ino && blob_st.st_dev == task.st.st_dev) {
-    task.projected_ino = blob_st.st_ino;  // the file itself became the blob
+  if (task.blob_ino == task.st.st_ino && m_source.device() == task.st.st_dev) {
+    task.projected_ino = task.blob_ino;  // the file itself became the blob
     return;
   }
   auto linked = link_projection(root, m_source, key, task.rel, false, nullptr, trash);
   if (linked) {
-    task.projected_ino = blob_st.st_ino;
+    task.projected_ino = task.blob_ino;
     return;
   }
   if (std::string_view(linked.error().op) != "link") {
@@ -834,15 +833,8 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
   bool phantom = m_options.mode == Mode::Phantom;
   if (!phantom) {
     parallel_for(chunk.size(), m_jobs, [&](size_t i) {
-      FileTask& task = chunk[i];
-      if (!task.stored_ok || projects_as_symlink(task)) {
-        return;
-      }
-      char blob_rel[cas::k_max_blob_rel_path + 1];
-      cas::blob_rel_path(task.stored.key, blob_rel);
-      struct stat blob_st;
-      if (::fstatat(m_source.root_fd(), blob_rel, &blob_st, AT_SYMLINK_NOFOLLOW) == 0) {
-        task.blob_ino = blob_st.st_ino;
+      if (chunk[i].stored_ok && !projects_as_symlink(chunk[i])) {
+        blob_inode(chunk[i]);
       }
     });
   }
@@ -932,6 +924,19 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
     task.fd.reset();  // releases the lock
   }
   return {};
+}
+
+// The inode of a Solid hardlink projection's blob, which the entry records and the path
+// gets: task.blob_ino, or 0 with task.blob_stat_error.
+void Ingester::blob_inode(FileTask& task) const {
+  char blob_rel[cas::k_max_blob_rel_path + 1];
+  cas::blob_rel_path(task.stored.key, blob_rel);
+  struct stat blob_st;
+  if (::fstatat(m_source.root_fd(), blob_rel, &blob_st, AT_SYMLINK_NOFOLLOW) == 0) {
+    task.blob_ino = blob_st.st_ino;
+  } else {
+    task.blob_stat_error = sys_error("stat blob");
+  }
 }
 
 // Returns whether any blob was moved (its file is then recorded as a plain file).

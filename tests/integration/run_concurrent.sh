@@ -45,10 +45,11 @@ for mode in solid phantom; do
   # and every settle takes the dirty entries).
   "$VRIFT" run -- bash -c 'exec 3>> build/seed.o
     echo one >&3; touch ../opened
-    while [ ! -e ../settled ]; do sleep 0.05; done
+    for i in $(seq 600); do [ -e ../settled ] && break; sleep 0.05; done  # (30 s at most)
     echo two >&3; exec 3>&-' > held.log 2>&1 &
   holder=$!
-  while [ ! -e ../opened ]; do sleep 0.05; done
+  for i in $(seq 600); do [ -e ../opened ] && break; sleep 0.05; done
+  [ -e ../opened ] || fail "$mode: the run holding the file did not start: $(cat held.log)"
   "$VRIFT" run -- true || fail "$mode: the other run"
   touch ../settled
   wait "$holder" || fail "$mode: the run holding the file: $(cat held.log)"
