@@ -89,8 +89,8 @@ int run_ingest(const Globals& g, const IngestArgs& args) {
                  s.private_example);
     }
     if (!s.busy_paths.empty()) {
-      fmt::print("note: left as they are: {} open in another process (e.g. {}); they are recorded by the next "
-                 "ingest, or by the end of the `vrift run` writing them\n",
+      fmt::print("note: left as they are: {} open in another process or replaced while being ingested (e.g. {}); "
+                 "they are recorded by the next ingest, or by the end of the `vrift run` writing them\n",
                  s.busy_paths.size() == 1 ? std::string("1 file") : fmt::format("{} files", s.busy_paths.size()),
                  s.busy_paths.front());
     }

@@ -850,13 +850,14 @@ bool Doctor::relink(Item& item, std::string& text) {
   if (symlink) {
     name_for_symlink(blob);
   }
-  auto linked = link_projection(m_root_fd.get(), m_source, blob.key, item.path, symlink, &ino);
+  LinkOptions how{.symlink = symlink, .ino = &ino};
+  auto linked = link_projection(m_root_fd.get(), m_source, blob.key, item.path, how);
   if (!linked && !symlink && linked.error().sys == EPERM) {
     // A Tier-2 link to a locked blob: the blob becomes linkable content (as ingest
     // leaves a blob both tiers use).
     UniqueFd fd(::openat(m_source.root_fd(), blob.rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     if (fd && clear_immutable(fd.get())) {
-      linked = link_projection(m_root_fd.get(), m_source, blob.key, item.path, symlink, &ino);
+      linked = link_projection(m_root_fd.get(), m_source, blob.key, item.path, how);
     }
   }
   if (!linked) {

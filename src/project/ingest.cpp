@@ -80,6 +80,7 @@ struct FileTask {
   bool from_blob = false;
   const Previous* prev = nullptr;
   UniqueFd fd;     // held with LOCK_SH until the entry is committed
+  bool leased = false;  // fd holds a write lease (see ingest())
   cas::Stored stored;
   bool stored_ok = false;
   bool private_copy = false;  // left as a read-only private file (no link possible)
@@ -187,6 +188,7 @@ class Ingester {
   void prefetch_one(FileTask& task);
   void store_one(FileTask& task, cas::StoreBatch& batch);
   void project_one(FileTask& task);
+  void projection_failed(const FileTask& task, const Error& error);
   void remove_ingested(const FileTask& task, Trash* trash);
   bool projects_as_symlink(Tier tier) const;
   bool projects_as_symlink(const FileTask& task) const { return projects_as_symlink(task.tier); }
@@ -597,6 +599,7 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
     request.allow_link = false;
     if (task.st.st_nlink < 2) {
       request.allow_link = ::fcntl(task.fd.get(), F_SETLEASE, F_WRLCK) == 0;
+      task.leased = request.allow_link;
       if (!request.allow_link && errno == EAGAIN) {  // open in another process
         task.fd.reset();
         std::lock_guard lock(m_mutex);
@@ -709,15 +712,31 @@ void Ingester::remove_ingested(const FileTask& task, Trash* trash) {
     }
     return;
   }
+  // Not the inode ingested, or a writer waits on its lease to open it (it would write
+  // into a file with no name): it goes back.
   struct stat st;
   if (::fstatat(root, grabbed.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-      (st.st_ino != task.st.st_ino || st.st_dev != task.st.st_dev)) {
+      (st.st_ino != task.st.st_ino || st.st_dev != task.st.st_dev ||
+       (task.leased && ::fcntl(task.fd.get(), F_GETLEASE) == F_UNLCK))) {
     ::syscall(SYS_renameat2, root, grabbed.c_str(), root, task.rel.c_str(), RENAME_NOREPLACE);
+    std::lock_guard lock(m_mutex);
+    m_summary.busy_paths.push_back(task.rel);
     return;
   }
   if (trash == nullptr || !trash->take(grabbed.c_str())) {
     ::unlinkat(root, grabbed.c_str(), 0);
   }
+}
+
+// A path a program replaced or removed since its file was read keeps what the program
+// put there, which the next ingest (or the end of its `vrift run`) records.
+void Ingester::projection_failed(const FileTask& task, const Error& error) {
+  if (error.code == Errc::changed) {
+    std::lock_guard lock(m_mutex);
+    m_summary.busy_paths.push_back(task.rel);
+    return;
+  }
+  warn("cannot project file", task.rel, error_reason(error));
 }
 
 void Ingester::project_one(FileTask& task) {
@@ -738,9 +757,10 @@ void Ingester::project_one(FileTask& task) {
     }
     char target[PATH_MAX];
     bool known = task.short_named && m_source.short_target(key, target, sizeof target) != 0;
-    if (auto linked = link_projection(root, m_source, key, task.rel, true, nullptr, trash, known ? target : nullptr);
-        !linked) {
-      warn("cannot project file", task.rel, error_reason(linked.error()));
+    LinkOptions how{.symlink = true, .target = known ? target : nullptr, .expect = &task.st, .trash = trash,
+                    .lease_fd = task.leased ? task.fd.get() : -1};
+    if (auto linked = link_projection(root, m_source, key, task.rel, how); !linked) {
+      projection_failed(task, linked.error());
       return;
     }
     task.projected_link = true;  // re-ingest recognizes it by its target
@@ -757,13 +777,14 @@ void Ingester::project_one(FileTask& task) {
     task.projected_ino = task.blob_ino;  // the file itself became the blob
     return;
   }
-  auto linked = link_projection(root, m_source, key, task.rel, false, nullptr, trash);
+  auto linked = link_projection(root, m_source, key, task.rel,
+                                {.expect = &task.st, .trash = trash, .lease_fd = task.leased ? task.fd.get() : -1});
   if (linked) {
     task.projected_ino = task.blob_ino;
     return;
   }
   if (std::string_view(linked.error().op) != "link") {
-    warn("cannot project file", task.rel, error_reason(linked.error()));
+    projection_failed(task, linked.error());
     return;
   }
   // Another filesystem, or a locked (immutable) blob: keep the file as a private,

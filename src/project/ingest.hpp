@@ -52,7 +52,8 @@ struct IngestSummary {
   uint64_t private_files = 0;
   std::string private_example;  // one of them (the first found)
   uint64_t failed = 0;         // files or directories that could not be read or ingested
-  // Files another process had open, left as they are (see ingest()).
+  // Files another process had open, or replaced (or removed) while they were being
+  // ingested, left as they are (see ingest()).
   std::vector<std::string> busy_paths;
   uint64_t copies = 0;         // files kept as private read-only copies (no link possible)
   uint64_t tier1 = 0;
@@ -78,8 +79,9 @@ Outcome<UniqueFd> lock_for_ingest(const ProjectPaths& project);
 // opener wait until the file is recorded and projected (the shim then looks again:
 // shim/hooks_open.cpp). A file another process has open (a build writing it, a session
 // holding it) is left as it is, in busy_paths: storing it could catch it half-written,
-// and replacing it by its projection would lose what that process writes next. A file
-// with other links is copied (the_source.hpp).
+// and replacing it by its projection would lose what that process writes next. A path
+// is replaced by its projection only while it still holds the file read (projection.hpp).
+// A file with other links is copied (the_source.hpp).
 Outcome<IngestSummary> ingest(const ProjectPaths& project, const Config& config, cas::TheSource& source,
                               manifest::LmdbManifest& manifest, const IngestOptions& options,
                               const WarningSink& warn);

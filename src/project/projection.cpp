@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <fmt/core.h>
@@ -69,15 +70,83 @@ bool stale_source_temp(std::string_view name) {
   return pid == 0 || (pid != ::getpid() && !pid_alive(pid));
 }
 
+namespace {
+
+bool same_inode(const struct stat& a, const struct stat& b) { return a.st_ino == b.st_ino && a.st_dev == b.st_dev; }
+
+int exchange(int root_fd, const char* a, const char* b) {
+  return static_cast<int>(::syscall(SYS_renameat2, root_fd, a, root_fd, b, RENAME_EXCHANGE));
+}
+
+// `tmp` (the file ingested, taken off its path by the checked placement) is done with:
+// into the trash, or freed now.
+void dispose(int root_fd, const char* tmp, Trash* trash) {
+  if (trash == nullptr || !trash->take(tmp)) {
+    ::unlinkat(root_fd, tmp, 0);
+  }
+}
+
+// Puts `tmp` at `rel` only while `rel` still holds the file ingested (`expect`; st_ino 0:
+// nothing). The exchange is atomic and what it took off the path is looked at after: a
+// file a program put there since (a session's break-before-write, an editor's save) goes
+// straight back, and the projection is dropped (Errc::changed). So does the file read when
+// a writer waits on its lease.
+Status place_checked(int root_fd, const char* tmp, const char* rel, const LinkOptions& options) {
+  const struct stat& expect = *options.expect;
+  if (expect.st_ino == 0) {
+    if (::syscall(SYS_renameat2, root_fd, tmp, root_fd, rel, RENAME_NOREPLACE) == 0) {
+      return {};
+    }
+    return errno == EEXIST ? fail(Errc::changed, "project") : fail_sys("rename");
+  }
+  struct stat mine;
+  if (::fstatat(root_fd, tmp, &mine, AT_SYMLINK_NOFOLLOW) != 0) {
+    return fail_sys("stat");
+  }
+  struct stat out;
+  if (exchange(root_fd, tmp, rel) != 0) {
+    if (errno == ENOENT) {
+      return fail(Errc::changed, "project");  // removed meanwhile
+    }
+    if (errno != EINVAL && errno != ENOSYS) {
+      return fail_sys("rename");
+    }
+    // No RENAME_EXCHANGE here: look, then rename (a window of two system calls).
+    if (::fstatat(root_fd, rel, &out, AT_SYMLINK_NOFOLLOW) != 0 || !same_inode(out, expect) ||
+        (options.lease_fd >= 0 && ::fcntl(options.lease_fd, F_GETLEASE) == F_UNLCK)) {
+      return fail(Errc::changed, "project");
+    }
+    return ::renameat(root_fd, tmp, root_fd, rel) == 0 ? Status{} : fail_sys("rename");
+  }
+  if (::fstatat(root_fd, tmp, &out, AT_SYMLINK_NOFOLLOW) != 0) {
+    return fail_sys("stat");
+  }
+  if (same_inode(out, expect) && (options.lease_fd < 0 || ::fcntl(options.lease_fd, F_GETLEASE) != F_UNLCK)) {
+    dispose(root_fd, tmp, options.trash);
+    return {};
+  }
+  // A program's file came off the path (or the file read, which a writer waits to open):
+  // it goes back. Should the path have changed yet again in between, the newest file
+  // wins, as the program's own renames would have it.
+  if (exchange(root_fd, tmp, rel) == 0 && ::fstatat(root_fd, tmp, &out, AT_SYMLINK_NOFOLLOW) == 0 &&
+      !same_inode(out, mine)) {
+    exchange(root_fd, tmp, rel);
+  }
+  ::unlinkat(root_fd, tmp, 0);
+  return fail(Errc::changed, "project");
+}
+
+}  // namespace
+
 Status link_projection(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
-                       bool symlink, uint64_t* ino, Trash* trash, const char* target) {
+                       const LinkOptions& options) {
   std::string tmp = temp_beside(rel);
-  if (symlink) {
+  if (options.symlink) {
     char found[PATH_MAX];
-    if (target == nullptr && source.link_target(key, found, sizeof found) == 0) {
+    if (options.target == nullptr && source.link_target(key, found, sizeof found) == 0) {
       return fail(Errc::system, "symlink", ENAMETOOLONG);
     }
-    if (::symlinkat(target != nullptr ? target : found, root_fd, tmp.c_str()) != 0) {
+    if (::symlinkat(options.target != nullptr ? options.target : found, root_fd, tmp.c_str()) != 0) {
       return fail_sys("symlink");
     }
   } else {
@@ -87,16 +156,17 @@ Status link_projection(int root_fd, const cas::TheSource& source, const cas::Blo
       return fail_sys("link");
     }
   }
-  Status placed = trash != nullptr ? trash->replace(tmp.c_str(), rel.c_str())
-                 : ::renameat(root_fd, tmp.c_str(), root_fd, rel.c_str()) == 0 ? Status{}
-                                                                                 : fail_sys("rename");
+  Status placed = options.expect != nullptr
+                      ? place_checked(root_fd, tmp.c_str(), rel.c_str(), options)
+                  : ::renameat(root_fd, tmp.c_str(), root_fd, rel.c_str()) == 0 ? Status{}
+                                                                                   : fail_sys("rename");
   if (!placed) {
     ::unlinkat(root_fd, tmp.c_str(), 0);
     return placed;
   }
-  if (ino != nullptr) {
+  if (options.ino != nullptr) {
     struct stat st;
-    *ino = !symlink && ::fstatat(root_fd, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_ino : 0;
+    *options.ino = !options.symlink && ::fstatat(root_fd, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_ino : 0;
   }
   return {};
 }

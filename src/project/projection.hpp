@@ -9,6 +9,7 @@
 // use. The Source's own temps are `tmp/<pid>.<n>.<clock>` (cas/the_source.cpp), judged
 // the same way.
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -45,17 +46,28 @@ bool stale_project_temp(std::string_view rel);
 // is gone. Names that do not start with a pid are judged stale (nothing makes them).
 bool stale_source_temp(std::string_view name);
 
-// Replaces (or creates) `rel` under `root_fd` with a link to the blob: a symlink to its
-// absolute path, or a hardlink sharing its inode, made as a temp beside and renamed over
-// the path. On success `*ino` (when given) is the inode the path now has (the blob's for
-// a hardlink, 0 for a symlink). Errors: Errc::system (errno of the failing step: EPERM
-// from linkat when the blob is immutable, EXDEV across filesystems, ...); the temp is
-// removed on failure.
-// With `trash`, what was at the path moves there instead of being freed now (see
-// trash.hpp): for a file that is a duplicate of the blob. `target`, when given, is the
-// symlink's target, already known (TheSource::short_target()).
+struct LinkOptions {
+  bool symlink = false;         // a symlink to the blob's absolute path; else a hardlink
+  uint64_t* ino = nullptr;      // set to the inode the path then has (0 for a symlink)
+  const char* target = nullptr;  // the symlink's target, already known (TheSource::short_target())
+  // What the path must still hold to be replaced (st_dev/st_ino of the file ingested;
+  // st_ino 0: nothing at all). Null: whatever is there is replaced.
+  const struct stat* expect = nullptr;
+  // With `expect`: where the file it names goes instead of being freed now (trash.hpp),
+  // for a file that is a duplicate of the blob.
+  Trash* trash = nullptr;
+  // With `expect`: open on that file with a write lease. A process waiting to open it for
+  // writing (the lease is breaking) would write into it once the lease goes, so it stays.
+  int lease_fd = -1;
+};
+
+// Replaces (or creates) `rel` under `root_fd` with a link to the blob, made as a temp
+// beside and renamed over the path. Errors: Errc::changed (`expect` given and the path
+// holds something else now, or a writer waits on `lease_fd`: a program replaced, removed
+// or is opening the file since it was read; it is left as it is), Errc::system (errno of the failing step: EPERM from linkat when
+// the blob is immutable, EXDEV across filesystems, ...); the temp is removed on failure.
 Status link_projection(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
-                       bool symlink, uint64_t* ino = nullptr, Trash* trash = nullptr, const char* target = nullptr);
+                       const LinkOptions& options);
 
 // A private copy of a blob's content on its way to a project path: an unnamed file
 // (O_TMPFILE) in the path's directory, so a crash leaves nothing behind, or where the

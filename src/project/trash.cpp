@@ -67,19 +67,6 @@ bool Trash::take(const char* rel) noexcept {
   return ::renameat(m_root_fd, rel, m_dir_fd.get(), name.c_str()) == 0;
 }
 
-Status Trash::replace(const char* tmp, const char* rel) noexcept {
-  if (ready() && ::syscall(SYS_renameat2, m_root_fd, tmp, m_root_fd, rel, RENAME_EXCHANGE) == 0) {
-    if (!take(tmp)) {
-      ::unlinkat(m_root_fd, tmp, 0);  // the duplicate is freed here after all
-    }
-    return {};
-  }
-  if (::renameat(m_root_fd, tmp, m_root_fd, rel) != 0) {
-    return fail_sys("rename");
-  }
-  return {};
-}
-
 void Trash::empty_later() noexcept {
   if (m_emptied) {
     return;

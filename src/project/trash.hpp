@@ -26,12 +26,6 @@ class Trash {
   Trash(const Trash&) = delete;
   Trash& operator=(const Trash&) = delete;
 
-  // Puts `tmp` (relative to the root) at `rel`, replacing what is there: exchanged with
-  // it, which then moves into the trash. When that cannot be done (nothing at `rel`, a
-  // filesystem without RENAME_EXCHANGE, no trash), `tmp` is renamed over `rel`.
-  // Errors: Errc::system from the rename; `tmp` stays then.
-  Status replace(const char* tmp, const char* rel) noexcept;
-
   // Moves `rel` into the trash (its path disappears). False when that cannot be done:
   // the caller unlinks it instead.
   bool take(const char* rel) noexcept;

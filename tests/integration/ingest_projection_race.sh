@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# A path replaced or opened for writing while ingest projects it keeps what the other
+# program put there. Ingest is held (strace delays one system call for 3 s) just before
+# it swaps a duplicate file for a link to its blob (Solid: the projection's atomic
+# exchange, the first renameat2 it makes) or takes it off its path (Phantom: the first
+# renameat); meanwhile another program renames a new file over the path, or opens the
+# file being projected to write it. What that program wrote must be at the path
+# afterwards, and the next ingest records it.
+source "$(dirname "$0")/lib/common.bash"
+need strace b3sum
+cd "$SCRATCH"
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (reads another process's /proc/PID/task/*/syscall)"; exit 125; }
+
+k_renameat2=316  # x86_64
+[ "$(uname -m)" == x86_64 ] || { echo "SKIP: the syscall number below is x86_64's"; exit 125; }
+
+k_renameat=264
+
+# ingest_held PROJECT [--phantom]: starts `vrift ingest` with its first renameat2 (Solid)
+# or renameat (Phantom) held for 3 s and returns once it is held there (pid in $held).
+ingest_held() {
+  local call=renameat2 nr=$k_renameat2
+  [ "${2:-}" == --phantom ] && call=renameat nr=$k_renameat
+  strace -f -qq -o /dev/null -e trace=$call -e inject=$call:delay_enter=3000000:when=1 \
+    "$VRIFT" -C "$1" ingest ${2:-} > "$1.out" 2> "$1.err" &
+  held=$!
+  for _ in $(seq 1 200); do
+    for pid in $(pgrep -P "$held"); do
+      grep -qs "^$nr " /proc/"$pid"/task/[0-9]*/syscall && return 0
+    done
+    sleep 0.05
+  done
+  fail "ingest never reached its projection: $(cat "$1.err")"
+}
+
+# project NAME [--phantom]: a project whose build/ holds a.bin (ingested) and a new c.bin
+# with the same content, which ingest will replace by a link to a.bin's blob (Solid) or
+# take off its path (Phantom).
+project() {
+  mkdir -p "$1/build"
+  head -c 70000 /dev/urandom > "$1.a"
+  cp "$1.a" "$1/build/a.bin"
+  "$VRIFT" -C "$1" init -q
+  "$VRIFT" -C "$1" ingest -q ${2:-}
+  cp "$1.a" "$1/build/c.bin"
+}
+
+# after NAME WANT [--phantom]: (once the held ingest is done) the path holds WANT's
+# content, ingest said it left it, and the next ingest records it (in Phantom, the blob
+# recorded holds it: cas verify).
+after() {
+  local p=$1 want=$2
+  [ "$(b3sum --no-names "$p/build/c.bin")" == "$(b3sum --no-names "$want")" ] ||
+    fail "$p: the program's file was replaced by the projection"
+  grep -q "left as they are: 1 file .*(e.g. build/c.bin)" "$p.out" || fail "$p: ingest did not say it left c.bin: $(cat "$p.out")"
+  "$VRIFT" -C "$p" ingest -q ${3:-} || fail "$p: second ingest"
+  "$VRIFT" -C "$p" ls build/c.bin | grep -q " $(b3sum --no-names "$want") build/c.bin$" ||
+    fail "$p: the program's file is not what the manifest records: $("$VRIFT" -C "$p" ls build/c.bin)"
+  [ "${3:-}" == --phantom ] || [ "$(b3sum --no-names "$p/build/c.bin")" == "$(b3sum --no-names "$want")" ] ||
+    fail "$p: second ingest lost the file"
+  "$VRIFT" cas verify --deep > /dev/null || fail "$p: The Source does not verify"
+}
+
+head -c 5000 /dev/urandom > newer.bin
+
+# --- a program renames its new file over the path (an editor's save, a session's break-before-write)
+project r
+ingest_held r
+cp newer.bin r/build/.c.new && mv r/build/.c.new r/build/c.bin
+wait "$held" || fail "ingest failed: $(cat r.err)"
+after r newer.bin
+pass "a file renamed over the path while ingest projected it stays"
+
+# --- a program opens the file being projected to write it (it waits on ingest's lease)
+project w
+ingest_held w
+(cat newer.bin > w/build/c.bin) &
+writer=$!
+wait "$held" || fail "ingest failed: $(cat w.err)"
+wait "$writer" || fail "the writer failed"
+after w newer.bin
+pass "a file opened for writing while ingest projected it keeps what was written, at its path"
+
+# --- Phantom: the writer waits on the lease while ingest takes the file off its path
+project pw --phantom
+ingest_held pw --phantom
+(cat newer.bin > pw/build/c.bin) &
+writer=$!
+wait "$held" || fail "ingest failed: $(cat pw.err)"
+wait "$writer" || fail "the writer failed"
+after pw newer.bin --phantom
+pass "Phantom: a file opened for writing while ingest took it off its path stays, with what was written"
+
+# --- nothing in the way: the same projection goes through
+project n
+ingest_held n
+wait "$held" || fail "ingest failed: $(cat n.err)"
+[ "$(stat -c %i n/build/c.bin)" == "$(stat -c %i n/build/a.bin)" ] || fail "the duplicate was not linked to its blob"
+! grep -q "left as they are" n.out || fail "a projection with nothing in the way was left: $(cat n.out)"
+pass "with nothing in the way the held projection links the duplicate"
