@@ -1,10 +1,14 @@
 #include <CLI/CLI.hpp>
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <pwd.h>
-#include <unistd.h>
+#include <filesystem>
 
 #include "cli/commands.hpp"
 #include "cli/unshim.hpp"
@@ -26,6 +30,39 @@ std::string resolve_cas_root(const Globals& g) {
   return std::string(home) + "/.vrift/the_source";
 }
 
+namespace {
+
+// -C DIR, as `cd DIR` in a shell: $PWD then names the directory as it was reached
+// (through a symlink, say), so the project's alias is known (session.hpp) and the
+// programs `vrift run` starts get a $PWD that is their working directory.
+void change_directory(const std::string& dir) {
+  const char* pwd = std::getenv("PWD");
+  std::string logical = !dir.empty() && dir[0] == '/' ? dir
+                        : pwd != nullptr && pwd[0] == '/' ? std::string(pwd) + "/" + dir
+                                                          : std::string();
+  if (::chdir(dir.c_str()) != 0) {
+    throw CLI::ValidationError("-C", dir + ": " + std::strerror(errno));
+  }
+  logical = std::filesystem::path(logical).lexically_normal().string();
+  while (logical.size() > 1 && logical.ends_with('/')) {
+    logical.pop_back();
+  }
+  struct stat named;
+  struct stat here;
+  if (logical.empty() || ::stat(logical.c_str(), &named) != 0 || ::stat(".", &here) != 0 ||
+      named.st_ino != here.st_ino || named.st_dev != here.st_dev) {
+    char cwd[PATH_MAX];
+    logical = ::getcwd(cwd, sizeof cwd) != nullptr ? cwd : "";
+  }
+  if (logical.empty()) {
+    ::unsetenv("PWD");
+  } else {
+    ::setenv("PWD", logical.c_str(), 1);
+  }
+}
+
+}  // namespace
+
 }  // namespace vrift::cli
 
 int main(int argc, char** argv) {
@@ -38,12 +75,7 @@ int main(int argc, char** argv) {
   Globals g;
   // Like git -C: run as if started in DIR, so PATH arguments are relative to it too.
   app.add_option_function<std::string>(
-      "-C",
-      [](const std::string& dir) {
-        if (::chdir(dir.c_str()) != 0) {
-          throw CLI::ValidationError("-C", dir + ": " + std::strerror(errno));
-        }
-      },
+      "-C", change_directory,
       "Run as if vrift was started in DIR (the project is the nearest parent with .vrift/)");
   app.add_option("--cas-root", g.cas_root, "Root of The Source (default: $VRIFT_CAS_ROOT or ~/.vrift/the_source)");
   app.add_flag("--json", g.json, "Print data as JSON");

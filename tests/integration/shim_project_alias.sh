@@ -35,6 +35,14 @@ rm out.txt
 check_iron_law "phantom through the link"
 pass "phantom: read, written and listed through a symlinked project path"
 
+# The project named through the link with -C from outside it ($PWD elsewhere).
+got=$(cd "$SCRATCH" && "$VRIFT" -C link/proj/ run -- cat "$SCRATCH/link/proj/build/a.txt")
+expect_eq "$got" hello "a phantom file read through the link given with -C (relative)"
+got=$(cd / && "$VRIFT" -C "$SCRATCH/link/proj/build" run -- bash -c "echo viaC > '$SCRATCH/link/proj/build/d.txt'; cat '$SCRATCH/link/proj/build/d.txt'")
+expect_eq "$got" viaC "a file written and read through the link given with -C (a subdirectory)"
+"$VRIFT" ls build/d.txt | grep -q ' build/d.txt$' || fail "the file written through -C's link is not recorded"
+pass "phantom: a project given with -C through the link reads and writes through it"
+
 # Solid: writing a Tier-2 file through the link must break it away from its blob.
 "$VRIFT" ingest -q --solid
 [ "$(stat -c %h build/a.txt)" -ge 2 ] || fail "solid: a.txt is not a link to its blob"
