@@ -99,10 +99,6 @@ Status place_checked(int root_fd, const char* tmp, const char* rel, const LinkOp
     }
     return errno == EEXIST ? fail(Errc::changed, "project") : fail_sys("rename");
   }
-  struct stat mine;
-  if (::fstatat(root_fd, tmp, &mine, AT_SYMLINK_NOFOLLOW) != 0) {
-    return fail_sys("stat");
-  }
   struct stat out;
   if (exchange(root_fd, tmp, rel) != 0) {
     if (errno == ENOENT) {
@@ -126,10 +122,11 @@ Status place_checked(int root_fd, const char* tmp, const char* rel, const LinkOp
     return {};
   }
   // A program's file came off the path (or the file read, which a writer waits to open):
-  // it goes back. Should the path have changed yet again in between, the newest file
-  // wins, as the program's own renames would have it.
-  if (exchange(root_fd, tmp, rel) == 0 && ::fstatat(root_fd, tmp, &out, AT_SYMLINK_NOFOLLOW) == 0 &&
-      !same_inode(out, mine)) {
+  // it goes back. Should the path have changed yet again in between (it no longer holds
+  // the projection), the newest file wins, as the program's own renames would have it.
+  struct stat mine;
+  if (::fstatat(root_fd, rel, &mine, AT_SYMLINK_NOFOLLOW) == 0 && exchange(root_fd, tmp, rel) == 0 &&
+      ::fstatat(root_fd, tmp, &out, AT_SYMLINK_NOFOLLOW) == 0 && !same_inode(out, mine)) {
     exchange(root_fd, tmp, rel);
   }
   ::unlinkat(root_fd, tmp, 0);

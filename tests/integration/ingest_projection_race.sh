@@ -16,21 +16,40 @@ k_renameat2=316  # x86_64
 
 k_renameat=264
 
-# ingest_held PROJECT [--phantom]: starts `vrift ingest` with its first renameat2 (Solid)
-# or renameat (Phantom) held for 3 s and returns once it is held there (pid in $held).
+# ingest_held PROJECT [--phantom|--twice]: starts `vrift ingest` with its first
+# renameat2 (Solid; with --twice the first two) or renameat (Phantom) held for 3 s each,
+# and returns once it is held there (pid in $held; `held_again` waits for the second).
 ingest_held() {
-  local call=renameat2 nr=$k_renameat2
-  [ "${2:-}" == --phantom ] && call=renameat nr=$k_renameat
-  strace -f -qq -o /dev/null -e trace=$call -e inject=$call:delay_enter=3000000:when=1 \
-    "$VRIFT" -C "$1" ingest ${2:-} > "$1.out" 2> "$1.err" &
+  local call=renameat2 calls=1 args=
+  k_nr=$k_renameat2
+  [ "${2:-}" == --phantom ] && call=renameat k_nr=$k_renameat args=--phantom
+  [ "${2:-}" == --twice ] && calls=1..2
+  strace -f -qq -o /dev/null -e trace=$call -e inject=$call:delay_enter=3000000:when=$calls \
+    "$VRIFT" -C "$1" ingest $args > "$1.out" 2> "$1.err" &
   held=$!
+  wait_held "$1" || fail "ingest never reached its projection: $(cat "$1.err")"
+}
+
+is_held() {
+  local pid
+  for pid in $(pgrep -P "$held"); do
+    grep -qs "^$k_nr " /proc/"$pid"/task/[0-9]*/syscall && return 0
+  done
+  return 1
+}
+
+wait_held() {
   for _ in $(seq 1 200); do
-    for pid in $(pgrep -P "$held"); do
-      grep -qs "^$nr " /proc/"$pid"/task/[0-9]*/syscall && return 0
-    done
+    is_held && return 0
     sleep 0.05
   done
-  fail "ingest never reached its projection: $(cat "$1.err")"
+  return 1
+}
+
+# (The second hold follows the first within microseconds, for another 3 s.)
+held_again() {
+  sleep 3.5
+  is_held || fail "ingest never made its second exchange: $(cat "$1.err")"
 }
 
 # project NAME [--phantom]: a project whose build/ holds a.bin (ingested) and a new c.bin
@@ -70,6 +89,18 @@ cp newer.bin r/build/.c.new && mv r/build/.c.new r/build/c.bin
 wait "$held" || fail "ingest failed: $(cat r.err)"
 after r newer.bin
 pass "a file renamed over the path while ingest projected it stays"
+
+# --- the path changes again while ingest puts the program's file back: the newest wins
+project t
+ingest_held t --twice
+head -c 6000 /dev/urandom > newest.bin
+cp newer.bin t/build/.c.new && mv t/build/.c.new t/build/c.bin
+held_again t
+cp newest.bin t/build/.c.new && mv t/build/.c.new t/build/c.bin
+wait "$held" || fail "ingest failed: $(cat t.err)"
+after t newest.bin
+[ -z "$(find t/build -name '.vrift-tmp*')" ] || fail "temps left: $(ls -a t/build)"
+pass "a path replaced twice while ingest projected it holds the newest file"
 
 # --- a program opens the file being projected to write it (it waits on ingest's lease)
 project w
