@@ -101,6 +101,7 @@ struct Chunk {
   std::vector<FileTask> tasks;
   cas::StoreBatch batch;
   bool interrupted = false;  // the store stopped early (The Source is full)
+  Status committed;          // batch.commit(), made by store_chunk()
 };
 
 struct DirOrLink {
@@ -814,7 +815,7 @@ void Ingester::project_one(FileTask& task) {
   task.private_copy = true;
 }
 
-// 1. Hash and store (nothing durable or recorded yet).
+// 1-2. Hash and store, then make durable (nothing recorded yet).
 void Ingester::store_chunk(Chunk& chunk) {
   std::vector<FileTask>& tasks = chunk.tasks;
   // Each worker starts the reads of its next files before it hashes this one: with a
@@ -831,21 +832,26 @@ void Ingester::store_chunk(Chunk& chunk) {
     }
   });
   chunk.interrupted = m_stop.load();
+  // 2. Durable with one round of syncs, made here by the thread that stored the chunk:
+  // in the pipeline (process_all()) they then overlap the projection of the chunk
+  // before, rather than hold up the one thread that records and projects.
+  if (!chunk.interrupted) {
+    chunk.committed = chunk.batch.commit();
+  }
 }
 
-// 2-4. The stored chunk becomes durable with one round of syncs, is recorded, projected
-// and recorded again with the projections' inodes.
+// 3-4. The stored and durable chunk is recorded, projected and recorded again with the
+// projections' inodes.
 Outcome<void> Ingester::finish_chunk(Chunk& stored) {
   std::vector<FileTask>& chunk = stored.tasks;
-  cas::StoreBatch& batch = stored.batch;
   if (stored.interrupted) {
     // Nothing of this chunk is recorded and no project path was touched; the batch's
     // temps go with it. Earlier chunks stay committed and projected.
     return failure("cannot store files", m_source.root(),
                    std::string(error_reason(m_stop_error)) + "; free some space and run ingest again (nothing was lost)");
   }
-  if (auto committed = batch.commit(); !committed) {
-    return failure("cannot make blobs durable", m_source.root(), committed.error());
+  if (!stored.committed) {
+    return failure("cannot make blobs durable", m_source.root(), stored.committed.error());
   }
   // 3. Record the entries before any project path changes, as the projection they are
   // about to get: a session's program that finds the link at the path before the
@@ -1004,10 +1010,11 @@ void Ingester::store_first_chunk_early() {
   m_first_store = std::jthread([this] { store_chunk(*m_first); });
 }
 
-// Chunks in a pipeline: the next chunk is read and hashed while the current one waits
-// for its syncs and is projected, so the disk is never idle between chunks (a cold
-// ingest waits on reads). Each chunk still goes through store, sync, record and project
-// in that order; a chunk's syncs also cover blobs its successor found present.
+// Chunks in a pipeline: the next chunk is read, hashed and synced while the current one
+// is recorded and projected, so the disk is never idle between chunks (a cold ingest
+// waits on reads). Each chunk still goes through store, sync, record and project in
+// that order, and a chunk is synced before its successor is stored, so a blob the
+// successor finds present is durable already.
 Outcome<void> Ingester::process_all() {
   std::unique_ptr<Chunk> current;
   if (m_first) {
