@@ -21,6 +21,11 @@ int close_fd(int fd) noexcept;
 int close_fd_range(unsigned first, unsigned last, int flags) noexcept;
 long getdents64_at(int fd, void* buf, size_t count) noexcept;  // syscall(SYS_getdents64)
 long openat2_at(int dirfd, const char* path, const struct open_how* how, size_t size) noexcept;  // SYS_openat2
+// `fd`, just opened on (dirfd, path) with `flags` by a call the shim did not resolve (a
+// project path that is not a managed file), tracked as a file being written when the
+// open(2) family would have tracked it. -2, with `fd` closed, when the file turned out
+// to be a blob (a concurrent ingest): the caller opens again through openat().
+int track_opened_write(int dirfd, const char* path, int fd, int flags) noexcept;
 // In a vfork child (state.hpp): true, with errno EROFS, for a write-intent open (or a
 // truncate) of a project file that may be a projection. The child cannot break it away
 // first (that needs the manifest), and as root the write would reach the blob.

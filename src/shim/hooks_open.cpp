@@ -90,45 +90,44 @@ int open_for_writing(ManagedFile& file, int flags, mode_t mode, bool recheck) no
   return open_tracked(file.path, flags & ~(O_EXCL | O_NOFOLLOW), mode, facts.entry.tier, recheck);
 }
 
-// A write-intent open of a project path that is not a managed file: tracked when the
-// manifest records the file as being written (dirty) or records its directory, so the
-// file is ingested at its last close (under `vrift run`, always: see below). Returns -2
-// when the call is not ours.
-int open_unmanaged_for_writing(int dirfd, const char* path, int flags, mode_t mode, bool recheck) noexcept {
-  if (!g_session.writable) {
-    return -2;
+// Whether a write-intent open of (dirfd, path), a project path that is not a managed
+// file, is one to track, and with which tier: when the manifest records the file as
+// being written (dirty) or records its directory, so the file is ingested at its last
+// close (under `vrift run`, always: see below). Fills `mp`. Call under a Guard.
+bool tracks_unmanaged_write(int dirfd, const char* path, ManagedPath& mp, manifest::Tier& tier) noexcept {
+  if (!g_session.writable || !classify(dirfd, path, mp) || mp.rel_len == 0 || mp.trailing_slash) {
+    return false;
   }
-  Guard guard;
-  ManagedPath mp;
-  if (!classify(dirfd, path, mp) || mp.rel_len == 0 || mp.trailing_slash) {
-    return -2;
-  }
-  manifest::Tier tier = manifest::Tier::tier2;
+  tier = manifest::Tier::tier2;
   if (g_session.reingest_at_exit) {
     // `vrift run` decides at its end which listed files belong to the projection
     // (project/settle.hpp): a program that only writes new files never opens the
     // manifest. The tier is settled there too.
-    return open_tracked(mp, flags, mode, tier, recheck);
+    return true;
   }
-  {
-    Lookup lookup;
-    manifest::Entry e;
-    if (lookup.find(mp.rel, mp.rel_len, e)) {
-      if (e.kind != manifest::EntryKind::file || !e.dirty()) {
-        return -2;
-      }
-      tier = e.tier;
-    } else {
-      size_t parent = mp.rel_len;
-      while (parent > 0 && mp.rel[parent - 1] != '/') {
-        --parent;
-      }
-      bool in_managed_dir = parent > 1 && lookup.find(mp.rel, parent - 1, e) && e.kind == manifest::EntryKind::dir;
-      if (!in_managed_dir) {
-        return -2;
-      }
-      tier = e.tier;
-    }
+  Lookup lookup;
+  manifest::Entry e;
+  if (lookup.find(mp.rel, mp.rel_len, e)) {
+    tier = e.tier;
+    return e.kind == manifest::EntryKind::file && e.dirty();
+  }
+  size_t parent = mp.rel_len;
+  while (parent > 0 && mp.rel[parent - 1] != '/') {
+    --parent;
+  }
+  bool in_managed_dir = parent > 1 && lookup.find(mp.rel, parent - 1, e) && e.kind == manifest::EntryKind::dir;
+  tier = e.tier;
+  return in_managed_dir;
+}
+
+// A write-intent open of a project path that is not a managed file, tracked as
+// tracks_unmanaged_write() decides. Returns -2 when the call is not ours.
+int open_unmanaged_for_writing(int dirfd, const char* path, int flags, mode_t mode, bool recheck) noexcept {
+  Guard guard;
+  ManagedPath mp;
+  manifest::Tier tier = manifest::Tier::tier2;
+  if (!tracks_unmanaged_write(dirfd, path, mp, tier)) {
+    return -2;
   }
   return open_tracked(mp, flags, mode, tier, recheck);
 }
@@ -194,6 +193,29 @@ int open_in_project(int dirfd, const char* path, int flags, mode_t mode) noexcep
 }
 
 }  // namespace
+
+int track_opened_write(int dirfd, const char* path, int fd, int flags) noexcept {
+  if ((flags & k_write_intent) == 0) {
+    return fd;
+  }
+  int saved = errno;
+  Guard guard;
+  ManagedPath mp;
+  manifest::Tier tier = manifest::Tier::tier2;
+  struct stat st;
+  if (!tracks_unmanaged_write(dirfd, path, mp, tier) || real().fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    errno = saved;
+    return fd;
+  }
+  if ((flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL) && may_be_a_blob(st)) {
+    real().close(fd);  // made a blob while the open waited: decide again (hooks_open)
+    errno = saved;
+    return -2;
+  }
+  track_write(fd, st.st_dev, st.st_ino, mp.rel, mp.rel_len, tier);
+  errno = saved;
+  return fd;
+}
 
 // What a projection looks like from outside: a read-only regular file with more than
 // one link (a blob, through a hardlink or a Tier-1 symlink followed). Judged without the

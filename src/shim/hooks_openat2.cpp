@@ -83,7 +83,14 @@ long openat2_at(int dirfd, const char* path, const struct open_how* how, size_t 
     found = file.resolve(dirfd, path, !no_symlinks && (how->flags & O_NOFOLLOW) == 0);
   }
   if (found == 0) {
-    return raw_openat2(dirfd, path, how, size);
+    // Not a managed file: the kernel opens it, with every resolve flag; a write is
+    // tracked as open() tracks it.
+    long fd = raw_openat2(dirfd, path, how, size);
+    if (fd < 0) {
+      return fd;
+    }
+    int tracked = track_opened_write(dirfd, path, static_cast<int>(fd), static_cast<int>(how->flags));
+    return tracked != -2 ? tracked : ::openat(dirfd, path, static_cast<int>(how->flags), static_cast<mode_t>(how->mode));
   }
   if (no_symlinks && check_parents(dirfd, path, how->resolve) != 0) {
     return -1;  // a symlink among the parents: the kernel's answer comes first

@@ -47,6 +47,8 @@ SCENARIOS=(
   'git -C target/repo checkout -q other && git -C target/repo status --porcelain && ls target/repo'
   # gold closes its output, then writes it through a shared mapping
   'cc -fuse-ld=gold -o target/gold-app ../gold.c && ./target/gold-app; echo "exit $?"'
+  # a new file created through syscall(SYS_openat2), which has no libc wrapper
+  '../openat2-write target/o2.txt "made by openat2" && cat target/o2.txt'
 )
 
 # listing DIR: what a program sees of target/ (path, type, size, mode, content hash).
@@ -56,6 +58,22 @@ listing() {
 }
 
 printf 'int main(void) { return 7; }\n' > gold.c
+cat > openat2-write.c <<'EOF'
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  struct open_how how = {.flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, .mode = 0644,
+                         .resolve = RESOLVE_NO_MAGICLINKS};
+  long fd = argc == 3 ? syscall(SYS_openat2, AT_FDCWD, argv[1], &how, sizeof how) : -1;
+  size_t n = fd < 0 ? 0 : strlen(argv[2]);
+  return fd < 0 ? 1 : write((int)fd, argv[2], n) != (ssize_t)n ? 2 : close((int)fd) != 0 ? 3 : 0;
+}
+EOF
+cc -o openat2-write openat2-write.c
 
 for reingest in close exit; do
 for mode in solid phantom; do
