@@ -190,6 +190,7 @@ class Ingester {
   void store_one(FileTask& task, cas::StoreBatch& batch);
   void project_one(FileTask& task);
   void projection_failed(const FileTask& task, const Error& error);
+  Expected expected_at_path(const FileTask& task, Trash* trash) const;
   void remove_ingested(const FileTask& task, Trash* trash);
   bool projects_as_symlink(Tier tier) const;
   bool projects_as_symlink(const FileTask& task) const { return projects_as_symlink(task.tier); }
@@ -740,6 +741,11 @@ void Ingester::projection_failed(const FileTask& task, const Error& error) {
   warn("cannot project file", task.rel, error_reason(error));
 }
 
+// What the task's path must still hold for its projection to replace it.
+Expected Ingester::expected_at_path(const FileTask& task, Trash* trash) const {
+  return Expected{.file = &task.st, .lease_fd = task.leased ? task.fd.get() : -1, .trash = trash};
+}
+
 void Ingester::project_one(FileTask& task) {
   const cas::BlobKey& key = task.stored.key;
   int root = m_root_fd.get();
@@ -758,8 +764,8 @@ void Ingester::project_one(FileTask& task) {
     }
     char target[PATH_MAX];
     bool known = task.short_named && m_source.short_target(key, target, sizeof target) != 0;
-    LinkOptions how{.symlink = true, .target = known ? target : nullptr, .expect = &task.st, .trash = trash,
-                    .lease_fd = task.leased ? task.fd.get() : -1};
+    Expected expected = expected_at_path(task, trash);
+    LinkOptions how{.symlink = true, .target = known ? target : nullptr, .expect = &expected};
     if (auto linked = link_projection(root, m_source, key, task.rel, how); !linked) {
       projection_failed(task, linked.error());
       return;
@@ -778,8 +784,8 @@ void Ingester::project_one(FileTask& task) {
     task.projected_ino = task.blob_ino;  // the file itself became the blob
     return;
   }
-  auto linked = link_projection(root, m_source, key, task.rel,
-                                {.expect = &task.st, .trash = trash, .lease_fd = task.leased ? task.fd.get() : -1});
+  Expected expected = expected_at_path(task, trash);
+  auto linked = link_projection(root, m_source, key, task.rel, {.expect = &expected});
   if (linked) {
     task.projected_ino = task.blob_ino;
     return;
@@ -794,8 +800,8 @@ void Ingester::project_one(FileTask& task) {
   // change) gets one copied from the blob.
   if (task.from_blob || task.st.st_nlink > 1) {
     int64_t mtime_ns = task.prev != nullptr ? task.prev->mtime_ns : to_ns(task.st.st_mtim);
-    if (auto copied = copy_blob_to(root, m_source, key, task.rel, mtime_ns, task.projected_ino); !copied) {
-      warn("cannot project file", task.rel, error_reason(copied.error()));
+    if (auto copied = copy_blob_to(root, m_source, key, task.rel, mtime_ns, task.projected_ino, &expected); !copied) {
+      projection_failed(task, copied.error());
       return;
     }
     struct stat st;

@@ -78,62 +78,63 @@ int exchange(int root_fd, const char* a, const char* b) {
   return static_cast<int>(::syscall(SYS_renameat2, root_fd, a, root_fd, b, RENAME_EXCHANGE));
 }
 
-// `tmp` (the file ingested, taken off its path by the checked placement) is done with:
-// into the trash, or freed now.
+// `tmp` (the file ingested, taken off its path by place_checked()) is done with: into
+// the trash, or freed now.
 void dispose(int root_fd, const char* tmp, Trash* trash) {
   if (trash == nullptr || !trash->take(tmp)) {
     ::unlinkat(root_fd, tmp, 0);
   }
 }
 
-// Puts `tmp` at `rel` only while `rel` still holds the file ingested (`expect`; st_ino 0:
-// nothing). The exchange is atomic and what it took off the path is looked at after: a
-// file a program put there since (a session's break-before-write, an editor's save) goes
-// straight back, and the projection is dropped (Errc::changed). So does the file read when
-// a writer waits on its lease.
-Status place_checked(int root_fd, const char* tmp, const char* rel, const LinkOptions& options) {
-  const struct stat& expect = *options.expect;
+bool writer_waits(const Expected& expected) {
+  return expected.lease_fd >= 0 && ::fcntl(expected.lease_fd, F_GETLEASE) == F_UNLCK;
+}
+
+}  // namespace
+
+Status place_checked(int root_fd, const char* tmp, const char* rel, const Expected& expected) {
+  const struct stat& expect = *expected.file;
+  auto changed = [&] {
+    ::unlinkat(root_fd, tmp, 0);
+    return fail(Errc::changed, "project");
+  };
   if (expect.st_ino == 0) {
     if (::syscall(SYS_renameat2, root_fd, tmp, root_fd, rel, RENAME_NOREPLACE) == 0) {
       return {};
     }
-    return errno == EEXIST ? fail(Errc::changed, "project") : fail_sys("rename");
+    return errno == EEXIST ? changed() : fail_sys("rename");
   }
   struct stat out;
   if (exchange(root_fd, tmp, rel) != 0) {
     if (errno == ENOENT) {
-      return fail(Errc::changed, "project");  // removed meanwhile
+      return changed();  // removed meanwhile
     }
     if (errno != EINVAL && errno != ENOSYS) {
       return fail_sys("rename");
     }
     // No RENAME_EXCHANGE here: look, then rename (a window of two system calls).
-    if (::fstatat(root_fd, rel, &out, AT_SYMLINK_NOFOLLOW) != 0 || !same_inode(out, expect) ||
-        (options.lease_fd >= 0 && ::fcntl(options.lease_fd, F_GETLEASE) == F_UNLCK)) {
-      return fail(Errc::changed, "project");
+    if (::fstatat(root_fd, rel, &out, AT_SYMLINK_NOFOLLOW) != 0 || !same_inode(out, expect) || writer_waits(expected)) {
+      return changed();
     }
     return ::renameat(root_fd, tmp, root_fd, rel) == 0 ? Status{} : fail_sys("rename");
   }
   if (::fstatat(root_fd, tmp, &out, AT_SYMLINK_NOFOLLOW) != 0) {
     return fail_sys("stat");
   }
-  if (same_inode(out, expect) && (options.lease_fd < 0 || ::fcntl(options.lease_fd, F_GETLEASE) != F_UNLCK)) {
-    dispose(root_fd, tmp, options.trash);
+  if (same_inode(out, expect) && !writer_waits(expected)) {
+    dispose(root_fd, tmp, expected.trash);
     return {};
   }
   // A program's file came off the path (or the file read, which a writer waits to open):
   // it goes back. Should the path have changed yet again in between (it no longer holds
-  // the projection), the newest file wins, as the program's own renames would have it.
+  // what was put there), the newest file wins.
   struct stat mine;
   if (::fstatat(root_fd, rel, &mine, AT_SYMLINK_NOFOLLOW) == 0 && exchange(root_fd, tmp, rel) == 0 &&
       ::fstatat(root_fd, tmp, &out, AT_SYMLINK_NOFOLLOW) == 0 && !same_inode(out, mine)) {
     exchange(root_fd, tmp, rel);
   }
-  ::unlinkat(root_fd, tmp, 0);
-  return fail(Errc::changed, "project");
+  return changed();
 }
-
-}  // namespace
 
 Status link_projection(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
                        const LinkOptions& options) {
@@ -154,7 +155,7 @@ Status link_projection(int root_fd, const cas::TheSource& source, const cas::Blo
     }
   }
   Status placed = options.expect != nullptr
-                      ? place_checked(root_fd, tmp.c_str(), rel.c_str(), options)
+                      ? place_checked(root_fd, tmp.c_str(), rel.c_str(), *options.expect)
                   : ::renameat(root_fd, tmp.c_str(), root_fd, rel.c_str()) == 0 ? Status{}
                                                                                    : fail_sys("rename");
   if (!placed) {
@@ -204,37 +205,42 @@ Result<StagedCopy> stage_private_copy(int root_fd, const std::string& rel, int s
   return copy;
 }
 
-Status publish_private_copy(int root_fd, const std::string& rel, StagedCopy& copy) {
+Status publish_private_copy(int root_fd, const std::string& rel, StagedCopy& copy, const Expected* expect) {
+  // Over the path: checked (expect), or a plain rename.
+  auto put = [&](const std::string& tmp) -> Status {
+    if (expect != nullptr) {
+      return place_checked(root_fd, tmp.c_str(), rel.c_str(), *expect);
+    }
+    return ::renameat(root_fd, tmp.c_str(), root_fd, rel.c_str()) == 0 ? Status{} : fail_sys("rename");
+  };
   if (!copy.temp.empty()) {
-    if (::renameat(root_fd, copy.temp.c_str(), root_fd, rel.c_str()) != 0) {
-      Error e = sys_error("rename");
+    if (Status placed = put(copy.temp); !placed) {
       ::unlinkat(root_fd, copy.temp.c_str(), 0);
-      return fail(e);
+      return placed;
     }
     return {};
   }
   char proc[64];
   std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", copy.fd.get());
-  if (::linkat(AT_FDCWD, proc, root_fd, rel.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+  if (expect == nullptr && ::linkat(AT_FDCWD, proc, root_fd, rel.c_str(), AT_SYMLINK_FOLLOW) == 0) {
     return {};
   }
-  if (errno != EEXIST) {
+  if (expect == nullptr && errno != EEXIST) {
     return fail_sys("link");
   }
   std::string tmp = temp_beside(rel);
   if (::linkat(AT_FDCWD, proc, root_fd, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0) {
     return fail_sys("link");
   }
-  if (::renameat(root_fd, tmp.c_str(), root_fd, rel.c_str()) != 0) {
-    Error e = sys_error("rename");
+  if (Status placed = put(tmp); !placed) {
     ::unlinkat(root_fd, tmp.c_str(), 0);
-    return fail(e);
+    return placed;
   }
   return {};
 }
 
 Status copy_blob_to(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
-                    int64_t mtime_ns, uint64_t& ino) {
+                    int64_t mtime_ns, uint64_t& ino, const Expected* expect) {
   char blob_rel[cas::k_max_blob_rel_path + 1];
   cas::blob_rel_path(key, blob_rel);
   UniqueFd src(::openat(source.root_fd(), blob_rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
@@ -250,7 +256,7 @@ Status copy_blob_to(int root_fd, const cas::TheSource& source, const cas::BlobKe
     }
     return fail(e);
   }
-  VRIFT_CHECK(publish_private_copy(root_fd, rel, staged));
+  VRIFT_CHECK(publish_private_copy(root_fd, rel, staged, expect));
   struct stat st;
   ino = ::fstat(staged.fd.get(), &st) == 0 ? st.st_ino : 0;
   return {};

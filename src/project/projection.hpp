@@ -46,26 +46,35 @@ bool stale_project_temp(std::string_view rel);
 // is gone. Names that do not start with a pid are judged stale (nothing makes them).
 bool stale_source_temp(std::string_view name);
 
+// What a path must still hold for a projection (or a private copy) to replace it: the
+// file ingest read, and no writer waiting to open that file. Anything else is a file a
+// program put there since (a session's break-before-write, an editor's save), or one a
+// program is about to write, and it stays.
+struct Expected {
+  const struct stat* file = nullptr;  // st_dev/st_ino of the file read; st_ino 0: nothing at all
+  int lease_fd = -1;                  // open on that file with a write lease, or -1
+  Trash* trash = nullptr;             // where the file goes instead of being freed now (trash.hpp)
+};
+
+// Puts `tmp` (a name under root_fd) at `rel` only while `rel` holds what `expected`
+// names: an atomic exchange, then a look at what came off the path, which goes straight
+// back unless it is that file (if the path changed yet again meanwhile, the newest file
+// wins, as the program's own renames would have it). Errors: Errc::changed (the path was
+// left as it is; `tmp` is removed), Errc::system (`tmp` stays).
+Status place_checked(int root_fd, const char* tmp, const char* rel, const Expected& expected);
+
 struct LinkOptions {
-  bool symlink = false;         // a symlink to the blob's absolute path; else a hardlink
-  uint64_t* ino = nullptr;      // set to the inode the path then has (0 for a symlink)
+  bool symlink = false;          // a symlink to the blob's absolute path; else a hardlink
+  uint64_t* ino = nullptr;       // set to the inode the path then has (0 for a symlink)
   const char* target = nullptr;  // the symlink's target, already known (TheSource::short_target())
-  // What the path must still hold to be replaced (st_dev/st_ino of the file ingested;
-  // st_ino 0: nothing at all). Null: whatever is there is replaced.
-  const struct stat* expect = nullptr;
-  // With `expect`: where the file it names goes instead of being freed now (trash.hpp),
-  // for a file that is a duplicate of the blob.
-  Trash* trash = nullptr;
-  // With `expect`: open on that file with a write lease. A process waiting to open it for
-  // writing (the lease is breaking) would write into it once the lease goes, so it stays.
-  int lease_fd = -1;
+  const Expected* expect = nullptr;  // null: whatever is at the path is replaced
 };
 
 // Replaces (or creates) `rel` under `root_fd` with a link to the blob, made as a temp
-// beside and renamed over the path. Errors: Errc::changed (`expect` given and the path
-// holds something else now, or a writer waits on `lease_fd`: a program replaced, removed
-// or is opening the file since it was read; it is left as it is), Errc::system (errno of the failing step: EPERM from linkat when
-// the blob is immutable, EXDEV across filesystems, ...); the temp is removed on failure.
+// beside and put over the path (place_checked() with `expect`). Errors: Errc::changed
+// (see place_checked()), Errc::system (errno of the failing step: EPERM from linkat
+// when the blob is immutable, EXDEV across filesystems, ...); the temp is removed on
+// failure.
 Status link_projection(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
                        const LinkOptions& options);
 
@@ -85,17 +94,19 @@ Result<StagedCopy> stage_private_copy(int root_fd, const std::string& rel, int s
                                       uint64_t size, unsigned mode, int64_t mtime_ns);
 
 // Puts a staged copy at `rel`: linked there when nothing is at the path, otherwise
-// renamed over what is there (through a temp beside it for an unnamed file). The copy's
-// data should be durable first (the caller syncs a batch at once). Errors: Errc::system
+// renamed over what is there (through a temp beside it for an unnamed file), or with
+// `expect` put there by place_checked(). The copy's data should be durable first (the
+// caller syncs a batch at once). Errors: Errc::changed (with `expect`), Errc::system
 // (EPERM: the path is an immutable inode).
-Status publish_private_copy(int root_fd, const std::string& rel, StagedCopy& copy);
+Status publish_private_copy(int root_fd, const std::string& rel, StagedCopy& copy, const Expected* expect = nullptr);
 
 // A read-only private copy of blob `key` at `rel` (replacing what is there: a link to the
 // blob, or nothing), for a path whose blob cannot gain links (locked, or on another
 // filesystem): staged, made durable, then published. Its inode number goes to `ino`.
+// With `expect`, the path is replaced only as place_checked() allows.
 // Errors: as stage_private_copy() and publish_private_copy(); Errc::system (open blob).
 Status copy_blob_to(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
-                    int64_t mtime_ns, uint64_t& ino);
+                    int64_t mtime_ns, uint64_t& ino, const Expected* expect = nullptr);
 
 // Makes `path` absent from the manifest's layered view: its records leave both layers,
 // or, when the base is shared with other projects, a whiteout hides it. Errors: as

@@ -122,6 +122,26 @@ wait "$writer" || fail "the writer failed"
 after pw newer.bin --phantom
 pass "Phantom: a file opened for writing while ingest took it off its path stays, with what was written"
 
+# --- the copy made where no link to the blob can be: a locked Tier-1 blob, and a file
+# with a second name elsewhere (so not its to hand over). Checked the same way.
+mkdir -p k/node_modules/pkg k/build outside
+head -c 70000 /dev/urandom > k.a
+cp k.a k/node_modules/pkg/x.bin
+"$VRIFT" -C k init -q
+"$VRIFT" -C k ingest -q
+blob=$(readlink -f k/node_modules/pkg/x.bin)
+if lsattr "$blob" 2>/dev/null | cut -d' ' -f1 | grep -q i; then
+  cp k.a k/build/c.bin && ln k/build/c.bin outside/c.bin
+  ingest_held k
+  cp newer.bin k/build/.c.new && mv k/build/.c.new k/build/c.bin
+  wait "$held" || fail "ingest failed: $(cat k.err)"
+  after k newer.bin
+  [ "$(b3sum --no-names outside/c.bin)" == "$(b3sum --no-names k.a)" ] || fail "the file's other name changed"
+  pass "a private copy standing in for a link to a locked blob leaves a replaced path as it is"
+else
+  echo "note: blobs cannot be made immutable here; the private-copy case is not reached"
+fi
+
 # --- nothing in the way: the same projection goes through
 project n
 ingest_held n
