@@ -5,7 +5,6 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <fmt/core.h>
@@ -191,7 +190,7 @@ class Ingester {
   void project_one(FileTask& task);
   void projection_failed(const FileTask& task, const Error& error);
   Expected expected_at_path(const FileTask& task, Trash* trash) const;
-  void remove_ingested(const FileTask& task, Trash* trash);
+  void leave_as_is(const std::string& rel);
   bool projects_as_symlink(Tier tier) const;
   bool projects_as_symlink(const FileTask& task) const { return projects_as_symlink(task.tier); }
   void name_for_symlink(FileTask& task, cas::StoreBatch& batch);
@@ -604,8 +603,7 @@ void Ingester::store_one(FileTask& task, cas::StoreBatch& batch) {
       task.leased = request.allow_link;
       if (!request.allow_link && errno == EAGAIN) {  // open in another process
         task.fd.reset();
-        std::lock_guard lock(m_mutex);
-        m_summary.busy_paths.push_back(task.rel);
+        leave_as_is(task.rel);
         return;
       }
     }
@@ -702,43 +700,20 @@ void Ingester::protect_tier1_blob(const cas::BlobKey& key, int fd, bool short_na
   }
 }
 
-// Phantom: the file leaves its path; only the inode ingested does. Once its entry is
-// recorded, a session's program may break the path away from it (bbw.hpp) to write:
-// that file is the program's, and goes back.
-void Ingester::remove_ingested(const FileTask& task, Trash* trash) {
-  int root = m_root_fd.get();
-  std::string grabbed = temp_beside(task.rel);
-  if (::renameat(root, task.rel.c_str(), root, grabbed.c_str()) != 0) {
-    if (errno != ENOENT) {
-      warn("cannot remove projected file", task.rel, error_reason(sys_error("rename")));
-    }
-    return;
-  }
-  // Not the inode ingested, or a writer waits on its lease to open it (it would write
-  // into a file with no name): it goes back.
-  struct stat st;
-  if (::fstatat(root, grabbed.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-      (st.st_ino != task.st.st_ino || st.st_dev != task.st.st_dev ||
-       (task.leased && ::fcntl(task.fd.get(), F_GETLEASE) == F_UNLCK))) {
-    ::syscall(SYS_renameat2, root, grabbed.c_str(), root, task.rel.c_str(), RENAME_NOREPLACE);
-    std::lock_guard lock(m_mutex);
-    m_summary.busy_paths.push_back(task.rel);
-    return;
-  }
-  if (trash == nullptr || !trash->take(grabbed.c_str())) {
-    ::unlinkat(root, grabbed.c_str(), 0);
-  }
-}
-
 // A path a program replaced or removed since its file was read keeps what the program
 // put there, which the next ingest (or the end of its `vrift run`) records.
 void Ingester::projection_failed(const FileTask& task, const Error& error) {
   if (error.code == Errc::changed) {
-    std::lock_guard lock(m_mutex);
-    m_summary.busy_paths.push_back(task.rel);
+    leave_as_is(task.rel);
     return;
   }
   warn("cannot project file", task.rel, error_reason(error));
+}
+
+// A file in use by another process (busy_paths), listed for the next ingest.
+void Ingester::leave_as_is(const std::string& rel) {
+  std::lock_guard lock(m_mutex);
+  m_summary.busy_paths.push_back(rel);
 }
 
 // What the task's path must still hold for its projection to replace it.
@@ -753,7 +728,11 @@ void Ingester::project_one(FileTask& task) {
   // it is left to the trash (trash.hpp).
   Trash* trash = !task.from_blob && task.stored.method == cas::StoreMethod::present ? m_trash.get() : nullptr;
   if (m_options.mode == Mode::Phantom) {
-    remove_ingested(task, trash);
+    // Once its entry is recorded, a session's program may break the path away from the
+    // file (bbw.hpp) to write: that file is the program's, and stays.
+    if (auto removed = remove_checked(root, task.rel, expected_at_path(task, trash)); !removed) {
+      projection_failed(task, removed.error());
+    }
     return;
   }
   if (projects_as_symlink(task)) {

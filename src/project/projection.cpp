@@ -78,26 +78,27 @@ int exchange(int root_fd, const char* a, const char* b) {
   return static_cast<int>(::syscall(SYS_renameat2, root_fd, a, root_fd, b, RENAME_EXCHANGE));
 }
 
-// `tmp` (the file ingested, taken off its path by place_checked()) is done with: into
-// the trash, or freed now.
+// `tmp` (the file ingested, taken off its path by place_checked() or remove_checked())
+// is done with: into the trash, or freed now.
 void dispose(int root_fd, const char* tmp, Trash* trash) {
   if (trash == nullptr || !trash->take(tmp)) {
     ::unlinkat(root_fd, tmp, 0);
   }
 }
 
-bool writer_waits(const Expected& expected) {
-  return expected.lease_fd >= 0 && ::fcntl(expected.lease_fd, F_GETLEASE) == F_UNLCK;
+// Whether `st` (what is, or was, at the path) is the file read, with no writer waiting
+// to open it.
+bool holds_file_read(const struct stat& st, const Expected& expected) {
+  return same_inode(st, *expected.file) &&
+         (expected.lease_fd < 0 || ::fcntl(expected.lease_fd, F_GETLEASE) != F_UNLCK);
 }
+
+Status changed() { return fail(Errc::changed, "project"); }
 
 }  // namespace
 
 Status place_checked(int root_fd, const char* tmp, const char* rel, const Expected& expected) {
   const struct stat& expect = *expected.file;
-  auto changed = [&] {
-    ::unlinkat(root_fd, tmp, 0);
-    return fail(Errc::changed, "project");
-  };
   if (expect.st_ino == 0) {
     if (::syscall(SYS_renameat2, root_fd, tmp, root_fd, rel, RENAME_NOREPLACE) == 0) {
       return {};
@@ -113,7 +114,7 @@ Status place_checked(int root_fd, const char* tmp, const char* rel, const Expect
       return fail_sys("rename");
     }
     // No RENAME_EXCHANGE here: look, then rename (a window of two system calls).
-    if (::fstatat(root_fd, rel, &out, AT_SYMLINK_NOFOLLOW) != 0 || !same_inode(out, expect) || writer_waits(expected)) {
+    if (::fstatat(root_fd, rel, &out, AT_SYMLINK_NOFOLLOW) != 0 || !holds_file_read(out, expected)) {
       return changed();
     }
     return ::renameat(root_fd, tmp, root_fd, rel) == 0 ? Status{} : fail_sys("rename");
@@ -121,7 +122,7 @@ Status place_checked(int root_fd, const char* tmp, const char* rel, const Expect
   if (::fstatat(root_fd, tmp, &out, AT_SYMLINK_NOFOLLOW) != 0) {
     return fail_sys("stat");
   }
-  if (same_inode(out, expect) && !writer_waits(expected)) {
+  if (holds_file_read(out, expected)) {
     dispose(root_fd, tmp, expected.trash);
     return {};
   }
@@ -134,6 +135,20 @@ Status place_checked(int root_fd, const char* tmp, const char* rel, const Expect
     exchange(root_fd, tmp, rel);
   }
   return changed();
+}
+
+Status remove_checked(int root_fd, const std::string& rel, const Expected& expected) {
+  std::string grabbed = temp_beside(rel);
+  if (::renameat(root_fd, rel.c_str(), root_fd, grabbed.c_str()) != 0) {
+    return errno == ENOENT ? changed() : fail_sys("rename");
+  }
+  struct stat st;
+  if (::fstatat(root_fd, grabbed.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !holds_file_read(st, expected)) {
+    ::syscall(SYS_renameat2, root_fd, grabbed.c_str(), root_fd, rel.c_str(), RENAME_NOREPLACE);
+    return changed();
+  }
+  dispose(root_fd, grabbed.c_str(), expected.trash);
+  return {};
 }
 
 Status link_projection(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,

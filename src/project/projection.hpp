@@ -60,8 +60,14 @@ struct Expected {
 // names: an atomic exchange, then a look at what came off the path, which goes straight
 // back unless it is that file (if the path changed yet again meanwhile, the newest file
 // wins, as the program's own renames would have it). Errors: Errc::changed (the path was
-// left as it is; `tmp` is removed), Errc::system (`tmp` stays).
+// left as it is), Errc::system; on either the caller removes `tmp`.
 Status place_checked(int root_fd, const char* tmp, const char* rel, const Expected& expected);
+
+// Phantom: takes the file read off `rel` (into `expected.trash`, or freed), only while
+// `rel` holds it and no writer waits on it: a rename aside, a look, and the unlink, or
+// the rename back. Errors: Errc::changed (the path is gone, or left as it is),
+// Errc::system.
+Status remove_checked(int root_fd, const std::string& rel, const Expected& expected);
 
 struct LinkOptions {
   bool symlink = false;          // a symlink to the blob's absolute path; else a hardlink
