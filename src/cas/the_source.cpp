@@ -35,8 +35,13 @@ bool same_mtime(const struct stat& a, const struct stat& b) noexcept {
   return a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
 }
 
-// A name in tmp/ no other process or thread will pick: pid, a counter, and the clock.
-void temp_name(char* out, size_t cap) noexcept {
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// TheSource
+
+// pid, a counter, and the clock.
+void TheSource::temp_name(char* out, size_t cap) noexcept {
   static std::atomic<uint64_t> counter{0};
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -44,11 +49,6 @@ void temp_name(char* out, size_t cap) noexcept {
                 static_cast<unsigned long long>(counter.fetch_add(1)),
                 static_cast<unsigned long>(ts.tv_nsec));
 }
-
-}  // namespace
-
-// ---------------------------------------------------------------------------------------
-// TheSource
 
 Result<TheSource> TheSource::open(std::string_view root, bool create) noexcept {
   TheSource source;
@@ -178,7 +178,7 @@ Status TheSource::name_from_short_name(const BlobKey& key, int fd) noexcept {
 
 Status TheSource::detach_blob(const BlobKey& key, int fd) noexcept {
   char tmp[64];
-  temp_name(tmp, sizeof tmp);
+  TheSource::temp_name(tmp, sizeof tmp);
   UniqueFd copy(::openat(root_fd(), tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!copy) {
     return fail_sys("create temp in The Source");
@@ -360,7 +360,7 @@ StoreBatch::~StoreBatch() {
 
 Result<std::pair<UniqueFd, std::string>> StoreBatch::create_temp() noexcept {
   char name[64];
-  temp_name(name, sizeof name);
+  TheSource::temp_name(name, sizeof name);
   UniqueFd fd(::openat(m_source->root_fd(), name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) {
     return fail_sys("create temp in The Source");

@@ -126,6 +126,11 @@ class TheSource {
   // The same for a blob already open (any mode) as `fd`.
   static Status lock_fd(int fd) noexcept;
 
+  // A name in tmp/ ("tmp/<pid>.<n>.<clock>", relative to root_fd()) that no other
+  // process or thread will pick. Whatever a dead process left under such a name is a
+  // stale temp (doctor removes it).
+  static void temp_name(char* out, size_t cap) noexcept;
+
   // Makes everything written to The Source's filesystem durable (syncfs).
   Status sync() noexcept;
 

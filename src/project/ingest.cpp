@@ -744,7 +744,10 @@ void Ingester::project_one(FileTask& task) {
     char target[PATH_MAX];
     bool known = task.short_named && m_source.short_target(key, target, sizeof target) != 0;
     Expected expected = expected_at_path(task, trash);
-    LinkOptions how{.symlink = true, .target = known ? target : nullptr, .expect = &expected};
+    LinkOptions how{.symlink = true,
+                    .target = known ? target : nullptr,
+                    .expect = &expected,
+                    .made_in_source = !m_summary.cross_filesystem};
     if (auto linked = link_projection(root, m_source, key, task.rel, how); !linked) {
       projection_failed(task, linked.error());
       return;

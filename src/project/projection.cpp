@@ -74,15 +74,15 @@ namespace {
 
 bool same_inode(const struct stat& a, const struct stat& b) { return a.st_ino == b.st_ino && a.st_dev == b.st_dev; }
 
-int exchange(int root_fd, const char* a, const char* b) {
-  return static_cast<int>(::syscall(SYS_renameat2, root_fd, a, root_fd, b, RENAME_EXCHANGE));
+int exchange(int a_dir, const char* a, int b_dir, const char* b) {
+  return static_cast<int>(::syscall(SYS_renameat2, a_dir, a, b_dir, b, RENAME_EXCHANGE));
 }
 
 // `tmp` (the file ingested, taken off its path by place_checked() or remove_checked())
 // is done with: into the trash, or freed now.
-void dispose(int root_fd, const char* tmp, Trash* trash) {
-  if (trash == nullptr || !trash->take(tmp)) {
-    ::unlinkat(root_fd, tmp, 0);
+void dispose(int dir_fd, const char* tmp, Trash* trash) {
+  if (trash == nullptr || !trash->take(dir_fd, tmp)) {
+    ::unlinkat(dir_fd, tmp, 0);
   }
 }
 
@@ -97,16 +97,16 @@ Status changed() { return fail(Errc::changed, "project"); }
 
 }  // namespace
 
-Status place_checked(int root_fd, const char* tmp, const char* rel, const Expected& expected) {
+Status place_checked(int tmp_dir, const char* tmp, int root_fd, const char* rel, const Expected& expected) {
   const struct stat& expect = *expected.file;
   if (expect.st_ino == 0) {
-    if (::syscall(SYS_renameat2, root_fd, tmp, root_fd, rel, RENAME_NOREPLACE) == 0) {
+    if (::syscall(SYS_renameat2, tmp_dir, tmp, root_fd, rel, RENAME_NOREPLACE) == 0) {
       return {};
     }
     return errno == EEXIST ? changed() : fail_sys("rename");
   }
   struct stat out;
-  if (exchange(root_fd, tmp, rel) != 0) {
+  if (exchange(tmp_dir, tmp, root_fd, rel) != 0) {
     if (errno == ENOENT) {
       return changed();  // removed meanwhile
     }
@@ -117,22 +117,22 @@ Status place_checked(int root_fd, const char* tmp, const char* rel, const Expect
     if (::fstatat(root_fd, rel, &out, AT_SYMLINK_NOFOLLOW) != 0 || !holds_file_read(out, expected)) {
       return changed();
     }
-    return ::renameat(root_fd, tmp, root_fd, rel) == 0 ? Status{} : fail_sys("rename");
+    return ::renameat(tmp_dir, tmp, root_fd, rel) == 0 ? Status{} : fail_sys("rename");
   }
-  if (::fstatat(root_fd, tmp, &out, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (::fstatat(tmp_dir, tmp, &out, AT_SYMLINK_NOFOLLOW) != 0) {
     return fail_sys("stat");
   }
   if (holds_file_read(out, expected)) {
-    dispose(root_fd, tmp, expected.trash);
+    dispose(tmp_dir, tmp, expected.trash);
     return {};
   }
   // A program's file came off the path (or the file read, which a writer waits to open):
   // it goes back. Should the path have changed yet again in between (it no longer holds
   // what was put there), the newest file wins.
   struct stat mine;
-  if (::fstatat(root_fd, rel, &mine, AT_SYMLINK_NOFOLLOW) == 0 && exchange(root_fd, tmp, rel) == 0 &&
-      ::fstatat(root_fd, tmp, &out, AT_SYMLINK_NOFOLLOW) == 0 && !same_inode(out, mine)) {
-    exchange(root_fd, tmp, rel);
+  if (::fstatat(root_fd, rel, &mine, AT_SYMLINK_NOFOLLOW) == 0 && exchange(tmp_dir, tmp, root_fd, rel) == 0 &&
+      ::fstatat(tmp_dir, tmp, &out, AT_SYMLINK_NOFOLLOW) == 0 && !same_inode(out, mine)) {
+    exchange(tmp_dir, tmp, root_fd, rel);
   }
   return changed();
 }
@@ -151,15 +151,28 @@ Status remove_checked(int root_fd, const std::string& rel, const Expected& expec
   return {};
 }
 
+namespace {
+
+std::string source_temp() {
+  char name[64];
+  cas::TheSource::temp_name(name, sizeof name);
+  return name;
+}
+
+}  // namespace
+
 Status link_projection(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
                        const LinkOptions& options) {
-  std::string tmp = temp_beside(rel);
+  // Made under a temp name, then put over the path.
+  bool in_source = options.symlink && options.made_in_source;
+  int tmp_dir = in_source ? source.root_fd() : root_fd;
+  std::string tmp = in_source ? source_temp() : temp_beside(rel);
   if (options.symlink) {
     char found[PATH_MAX];
     if (options.target == nullptr && source.link_target(key, found, sizeof found) == 0) {
       return fail(Errc::system, "symlink", ENAMETOOLONG);
     }
-    if (::symlinkat(options.target != nullptr ? options.target : found, root_fd, tmp.c_str()) != 0) {
+    if (::symlinkat(options.target != nullptr ? options.target : found, tmp_dir, tmp.c_str()) != 0) {
       return fail_sys("symlink");
     }
   } else {
@@ -170,11 +183,16 @@ Status link_projection(int root_fd, const cas::TheSource& source, const cas::Blo
     }
   }
   Status placed = options.expect != nullptr
-                      ? place_checked(root_fd, tmp.c_str(), rel.c_str(), *options.expect)
-                  : ::renameat(root_fd, tmp.c_str(), root_fd, rel.c_str()) == 0 ? Status{}
-                                                                                   : fail_sys("rename");
+                      ? place_checked(tmp_dir, tmp.c_str(), root_fd, rel.c_str(), *options.expect)
+                  : ::renameat(tmp_dir, tmp.c_str(), root_fd, rel.c_str()) == 0 ? Status{}
+                                                                                 : fail_sys("rename");
   if (!placed) {
-    ::unlinkat(root_fd, tmp.c_str(), 0);
+    ::unlinkat(tmp_dir, tmp.c_str(), 0);
+    if (in_source && placed.error().code == Errc::system && placed.error().sys == EXDEV) {
+      LinkOptions beside = options;  // the path is on another mount than The Source
+      beside.made_in_source = false;
+      return link_projection(root_fd, source, key, rel, beside);
+    }
     return placed;
   }
   if (options.ino != nullptr) {
@@ -224,7 +242,7 @@ Status publish_private_copy(int root_fd, const std::string& rel, StagedCopy& cop
   // Over the path: checked (expect), or a plain rename.
   auto put = [&](const std::string& tmp) -> Status {
     if (expect != nullptr) {
-      return place_checked(root_fd, tmp.c_str(), rel.c_str(), *expect);
+      return place_checked(root_fd, tmp.c_str(), root_fd, rel.c_str(), *expect);
     }
     return ::renameat(root_fd, tmp.c_str(), root_fd, rel.c_str()) == 0 ? Status{} : fail_sys("rename");
   };

@@ -56,12 +56,13 @@ struct Expected {
   Trash* trash = nullptr;             // where the file goes instead of being freed now (trash.hpp)
 };
 
-// Puts `tmp` (a name under root_fd) at `rel` only while `rel` holds what `expected`
-// names: an atomic exchange, then a look at what came off the path, which goes straight
-// back unless it is that file (if the path changed yet again meanwhile, the newest file
-// wins, as the program's own renames would have it). Errors: Errc::changed (the path was
-// left as it is), Errc::system; on either the caller removes `tmp`.
-Status place_checked(int root_fd, const char* tmp, const char* rel, const Expected& expected);
+// Puts `tmp` (a name under tmp_dir, on the project's filesystem) at `rel` (under root_fd)
+// only while `rel` holds what `expected` names: an atomic exchange, then a look at what
+// came off the path, which goes straight back unless it is that file (if the path
+// changed yet again meanwhile, the newest file wins, as the program's own renames would
+// have it). Errors: Errc::changed (the path was left as it is), Errc::system; on either
+// the caller removes `tmp`.
+Status place_checked(int tmp_dir, const char* tmp, int root_fd, const char* rel, const Expected& expected);
 
 // Phantom: takes the file read off `rel` (into `expected.trash`, or freed), only while
 // `rel` holds it and no writer waits on it: a rename aside, a look, and the unlink, or
@@ -74,6 +75,13 @@ struct LinkOptions {
   uint64_t* ino = nullptr;       // set to the inode the path then has (0 for a symlink)
   const char* target = nullptr;  // the symlink's target, already known (TheSource::short_target())
   const Expected* expect = nullptr;  // null: whatever is at the path is replaced
+  // Make the symlink in The Source's tmp/ (which must be on the project's filesystem)
+  // rather than beside the path. On an ext4 without a journal each new inode is checked
+  // against the recently freed ones of its block group, scanned from the group's start;
+  // right after `rm -rf node_modules && npm ci` the project's groups are full of those,
+  // and making ~30,000 symlinks there spent half its time in that scan. The Source's
+  // tmp/ lies in a group of its own.
+  bool made_in_source = false;
 };
 
 // Replaces (or creates) `rel` under `root_fd` with a link to the blob, made as a temp

@@ -59,12 +59,12 @@ bool Trash::ready() noexcept {
   return static_cast<bool>(m_dir_fd);
 }
 
-bool Trash::take(const char* rel) noexcept {
+bool Trash::take(int dir_fd, const char* name) noexcept {
   if (!ready()) {
     return false;
   }
-  std::string name = std::to_string(m_next.fetch_add(1, std::memory_order_relaxed));
-  return ::renameat(m_root_fd, rel, m_dir_fd.get(), name.c_str()) == 0;
+  std::string trashed = std::to_string(m_next.fetch_add(1, std::memory_order_relaxed));
+  return ::renameat(dir_fd, name, m_dir_fd.get(), trashed.c_str()) == 0;
 }
 
 void Trash::empty_later() noexcept {

@@ -26,9 +26,9 @@ class Trash {
   Trash(const Trash&) = delete;
   Trash& operator=(const Trash&) = delete;
 
-  // Moves `rel` into the trash (its path disappears). False when that cannot be done:
-  // the caller unlinks it instead.
-  bool take(const char* rel) noexcept;
+  // Moves `name` (under `dir_fd`, on the project's filesystem) into the trash (its path
+  // disappears). False when that cannot be done: the caller unlinks it instead.
+  bool take(int dir_fd, const char* name) noexcept;
 
   // Starts the background process that empties the trash (this run's and any left by
   // runs that were killed). Called once ingest is done; the destructor calls it too.

@@ -67,17 +67,19 @@ project() {
 # after NAME WANT [--phantom]: (once the held ingest is done) the path holds WANT's
 # content, ingest said it left it, and the next ingest records it (in Phantom, the blob
 # recorded holds it: cas verify).
+# The path is $c (build/c.bin unless set).
 after() {
-  local p=$1 want=$2
-  [ "$(b3sum --no-names "$p/build/c.bin")" == "$(b3sum --no-names "$want")" ] ||
+  local p=$1 want=$2 c=${c:-build/c.bin}
+  [ "$(b3sum --no-names "$p/$c")" == "$(b3sum --no-names "$want")" ] ||
     fail "$p: the program's file was replaced by the projection"
-  grep -q "left as they are: 1 file .*(e.g. build/c.bin)" "$p.out" || fail "$p: ingest did not say it left c.bin: $(cat "$p.out")"
+  grep -q "left as they are: 1 file .*(e.g. $c)" "$p.out" || fail "$p: ingest did not say it left $c: $(cat "$p.out")"
   "$VRIFT" -C "$p" ingest -q ${3:-} || fail "$p: second ingest"
-  "$VRIFT" -C "$p" ls build/c.bin | grep -q " $(b3sum --no-names "$want") build/c.bin$" ||
-    fail "$p: the program's file is not what the manifest records: $("$VRIFT" -C "$p" ls build/c.bin)"
-  [ "${3:-}" == --phantom ] || [ "$(b3sum --no-names "$p/build/c.bin")" == "$(b3sum --no-names "$want")" ] ||
+  "$VRIFT" -C "$p" ls "$c" | grep -q " $(b3sum --no-names "$want") $c$" ||
+    fail "$p: the program's file is not what the manifest records: $("$VRIFT" -C "$p" ls "$c")"
+  [ "${3:-}" == --phantom ] || [ "$(b3sum --no-names "$p/$c")" == "$(b3sum --no-names "$want")" ] ||
     fail "$p: second ingest lost the file"
   "$VRIFT" cas verify --deep > /dev/null || fail "$p: The Source does not verify"
+  [ -z "$(ls -A "$VRIFT_CAS_ROOT/tmp")" ] || fail "$p: temps left in The Source: $(ls -A "$VRIFT_CAS_ROOT/tmp")"
 }
 
 head -c 5000 /dev/urandom > newer.bin
@@ -121,6 +123,18 @@ wait "$held" || fail "ingest failed: $(cat pw.err)"
 wait "$writer" || fail "the writer failed"
 after pw newer.bin --phantom
 pass "Phantom: a file opened for writing while ingest took it off its path stays, with what was written"
+
+# --- Tier-1: the symlink is made in The Source's tmp/ and exchanged with the path from
+# there; a file renamed over the path meanwhile goes back to it.
+mkdir -p s/node_modules/pkg
+head -c 70000 /dev/urandom > s/node_modules/pkg/c.bin
+"$VRIFT" -C s init -q
+ingest_held s
+cp newer.bin s/node_modules/pkg/.c.new && mv s/node_modules/pkg/.c.new s/node_modules/pkg/c.bin
+wait "$held" || fail "ingest failed: $(cat s.err)"
+c=node_modules/pkg/c.bin after s newer.bin
+[ -L s/node_modules/pkg/c.bin ] || fail "the second ingest did not make the Tier-1 symlink"
+pass "Tier-1: a file renamed over the path while ingest put its symlink there stays"
 
 # --- the copy made where no link to the blob can be: a locked Tier-1 blob, and a file
 # with a second name elsewhere (so not its to hand over). Checked the same way.
