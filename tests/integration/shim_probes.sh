@@ -32,6 +32,8 @@ EXTRA=(
   @/build/small.txt @/build/link-to-dir/c/deep.txt @/node_modules/pkg-a/lib/util.js @/build/link-to-file
   build/a/b/c/missing.txt node_modules/pkg-a/lib/missing.js build/link-to-dir/missing
   node_modules/pkg-b/link-to-a/lib/missing.js @/node_modules/pkg-a/missing.json
+  ^/build/small.txt ^/build/big.bin ^/node_modules/pkg-a/index.js ^/build/link-to-file ^/build/a
+  ^/node_modules/pkg-a/missing.js ^/build/small.txt/x
 )
 READABLE=("${FILES[@]}" build/link-to-file build/chain build/link-to-dir/mid.txt build/a/b/up
   node_modules/pkg-b/link-to-a/lib/util.js @/build/big.bin @/node_modules/pkg-a/index.js)

@@ -1991,12 +1991,14 @@ int main(int argc, char **argv) {
   }
   probe_init();
   setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-  /* "@/x" in an argument stands for the absolute path of x below the tree root */
+  /* "@/x" in an argument stands for the absolute path of x below the tree root; "^/x"
+   * for the same path reached from outside the tree, "/usr/../<root>/x" */
   for (int i = 2; i < argc; i++) {
-    if (argv[i][0] == '@' && argv[i][1] == '/') {
-      size_t len = g_rootlen + strlen(argv[i]);
+    if ((argv[i][0] == '@' || argv[i][0] == '^') && argv[i][1] == '/') {
+      const char *from = argv[i][0] == '^' ? "/usr/.." : "";
+      size_t len = strlen(from) + g_rootlen + strlen(argv[i]);
       char *abs = malloc(len);
-      snprintf(abs, len, "%s%s", g_root, argv[i] + 1);
+      snprintf(abs, len, "%s%s%s", from, g_root, argv[i] + 1);
       argv[i] = abs;
     }
   }

@@ -60,11 +60,20 @@ static char *esc_n(const char *s, size_t n) {
 }
 static char *esc(const char *s) { return esc_n(s, strlen(s)); }
 
-/* A path as printed: the tree root becomes "@", everything else stays as given. */
+/* A path as printed: the tree root becomes "@", "/usr/.." and the tree root "^",
+ * everything else stays as given. */
+static int under_root(const char *p) {
+  return g_rootlen && strncmp(p, g_root, g_rootlen) == 0 && (p[g_rootlen] == '/' || p[g_rootlen] == 0);
+}
 static char *rel(const char *p) {
-  if (g_rootlen && strncmp(p, g_root, g_rootlen) == 0 && (p[g_rootlen] == '/' || p[g_rootlen] == 0)) {
+  const char *mark = "@";
+  if (strncmp(p, "/usr/..", 7) == 0 && under_root(p + 7)) {
+    mark = "^";
+    p += 7;
+  }
+  if (under_root(p)) {
     char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "@%s", p + g_rootlen);
+    snprintf(tmp, sizeof tmp, "%s%s", mark, p + g_rootlen);
     return esc(tmp);
   }
   return esc(p);
