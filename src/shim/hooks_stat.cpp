@@ -35,7 +35,21 @@ __attribute__((noinline)) int managed_stat(int dirfd, const char* path, struct s
   return found;
 }
 
+// Whether the kernel's answer about a path may differ from the shim's were the path in
+// the project: nothing is there (a Phantom file is not on disk), or what is there may be
+// a link vrift projected (a symlink; or a read-only file with more names, which is also
+// where a followed Tier-1 symlink lands: its blob).
+bool maybe_projected(mode_t mode, nlink_t nlink) noexcept {
+  return S_ISLNK(mode) || (S_ISREG(mode) && nlink > 1 && (mode & 0222) == 0);
+}
+
 }  // namespace
+
+// Calls on paths that do not start with the project's (outside_by_prefix()) are outside
+// unless a ".", ".." or "//" component leads them back in, which is rare: the kernel
+// answers first, and the path is examined (resolved, then looked up) only when that
+// answer may be one the project changes. Most calls of a session are such calls, and
+// most succeed on plain files: they pay no scan of the path.
 
 int stat_at(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
   if (path != nullptr && path[0] == '\0' && (flags & AT_EMPTY_PATH) != 0) {
@@ -45,10 +59,25 @@ int stat_at(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
     }
     return rc;
   }
-  if (active() && !clearly_outside(path)) {
+  if (!active()) {
+    return real().fstatat(dirfd, path, buf, flags);
+  }
+  if (outside_by_prefix(path)) {
+    int caller_errno = errno;
+    int rc = real().fstatat(dirfd, path, buf, flags);
+    if ((rc == 0 && !maybe_projected(buf->st_mode, buf->st_nlink)) || !may_lead_back(path)) {
+      return rc;
+    }
+    int kernel_errno = errno;
     if (int found = managed_stat(dirfd, path, buf, flags); found != 0) {
+      errno = found > 0 ? caller_errno : errno;
       return found > 0 ? 0 : -1;
     }
+    errno = kernel_errno;
+    return rc;  // the kernel's answer stands (in buf)
+  }
+  if (int found = managed_stat(dirfd, path, buf, flags); found != 0) {
+    return found > 0 ? 0 : -1;
   }
   return real().fstatat(dirfd, path, buf, flags);
 }
@@ -93,24 +122,51 @@ void fill_statx(const struct stat& st, unsigned int mask, struct statx* out) {
 
 }  // namespace
 
+namespace {
+
+// managed_stat() for statx: 1 (in buf), -1 (errno), or 0 (ask the kernel).
+__attribute__((noinline)) int managed_statx(int dirfd, const char* path, int flags, unsigned int mask,
+                                            struct statx* buf) noexcept {
+  ManagedFile file;
+  int found = file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0);
+  if (found > 0) {
+    fill_statx(file.st, mask, buf);
+  }
+  return found;
+}
+
+}  // namespace
+
 int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct statx* buf, StatxFn real_statx) noexcept {
-  if (active() && path != nullptr && buf != nullptr && !clearly_outside(path)) {
-    if (path[0] == '\0' && (flags & AT_EMPTY_PATH) != 0) {
-      int rc = real_statx(dirfd, path, flags, mask, buf);
-      struct stat vst;
-      if (rc == 0 && fd_virtual_stat(dirfd, makedev(buf->stx_dev_major, buf->stx_dev_minor), buf->stx_ino, vst)) {
-        fill_statx(vst, mask, buf);
-      }
+  if (!active() || path == nullptr || buf == nullptr) {
+    return real_statx(dirfd, path, flags, mask, buf);
+  }
+  if (outside_by_prefix(path)) {
+    int caller_errno = errno;
+    int rc = real_statx(dirfd, path, flags, mask, buf);
+    constexpr unsigned k_needed = STATX_TYPE | STATX_MODE | STATX_NLINK;
+    bool plain = rc == 0 && (buf->stx_mask & k_needed) == k_needed && !maybe_projected(buf->stx_mode, buf->stx_nlink);
+    if (plain || !may_lead_back(path)) {
       return rc;
     }
-    ManagedFile file;
-    if (int found = file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0); found != 0) {
-      if (found > 0) {
-        fill_statx(file.st, mask, buf);
-        return 0;
-      }
-      return -1;
+    int kernel_errno = errno;
+    if (int found = managed_statx(dirfd, path, flags, mask, buf); found != 0) {
+      errno = found > 0 ? caller_errno : errno;
+      return found > 0 ? 0 : -1;
     }
+    errno = kernel_errno;
+    return rc;  // the kernel's answer stands (in buf)
+  }
+  if (path[0] == '\0' && (flags & AT_EMPTY_PATH) != 0) {
+    int rc = real_statx(dirfd, path, flags, mask, buf);
+    struct stat vst;
+    if (rc == 0 && fd_virtual_stat(dirfd, makedev(buf->stx_dev_major, buf->stx_dev_minor), buf->stx_ino, vst)) {
+      fill_statx(vst, mask, buf);
+    }
+    return rc;
+  }
+  if (int found = managed_statx(dirfd, path, flags, mask, buf); found != 0) {
+    return found > 0 ? 0 : -1;
   }
   return real_statx(dirfd, path, flags, mask, buf);
 }

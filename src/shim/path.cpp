@@ -215,6 +215,8 @@ bool clearly_outside(const char* path) noexcept {
   return !starts_in_project(path, len) && !starts_in_alias(path, len) && !needs_normalizing(path, len);
 }
 
+bool may_lead_back(const char* path) noexcept { return needs_normalizing(path, std::strlen(path)); }
+
 bool classify(int dirfd, const char* path, ManagedPath& out) noexcept {
   if (path == nullptr || path[0] == '\0') {
     return false;

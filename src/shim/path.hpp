@@ -10,6 +10,9 @@
 
 #include <climits>
 #include <cstddef>
+#include <cstring>
+
+#include "shim/state.hpp"
 
 namespace vrift::shim {
 
@@ -29,6 +32,27 @@ bool classify(int dirfd, const char* path, ManagedPath& out) noexcept;
 // classify() would say no. The common case of a session's calls, answered before a
 // wrapper builds anything.
 bool clearly_outside(const char* path) noexcept;
+
+// `path` starts with `prefix` (`len` bytes, not empty), then ends or goes on with '/'.
+// Compares no further than the first difference or the path's end.
+inline bool path_under(const char* path, const char* prefix, size_t len) noexcept {
+  return len != 0 && std::strncmp(path, prefix, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+// True when `path` is absolute, not in /dev or /proc, and starts neither with the
+// project's path nor with its alias: outside the project unless a ".", ".." or "//"
+// component leads it back in (may_lead_back() says whether it has one). Reads no more
+// of the path than the compare with the project's path needs. Inline: most calls of a
+// session are decided here.
+inline bool outside_by_prefix(const char* path) noexcept {
+  return path != nullptr && path[0] == '/' && path[1] != 'd' && path[1] != 'p' &&
+         !path_under(path, g_session.project, g_session.project_len) &&
+         !path_under(path, g_session.alias, g_session.alias_len);
+}
+
+// Whether a path outside_by_prefix() let through has a ".", "..", "//" or trailing '/'
+// to resolve, which may lead it back into the project.
+bool may_lead_back(const char* path) noexcept;
 
 // Builds the ManagedPath of a project-relative path. False when too long.
 bool project_path(const char* rel, size_t len, ManagedPath& out) noexcept;

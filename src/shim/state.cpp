@@ -23,11 +23,10 @@ namespace vrift::shim {
 constinit SessionConfig g_session{};
 __thread int t_depth __attribute__((tls_model("initial-exec"))) = 0;
 __thread bool t_vforked __attribute__((tls_model("initial-exec"))) = false;
+constinit std::atomic<int> g_shim_state{k_shim_uninit};
 
 namespace {
 
-enum : int { k_uninit = 0, k_initializing = 1, k_ready = 2, k_disabled = 3 };
-constinit std::atomic<int> g_state{k_uninit};
 // This process's pid (a vfork child has another one); kept current across fork().
 constinit std::atomic<pid_t> g_pid{0};
 
@@ -161,25 +160,25 @@ void enter_vfork() noexcept {
   t_vforked = true;
 }
 
-bool active() noexcept {
+bool active_slow() noexcept {
   if (t_depth != 0 && caller() != Caller::program) {
     return false;
   }
-  int state = g_state.load(std::memory_order_acquire);
-  if (__builtin_expect(state == k_ready, 1)) {
+  int state = g_shim_state.load(std::memory_order_acquire);
+  if (state == k_shim_ready) {
     return true;
   }
-  if (state != k_uninit) {
+  if (state != k_shim_uninit) {
     return false;
   }
-  int expected = k_uninit;
-  if (!g_state.compare_exchange_strong(expected, k_initializing, std::memory_order_acq_rel)) {
+  int expected = k_shim_uninit;
+  if (!g_shim_state.compare_exchange_strong(expected, k_shim_initializing, std::memory_order_acq_rel)) {
     return false;
   }
   int saved = errno;
   bool ok = initialize();
   errno = saved;
-  g_state.store(ok ? k_ready : k_disabled, std::memory_order_release);
+  g_shim_state.store(ok ? k_shim_ready : k_shim_disabled, std::memory_order_release);
   return ok;
 }
 

@@ -19,6 +19,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -74,9 +75,21 @@ Caller caller() noexcept;
 // The vfork wrapper's half of the above, in the parent just before the vfork.
 void enter_vfork() noexcept;
 
+// The shim's state (state.cpp): uninitialized, initializing, ready or disabled.
+enum : int { k_shim_uninit = 0, k_shim_initializing = 1, k_shim_ready = 2, k_shim_disabled = 3 };
+extern std::atomic<int> g_shim_state;
+
+// active() past its common case: initializes, or tells a nested call apart.
+bool active_slow() noexcept;
+
 // True when the shim is ready and this call is not nested inside the shim itself (nor
-// made by a vfork child). Initializes on first use.
-bool active() noexcept;
+// made by a vfork child). Initializes on first use. Inline: every wrapper asks first.
+inline bool active() noexcept {
+  if (__builtin_expect(t_depth == 0 && g_shim_state.load(std::memory_order_acquire) == k_shim_ready, 1)) {
+    return true;
+  }
+  return active_slow();
+}
 
 // Raises the re-entry guard for a scope, and keeps errno as the caller expects: a
 // wrapper sets errno only for the result it reports.
