@@ -121,6 +121,8 @@ struct Blob {
 
 enum class Where : uint8_t { project, source };
 
+const struct stat k_nothing_there {};  // st_ino 0
+
 // What one check pass found; turned into DoctorProblems for the report.
 struct Finding {
   Kind kind;
@@ -130,6 +132,7 @@ struct Finding {
   std::string action;
   uint32_t item = k_none;
   uint32_t blob = k_none;
+  struct stat seen {};  // what the path held when it was checked (st_ino 0: nothing)
 };
 
 // Directory mtimes to put back after repair changed entries in them.
@@ -188,11 +191,20 @@ class Doctor {
   bool quarantine(Blob& blob);
   void repair_paths(const std::vector<Finding>& found);
   void name_for_symlink(const Blob& blob);
-  bool relink(Item& item, std::string& done);
+  bool relink(Item& item, const Expected& expected, std::string& done);
   Outcome<void> write_manifest_changes();
   void reingest(const std::vector<std::string>& paths, Mode mode);
   void note(const std::string& what, const std::string& rel, const std::string& why) {
     m_report.notes.push_back(Failure{what, abs(rel), why});
+  }
+  // A repair that did not happen: `what` failed, or the path changed since it was
+  // checked (a program put something there meanwhile, which stays).
+  void not_repaired(const std::string& what, const std::string& rel, const Error& error) {
+    if (error.code == Errc::changed) {
+      note("left as it is", rel, "it changed while doctor was repairing it; run `vrift doctor` again");
+    } else {
+      note(what, rel, error_reason(error));
+    }
   }
   void done(const std::string& rel, std::string text) { m_done[{Where::project, rel}] = std::move(text); }
   void done_source(const std::string& rel, std::string text) { m_done[{Where::source, rel}] = std::move(text); }
@@ -343,11 +355,12 @@ void Doctor::check_blob(Blob& blob, bool deep) {
 void Doctor::check_file(uint32_t index, std::vector<Finding>& out) {
   const Item& item = m_items[index];
   const Blob& blob = m_blobs[item.blob];
-  auto add = [&](Kind kind, std::string why, std::string action) {
-    out.push_back(Finding{kind, Where::project, item.path, std::move(why), std::move(action), index, item.blob});
-  };
   struct stat st;
   bool present = ::fstatat(m_root_fd.get(), item.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  auto add = [&](Kind kind, std::string why, std::string action) {
+    out.push_back(Finding{kind, Where::project, item.path, std::move(why), std::move(action), index, item.blob,
+                          present ? st : k_nothing_there});
+  };
   if (!present && errno != ENOENT) {
     add(Kind::unreadable, error_reason(sys_error("stat")), "check the permissions of its directory");
     return;
@@ -456,11 +469,13 @@ void Doctor::check_item(uint32_t index, std::vector<Finding>& out) {
     check_file(index, out);
     return;
   }
-  auto add = [&](Kind kind, std::string why, std::string action) {
-    out.push_back(Finding{kind, Where::project, item.path, std::move(why), std::move(action), index, k_none});
-  };
   struct stat st;
-  if (::fstatat(m_root_fd.get(), item.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  bool present = ::fstatat(m_root_fd.get(), item.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  auto add = [&](Kind kind, std::string why, std::string action) {
+    out.push_back(Finding{kind, Where::project, item.path, std::move(why), std::move(action), index, k_none,
+                          present ? st : k_nothing_there});
+  };
+  if (!present) {
     if (errno != ENOENT) {
       add(Kind::unreadable, error_reason(sys_error("stat")), "check the permissions of its directory");
     } else if (item.kind == EntryKind::dir) {
@@ -843,14 +858,14 @@ void Doctor::name_for_symlink(const Blob& blob) {
   }
 }
 
-bool Doctor::relink(Item& item, std::string& text) {
+bool Doctor::relink(Item& item, const Expected& expected, std::string& text) {
   Blob& blob = m_blobs[item.blob];
   bool symlink = item.wants_symlink();
   uint64_t ino = 0;
   if (symlink) {
     name_for_symlink(blob);
   }
-  LinkOptions how{.symlink = symlink, .ino = &ino};
+  LinkOptions how{.symlink = symlink, .ino = &ino, .expect = &expected};
   auto linked = link_projection(m_root_fd.get(), m_source, blob.key, item.path, how);
   if (!linked && !symlink && linked.error().sys == EPERM) {
     // A Tier-2 link to a locked blob: the blob becomes linkable content (as ingest
@@ -861,7 +876,7 @@ bool Doctor::relink(Item& item, std::string& text) {
     }
   }
   if (!linked) {
-    note("cannot link file", item.path, error_reason(linked.error()));
+    not_repaired("cannot link file", item.path, linked.error());
     return false;
   }
   if (symlink) {
@@ -902,15 +917,17 @@ void Doctor::repair_paths(const std::vector<Finding>& found) {
         }
         times.before_change(parent_of(f.rel));
         std::string text;
+        Expected expected{.file = &f.seen};
         if (f.kind != Kind::missing_copy) {
-          if (relink(*item, text)) {
+          if (relink(*item, expected, text)) {
             done(f.rel, text);
           }
           break;
         }
         uint64_t ino = 0;
-        if (auto copied = copy_blob_to(m_root_fd.get(), m_source, blob.key, item->path, item->mtime_ns, ino); !copied) {
-          note("cannot copy file", item->path, error_reason(copied.error()));
+        if (auto copied = copy_blob_to(m_root_fd.get(), m_source, blob.key, item->path, item->mtime_ns, ino, &expected);
+            !copied) {
+          not_repaired("cannot copy file", item->path, copied.error());
           break;
         }
         if (ino != 0) {
@@ -922,11 +939,14 @@ void Doctor::repair_paths(const std::vector<Finding>& found) {
       case Kind::missing_symlink: {
         times.before_change(parent_of(f.rel));
         std::string tmp = temp_beside(item->path);
-        if (::symlinkat(item->target.c_str(), m_root_fd.get(), tmp.c_str()) == 0 &&
-            ::renameat(m_root_fd.get(), tmp.c_str(), m_root_fd.get(), item->path.c_str()) == 0) {
+        Status made = ::symlinkat(item->target.c_str(), m_root_fd.get(), tmp.c_str()) == 0
+                          ? place_checked(m_root_fd.get(), tmp.c_str(), m_root_fd.get(), item->path.c_str(),
+                                          Expected{.file = &f.seen})
+                          : fail_sys("symlink");
+        if (made) {
           done(f.rel, "made again");
         } else {
-          note("cannot make symlink", item->path, error_reason(sys_error("symlink")));
+          not_repaired("cannot make symlink", item->path, made.error());
           ::unlinkat(m_root_fd.get(), tmp.c_str(), 0);
         }
         break;
