@@ -171,47 +171,75 @@ int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct s
   return real_statx(dirfd, path, flags, mask, buf);
 }
 
-int access_at(int dirfd, const char* path, int mode, int flags) noexcept {
-  if (active() && !clearly_outside(path)) {
-    ManagedFile file;
-    if (int found = file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0); found != 0) {
-      if (found < 0) {
-        return -1;
-      }
-      if (mode == F_OK) {
-        return 0;
-      }
-      // Managed files belong to the project's owner: the owner, group or other bits
-      // decide as for the caller's identity (root: any x bit).
-      bool effective = (flags & AT_EACCESS) != 0;
-      uid_t uid = effective ? ::geteuid() : ::getuid();
-      gid_t gid = effective ? ::getegid() : ::getgid();
-      unsigned shift = uid == file.st.st_uid ? 6 : (gid == file.st.st_gid || ::group_member(file.st.st_gid)) ? 3 : 0;
-      unsigned bits = (file.st.st_mode >> shift) & 7;
-      bool root = uid == 0;
-      bool ok = ((mode & R_OK) == 0 || root || (bits & 4) != 0) &&
-                ((mode & W_OK) == 0 || root || (bits & 2) != 0) &&
-                ((mode & X_OK) == 0 || (file.st.st_mode & 0111) != 0);
-      // Writing a managed file puts a private copy in its directory (break-before-write):
-      // it is writable only where the caller may create files.
-      if (ok && (mode & W_OK) != 0) {
-        size_t dir_len = file.path.abs_len;
-        while (dir_len > 1 && file.path.abs[dir_len - 1] != '/') {
-          --dir_len;
-        }
-        char dir[PATH_MAX];
-        std::memcpy(dir, file.path.abs, dir_len);
-        dir[dir_len > 1 ? dir_len - 1 : 1] = '\0';
-        int saved = errno;
-        ok = real().faccessat(AT_FDCWD, dir, W_OK | X_OK, flags & AT_EACCESS) == 0;
-        errno = saved;
-      }
-      if (!ok) {
-        errno = EACCES;
-        return -1;
-      }
-      return 0;
+namespace {
+
+// The manifest's answer to access(): 1 (allowed), -1 (errno), or 0 (ask the kernel).
+__attribute__((noinline)) int managed_access(int dirfd, const char* path, int mode, int flags) noexcept {
+  ManagedFile file;
+  int found = file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0);
+  if (found <= 0) {
+    return found;
+  }
+  if (mode == F_OK) {
+    return 1;
+  }
+  // Managed files belong to the project's owner: the owner, group or other bits
+  // decide as for the caller's identity (root: any x bit).
+  bool effective = (flags & AT_EACCESS) != 0;
+  uid_t uid = effective ? ::geteuid() : ::getuid();
+  gid_t gid = effective ? ::getegid() : ::getgid();
+  unsigned shift = uid == file.st.st_uid ? 6 : (gid == file.st.st_gid || ::group_member(file.st.st_gid)) ? 3 : 0;
+  unsigned bits = (file.st.st_mode >> shift) & 7;
+  bool root = uid == 0;
+  bool ok = ((mode & R_OK) == 0 || root || (bits & 4) != 0) &&
+            ((mode & W_OK) == 0 || root || (bits & 2) != 0) &&
+            ((mode & X_OK) == 0 || (file.st.st_mode & 0111) != 0);
+  // Writing a managed file puts a private copy in its directory (break-before-write):
+  // it is writable only where the caller may create files.
+  if (ok && (mode & W_OK) != 0) {
+    size_t dir_len = file.path.abs_len;
+    while (dir_len > 1 && file.path.abs[dir_len - 1] != '/') {
+      --dir_len;
     }
+    char dir[PATH_MAX];
+    std::memcpy(dir, file.path.abs, dir_len);
+    dir[dir_len > 1 ? dir_len - 1 : 1] = '\0';
+    int saved = errno;
+    ok = real().faccessat(AT_FDCWD, dir, W_OK | X_OK, flags & AT_EACCESS) == 0;
+    errno = saved;
+  }
+  if (!ok) {
+    errno = EACCES;
+    return -1;
+  }
+  return 1;
+}
+
+}  // namespace
+
+int access_at(int dirfd, const char* path, int mode, int flags) noexcept {
+  if (!active()) {
+    return real().faccessat(dirfd, path, mode, flags);
+  }
+  // Outside by its prefix, asking neither to write nor about a symlink itself (where a
+  // projection's answer differs from the kernel's: its blob is read-only, a Tier-1
+  // symlink's own mode is 0777): the kernel first, as stat_at().
+  if ((mode & W_OK) == 0 && (flags & AT_SYMLINK_NOFOLLOW) == 0 && outside_by_prefix(path)) {
+    int caller_errno = errno;
+    int rc = real().faccessat(dirfd, path, mode, flags);
+    if (rc == 0 || !may_lead_back(path)) {
+      return rc;
+    }
+    int kernel_errno = errno;
+    if (int found = managed_access(dirfd, path, mode, flags); found != 0) {
+      errno = found > 0 ? caller_errno : errno;
+      return found > 0 ? 0 : -1;
+    }
+    errno = kernel_errno;
+    return rc;
+  }
+  if (int found = managed_access(dirfd, path, mode, flags); found != 0) {
+    return found > 0 ? 0 : -1;
   }
   return real().faccessat(dirfd, path, mode, flags);
 }
