@@ -43,6 +43,31 @@ bool maybe_projected(mode_t mode, nlink_t nlink) noexcept {
   return S_ISLNK(mode) || (S_ISREG(mode) && nlink > 1 && (mode & 0222) == 0);
 }
 
+// A call on a path outside the project by its prefix, the kernel first (see below):
+// `kernel()` makes the real call; `stands(rc)` says whether its answer stands as it is;
+// `managed()` is the shim's answer (1, -1 with errno, or 0: none), asked only when the
+// path may lead back into the project. errno as the caller expects it.
+template <class Managed>
+__attribute__((noinline)) int unless_managed(const char* path, int rc, int caller_errno, Managed managed) noexcept {
+  if (!may_lead_back(path)) {
+    return rc;
+  }
+  int kernel_errno = errno;
+  if (int found = managed(); found != 0) {
+    errno = found > 0 ? caller_errno : errno;
+    return found > 0 ? 0 : -1;
+  }
+  errno = kernel_errno;
+  return rc;  // the kernel's answer (and what it filled in)
+}
+
+template <class Kernel, class Stands, class Managed>
+int kernel_first(const char* path, Kernel kernel, Stands stands, Managed managed) noexcept {
+  int caller_errno = errno;
+  int rc = kernel();
+  return stands(rc) ? rc : unless_managed(path, rc, caller_errno, managed);
+}
+
 }  // namespace
 
 // Calls on paths that do not start with the project's (outside_by_prefix()) are outside
@@ -63,18 +88,10 @@ int stat_at(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
     return real().fstatat(dirfd, path, buf, flags);
   }
   if (outside_by_prefix(path)) {
-    int caller_errno = errno;
-    int rc = real().fstatat(dirfd, path, buf, flags);
-    if ((rc == 0 && !maybe_projected(buf->st_mode, buf->st_nlink)) || !may_lead_back(path)) {
-      return rc;
-    }
-    int kernel_errno = errno;
-    if (int found = managed_stat(dirfd, path, buf, flags); found != 0) {
-      errno = found > 0 ? caller_errno : errno;
-      return found > 0 ? 0 : -1;
-    }
-    errno = kernel_errno;
-    return rc;  // the kernel's answer stands (in buf)
+    return kernel_first(
+        path, [&] { return real().fstatat(dirfd, path, buf, flags); },
+        [&](int rc) { return rc == 0 && !maybe_projected(buf->st_mode, buf->st_nlink); },
+        [&] { return managed_stat(dirfd, path, buf, flags); });
   }
   if (int found = managed_stat(dirfd, path, buf, flags); found != 0) {
     return found > 0 ? 0 : -1;
@@ -142,20 +159,13 @@ int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct s
     return real_statx(dirfd, path, flags, mask, buf);
   }
   if (outside_by_prefix(path)) {
-    int caller_errno = errno;
-    int rc = real_statx(dirfd, path, flags, mask, buf);
     constexpr unsigned k_needed = STATX_TYPE | STATX_MODE | STATX_NLINK;
-    bool plain = rc == 0 && (buf->stx_mask & k_needed) == k_needed && !maybe_projected(buf->stx_mode, buf->stx_nlink);
-    if (plain || !may_lead_back(path)) {
-      return rc;
-    }
-    int kernel_errno = errno;
-    if (int found = managed_statx(dirfd, path, flags, mask, buf); found != 0) {
-      errno = found > 0 ? caller_errno : errno;
-      return found > 0 ? 0 : -1;
-    }
-    errno = kernel_errno;
-    return rc;  // the kernel's answer stands (in buf)
+    return kernel_first(
+        path, [&] { return real_statx(dirfd, path, flags, mask, buf); },
+        [&](int rc) {
+          return rc == 0 && (buf->stx_mask & k_needed) == k_needed && !maybe_projected(buf->stx_mode, buf->stx_nlink);
+        },
+        [&] { return managed_statx(dirfd, path, flags, mask, buf); });
   }
   if (path[0] == '\0' && (flags & AT_EMPTY_PATH) != 0) {
     int rc = real_statx(dirfd, path, flags, mask, buf);
@@ -225,18 +235,9 @@ int access_at(int dirfd, const char* path, int mode, int flags) noexcept {
   // projection's answer differs from the kernel's: its blob is read-only, a Tier-1
   // symlink's own mode is 0777): the kernel first, as stat_at().
   if ((mode & W_OK) == 0 && (flags & AT_SYMLINK_NOFOLLOW) == 0 && outside_by_prefix(path)) {
-    int caller_errno = errno;
-    int rc = real().faccessat(dirfd, path, mode, flags);
-    if (rc == 0 || !may_lead_back(path)) {
-      return rc;
-    }
-    int kernel_errno = errno;
-    if (int found = managed_access(dirfd, path, mode, flags); found != 0) {
-      errno = found > 0 ? caller_errno : errno;
-      return found > 0 ? 0 : -1;
-    }
-    errno = kernel_errno;
-    return rc;
+    return kernel_first(
+        path, [&] { return real().faccessat(dirfd, path, mode, flags); }, [](int rc) { return rc == 0; },
+        [&] { return managed_access(dirfd, path, mode, flags); });
   }
   if (int found = managed_access(dirfd, path, mode, flags); found != 0) {
     return found > 0 ? 0 : -1;
