@@ -178,7 +178,7 @@ Status TheSource::name_from_short_name(const BlobKey& key, int fd) noexcept {
 
 Status TheSource::detach_blob(const BlobKey& key, int fd) noexcept {
   char tmp[64];
-  TheSource::temp_name(tmp, sizeof tmp);
+  temp_name(tmp, sizeof tmp);
   UniqueFd copy(::openat(root_fd(), tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!copy) {
     return fail_sys("create temp in The Source");

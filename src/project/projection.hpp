@@ -47,9 +47,10 @@ bool stale_project_temp(std::string_view rel);
 bool stale_source_temp(std::string_view name);
 
 // What a path must still hold for a projection (or a private copy) to replace it: the
-// file ingest read, and no writer waiting to open that file. Anything else is a file a
-// program put there since (a session's break-before-write, an editor's save), or one a
-// program is about to write, and it stays.
+// file ingest read (or what doctor found there), and no writer waiting to open that
+// file. Anything else is a file a program put there since (a session's
+// break-before-write, an editor's save), or one a program is about to write, and it
+// stays.
 struct Expected {
   const struct stat* file = nullptr;  // st_dev/st_ino of the file read; st_ino 0: nothing at all
   int lease_fd = -1;                  // open on that file with a write lease, or -1

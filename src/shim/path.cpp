@@ -207,14 +207,6 @@ bool project_path(const char* rel, size_t len, ManagedPath& out) noexcept {
 
 void invalidate_cwd() noexcept { g_cwd_valid.store(false, std::memory_order_release); }
 
-bool clearly_outside(const char* path) noexcept {
-  if (path == nullptr || path[0] != '/' || path[1] == 'd' || path[1] == 'p') {
-    return false;
-  }
-  size_t len = std::strlen(path);
-  return !starts_in_project(path, len) && !starts_in_alias(path, len) && !needs_normalizing(path, len);
-}
-
 bool may_lead_back(const char* path) noexcept { return needs_normalizing(path, std::strlen(path)); }
 
 bool classify(int dirfd, const char* path, ManagedPath& out) noexcept {

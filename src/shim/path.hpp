@@ -27,12 +27,6 @@ struct ManagedPath {
 // True when (dirfd, path) is inside the active project. Never allocates; keeps errno.
 bool classify(int dirfd, const char* path, ManagedPath& out) noexcept;
 
-// True when `path` is absolute, plainly elsewhere (no ".", "..", "//" or trailing '/'
-// to resolve) and not in /dev or /proc (whose fd links may lead into the project):
-// classify() would say no. The common case of a session's calls, answered before a
-// wrapper builds anything.
-bool clearly_outside(const char* path) noexcept;
-
 // `path` starts with `prefix` (`len` bytes, not empty), then ends or goes on with '/'.
 // Compares no further than the first difference or the path's end.
 inline bool path_under(const char* path, const char* prefix, size_t len) noexcept {
@@ -53,6 +47,11 @@ inline bool outside_by_prefix(const char* path) noexcept {
 // Whether a path outside_by_prefix() let through has a ".", "..", "//" or trailing '/'
 // to resolve, which may lead it back into the project.
 bool may_lead_back(const char* path) noexcept;
+
+// True when `path` is absolute, plainly elsewhere (nothing to resolve) and not in /dev
+// or /proc (whose fd links may lead into the project): classify() would say no. For
+// the calls that must decide before the kernel is asked (a write open).
+inline bool clearly_outside(const char* path) noexcept { return outside_by_prefix(path) && !may_lead_back(path); }
 
 // Builds the ManagedPath of a project-relative path. False when too long.
 bool project_path(const char* rel, size_t len, ManagedPath& out) noexcept;
