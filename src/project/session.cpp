@@ -111,9 +111,12 @@ std::map<std::string, std::string> session_environment(const SessionSpec& spec,
                                                        std::map<std::string, std::string> env) {
   std::string preload = spec.shim_path;
   if (auto it = env.find("LD_PRELOAD"); it != env.end()) {
-    // Keep other preloads, after ours; drop earlier copies of ours (no stacking).
+    // Keep other preloads, before ours; drop earlier copies of ours (no stacking). The
+    // shim comes last, nearest libc: a library that interposes the same calls (fakeroot)
+    // sees the program's own and reaches the shim through its next definitions, and
+    // one that must be loaded first (a sanitizer's runtime) still is.
     if (std::string rest = preload_without_shim(it->second, spec.shim_path); !rest.empty()) {
-      preload += ":" + rest;
+      preload = rest + ":" + preload;
     }
   }
   env["LD_PRELOAD"] = preload;
@@ -122,6 +125,15 @@ std::map<std::string, std::string> session_environment(const SessionSpec& spec,
   env["VRIFT_MODE"] = mode_name(spec.mode);
   env["VRIFT_PROJECT_ALIAS"] = spec.project_alias;
   env["UV_USE_IO_URING"] = "0";
+  // A program built with AddressSanitizer (whose runtime gcc links dynamically) refuses
+  // to start unless that runtime comes first among its libraries, and the shim is
+  // preloaded before it: this option says the order is intended. The user's own
+  // options stay, and a setting of it they made wins.
+  std::string asan = env["ASAN_OPTIONS"];
+  if (asan.find("verify_asan_link_order=") == std::string::npos) {
+    asan += asan.empty() ? "verify_asan_link_order=0" : ":verify_asan_link_order=0";
+  }
+  env["ASAN_OPTIONS"] = asan;
   if (spec.reingest_at_exit) {
     env.emplace("VRIFT_REINGEST", "exit");
   }

@@ -65,7 +65,8 @@ bool has_var(char* const* envp, const char* var) {
 }
 
 // envp with the session's variables; `out` (count(envp) + 8 slots) is used only when
-// something is missing. LD_PRELOAD keeps whatever else it held, after the shim.
+// something is missing. LD_PRELOAD keeps whatever else it held, before the shim (the
+// order `vrift run` sets, session.cpp).
 char* const* session_env(char* const* envp, char** out, char* preload_buf, size_t preload_cap) {
   const char* vars[] = {g_session.env_preload, g_session.env_project, g_session.env_cas_root, g_session.env_mode,
                         "UV_USE_IO_URING=0", g_session.env_alias};
@@ -95,9 +96,10 @@ char* const* session_env(char* const* envp, char** out, char* preload_buf, size_
   const char* preload = g_session.env_preload;
   if (old_preload != nullptr && old_preload[0] != '\0' && std::strstr(old_preload, g_session.env_preload + 11) == nullptr &&
       std::strlen(g_session.env_preload) + 1 + std::strlen(old_preload) < preload_cap) {
-    std::strcpy(preload_buf, g_session.env_preload);
-    std::strcat(preload_buf, ":");
+    std::strcpy(preload_buf, "LD_PRELOAD=");
     std::strcat(preload_buf, old_preload);
+    std::strcat(preload_buf, ":");
+    std::strcat(preload_buf, g_session.env_preload + 11);
     preload = preload_buf;
   } else if (old_preload != nullptr && std::strstr(old_preload, g_session.env_preload + 11) != nullptr &&
              std::strlen(old_preload) + 11 < preload_cap) {

@@ -1,8 +1,8 @@
 // The stat family, access and readlink. A managed file answers from the manifest
 // (vfs.hpp); everything else, and every fd that is not a managed file, asks the kernel.
 // struct stat and struct stat64 are the same on x86-64, and the old __xstat ABI (node
-// 20 and make 4.3 still import it) is served by the same code: glibc 2.33+ keeps
-// __xstat only as a compat symbol that dlsym cannot reach, so it is never forwarded.
+// 20 and make 4.3 still import it) is served by the same code, each entry forwarding to
+// its own next definition (glibc 2.33+ keeps them as compat symbols, which dlsym finds).
 
 #include <fcntl.h>
 #include <sys/sysmacros.h>
@@ -12,10 +12,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 
 #include "shim/export.hpp"
 #include "shim/fd_paths.hpp"
 #include "shim/hooks.hpp"
+#include "shim/kernel.hpp"
 #include "shim/real.hpp"
 #include "shim/state.hpp"
 #include "shim/vfs.hpp"
@@ -43,68 +45,117 @@ bool maybe_projected(mode_t mode, nlink_t nlink) noexcept {
   return S_ISLNK(mode) || (S_ISREG(mode) && nlink > 1 && (mode & 0222) == 0);
 }
 
-// A call on a path outside the project by its prefix, the kernel first (see below):
-// `kernel()` makes the real call; `stands(rc)` says whether its answer stands as it is;
-// `managed()` is the shim's answer (1, -1 with errno, or 0: none), asked only when the
-// path may lead back into the project. errno as the caller expects it.
+// The answer to a call on a path outside the project by its prefix whose kernel answer
+// `rc` (kernel.hpp: 0 or -errno, errno untouched) may not stand: the shim's, when the
+// path leads back into the project and `managed()` has one (1, or -1 with errno; 0:
+// none), else the kernel's. Out of line: the rare path.
 template <class Managed>
-__attribute__((noinline)) int unless_managed(const char* path, int rc, int caller_errno, Managed managed) noexcept {
-  if (!may_lead_back(path)) {
-    return rc;
+__attribute__((noinline)) int unless_managed(const char* path, int rc, Managed managed) noexcept {
+  if (may_lead_back(path)) {
+    int caller_errno = errno;
+    if (int found = managed(); found != 0) {
+      if (found > 0) {
+        errno = caller_errno;
+      }
+      return found > 0 ? 0 : -1;
+    }
   }
-  int kernel_errno = errno;
-  if (int found = managed(); found != 0) {
-    errno = found > 0 ? caller_errno : errno;
-    return found > 0 ? 0 : -1;
-  }
-  errno = kernel_errno;
-  return rc;  // the kernel's answer (and what it filled in)
+  return kernel::to_caller(rc);  // the kernel's answer (and what it filled in)
 }
 
-template <class Kernel, class Stands, class Managed>
-int kernel_first(const char* path, Kernel kernel, Stands stands, Managed managed) noexcept {
-  int caller_errno = errno;
-  int rc = kernel();
-  return stands(rc) ? rc : unless_managed(path, rc, caller_errno, managed);
-}
+// The call a stat wrapper makes when the kernel is to answer: the next definition of
+// the symbol the program called. Another preloaded library may define one entry in
+// terms of another (fakeroot's fstatat jumps to __fxstatat, its stat to __xstat, through
+// the PLT, which reaches the shim's): a wrapper that made a different call than its own
+// would send such a library back into the shim, round and round.
+struct ViaFstatat {
+  int operator()(int dirfd, const char* path, struct stat* buf, int flags) const noexcept {
+    return real().fstatat(dirfd, path, buf, flags);
+  }
+};
 
-}  // namespace
+// The kernel's answer through `next` (kernel.hpp: 0 or -errno, errno untouched).
+template <class Next>
+int kernel_answer(Next next, int dirfd, const char* path, struct stat* buf, int flags) noexcept {
+  if constexpr (std::is_same_v<Next, ViaFstatat>) {
+    return kernel::fstatat(dirfd, path, buf, flags);
+  } else {
+    int saved = errno;
+    return kernel::as_result(next(dirfd, path, buf, flags), saved);
+  }
+}
 
 // Calls on paths that do not start with the project's (outside_by_prefix()) are outside
 // unless a ".", ".." or "//" component leads them back in, which is rare: the kernel
 // answers first, and the path is examined (resolved, then looked up) only when that
 // answer may be one the project changes. Most calls of a session are such calls, and
 // most succeed on plain files: they pay no scan of the path.
-
-int stat_at(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
+template <class Next>
+int stat_through(int dirfd, const char* path, struct stat* buf, int flags, Next next) noexcept {
   if (path != nullptr && path[0] == '\0' && (flags & AT_EMPTY_PATH) != 0) {
-    int rc = real().fstatat(dirfd, path, buf, flags);
+    int rc = next(dirfd, path, buf, flags);
     if (rc == 0 && active()) {
       overlay_fd_stat(dirfd, *buf);
     }
     return rc;
   }
   if (!active()) {
-    return real().fstatat(dirfd, path, buf, flags);
+    return next(dirfd, path, buf, flags);
   }
   if (outside_by_prefix(path)) {
-    return kernel_first(
-        path, [&] { return real().fstatat(dirfd, path, buf, flags); },
-        [&](int rc) { return rc == 0 && !maybe_projected(buf->st_mode, buf->st_nlink); },
-        [&] { return managed_stat(dirfd, path, buf, flags); });
+    int rc = kernel_answer(next, dirfd, path, buf, flags);
+    if (rc == 0 && !maybe_projected(buf->st_mode, buf->st_nlink)) {
+      return 0;
+    }
+    return unless_managed(path, rc, [=] { return managed_stat(dirfd, path, buf, flags); });
   }
   if (int found = managed_stat(dirfd, path, buf, flags); found != 0) {
     return found > 0 ? 0 : -1;
   }
-  return real().fstatat(dirfd, path, buf, flags);
+  return next(dirfd, path, buf, flags);
 }
 
-int stat_fd(int fd, struct stat* buf) noexcept {
-  int rc = real().fstat(fd, buf);
+// The old-ABI entries (__xstat and kin: node 20 and make 4.3 still import them), each
+// through its own next definition, with the version the program passed.
+template <int (*RealFunctions::*Entry)(int, const char*, struct stat*)>
+struct ViaXstat {
+  int ver;
+  int operator()(int, const char* path, struct stat* buf, int) const noexcept { return (real().*Entry)(ver, path, buf); }
+};
+
+template <int (*RealFunctions::*Entry)(int, const char*, struct stat64*)>
+struct ViaXstat64 {
+  int ver;
+  int operator()(int, const char* path, struct stat* buf, int) const noexcept {
+    return (real().*Entry)(ver, path, reinterpret_cast<struct stat64*>(buf));
+  }
+};
+
+template <class Stat, int (*RealFunctions::*Entry)(int, int, const char*, Stat*, int)>
+struct ViaFxstatat {
+  int ver;
+  int operator()(int dirfd, const char* path, struct stat* buf, int flags) const noexcept {
+    return (real().*Entry)(ver, dirfd, path, reinterpret_cast<Stat*>(buf), flags);
+  }
+};
+
+template <class Next>
+int stat_fd_through(int fd, struct stat* buf, Next next) noexcept {
+  int rc = next(fd, buf);
   if (rc == 0 && active()) {
     overlay_fd_stat(fd, *buf);
   }
   return rc;
+}
+
+}  // namespace
+
+int stat_at(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
+  return stat_through(dirfd, path, buf, flags, ViaFstatat{});
+}
+
+int stat_fd(int fd, struct stat* buf) noexcept {
+  return stat_fd_through(fd, buf, [](int f, struct stat* b) { return real().fstat(f, b); });
 }
 
 namespace {
@@ -160,12 +211,11 @@ int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct s
   }
   if (outside_by_prefix(path)) {
     constexpr unsigned k_needed = STATX_TYPE | STATX_MODE | STATX_NLINK;
-    return kernel_first(
-        path, [&] { return real_statx(dirfd, path, flags, mask, buf); },
-        [&](int rc) {
-          return rc == 0 && (buf->stx_mask & k_needed) == k_needed && !maybe_projected(buf->stx_mode, buf->stx_nlink);
-        },
-        [&] { return managed_statx(dirfd, path, flags, mask, buf); });
+    int rc = kernel::statx(dirfd, path, flags, mask, buf, real_statx);
+    if (rc == 0 && (buf->stx_mask & k_needed) == k_needed && !maybe_projected(buf->stx_mode, buf->stx_nlink)) {
+      return 0;
+    }
+    return unless_managed(path, rc, [=] { return managed_statx(dirfd, path, flags, mask, buf); });
   }
   if (path[0] == '\0' && (flags & AT_EMPTY_PATH) != 0) {
     int rc = real_statx(dirfd, path, flags, mask, buf);
@@ -235,9 +285,8 @@ int access_at(int dirfd, const char* path, int mode, int flags) noexcept {
   // projection's answer differs from the kernel's: its blob is read-only, a Tier-1
   // symlink's own mode is 0777): the kernel first, as stat_at().
   if ((mode & W_OK) == 0 && (flags & AT_SYMLINK_NOFOLLOW) == 0 && outside_by_prefix(path)) {
-    return kernel_first(
-        path, [&] { return real().faccessat(dirfd, path, mode, flags); }, [](int rc) { return rc == 0; },
-        [&] { return managed_access(dirfd, path, mode, flags); });
+    int rc = kernel::faccessat(dirfd, path, mode, flags);
+    return rc == 0 ? 0 : unless_managed(path, rc, [=] { return managed_access(dirfd, path, mode, flags); });
   }
   if (int found = managed_access(dirfd, path, mode, flags); found != 0) {
     return found > 0 ? 0 : -1;
@@ -310,23 +359,34 @@ VRIFT_EXPORT int fstatat(int dirfd, const char* path, struct stat* buf, int flag
 VRIFT_EXPORT int fstatat64(int dirfd, const char* path, struct stat64* buf, int flags) {
   return stat_at(dirfd, path, reinterpret_cast<struct stat*>(buf), flags);
 }
-VRIFT_EXPORT int __xstat(int, const char* path, struct stat* buf) { return stat_at(AT_FDCWD, path, buf, 0); }
-VRIFT_EXPORT int __xstat64(int, const char* path, struct stat64* buf) {
-  return stat_at(AT_FDCWD, path, reinterpret_cast<struct stat*>(buf), 0);
+VRIFT_EXPORT int __xstat(int ver, const char* path, struct stat* buf) {
+  return stat_through(AT_FDCWD, path, buf, 0, ViaXstat<&RealFunctions::__xstat>{ver});
 }
-VRIFT_EXPORT int __lxstat(int, const char* path, struct stat* buf) {
-  return stat_at(AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW);
+VRIFT_EXPORT int __xstat64(int ver, const char* path, struct stat64* buf) {
+  return stat_through(AT_FDCWD, path, reinterpret_cast<struct stat*>(buf), 0,
+                      ViaXstat64<&RealFunctions::__xstat64>{ver});
 }
-VRIFT_EXPORT int __lxstat64(int, const char* path, struct stat64* buf) {
-  return stat_at(AT_FDCWD, path, reinterpret_cast<struct stat*>(buf), AT_SYMLINK_NOFOLLOW);
+VRIFT_EXPORT int __lxstat(int ver, const char* path, struct stat* buf) {
+  return stat_through(AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW, ViaXstat<&RealFunctions::__lxstat>{ver});
 }
-VRIFT_EXPORT int __fxstat(int, int fd, struct stat* buf) { return stat_fd(fd, buf); }
-VRIFT_EXPORT int __fxstat64(int, int fd, struct stat64* buf) { return stat_fd(fd, reinterpret_cast<struct stat*>(buf)); }
-VRIFT_EXPORT int __fxstatat(int, int dirfd, const char* path, struct stat* buf, int flags) {
-  return stat_at(dirfd, path, buf, flags);
+VRIFT_EXPORT int __lxstat64(int ver, const char* path, struct stat64* buf) {
+  return stat_through(AT_FDCWD, path, reinterpret_cast<struct stat*>(buf), AT_SYMLINK_NOFOLLOW,
+                      ViaXstat64<&RealFunctions::__lxstat64>{ver});
 }
-VRIFT_EXPORT int __fxstatat64(int, int dirfd, const char* path, struct stat64* buf, int flags) {
-  return stat_at(dirfd, path, reinterpret_cast<struct stat*>(buf), flags);
+VRIFT_EXPORT int __fxstat(int ver, int fd, struct stat* buf) {
+  return stat_fd_through(fd, buf, [ver](int f, struct stat* b) { return real().__fxstat(ver, f, b); });
+}
+VRIFT_EXPORT int __fxstat64(int ver, int fd, struct stat64* buf) {
+  return stat_fd_through(fd, reinterpret_cast<struct stat*>(buf), [ver](int f, struct stat* b) {
+    return real().__fxstat64(ver, f, reinterpret_cast<struct stat64*>(b));
+  });
+}
+VRIFT_EXPORT int __fxstatat(int ver, int dirfd, const char* path, struct stat* buf, int flags) {
+  return stat_through(dirfd, path, buf, flags, ViaFxstatat<struct stat, &RealFunctions::__fxstatat>{ver});
+}
+VRIFT_EXPORT int __fxstatat64(int ver, int dirfd, const char* path, struct stat64* buf, int flags) {
+  return stat_through(dirfd, path, reinterpret_cast<struct stat*>(buf), flags,
+                      ViaFxstatat<struct stat64, &RealFunctions::__fxstatat64>{ver});
 }
 VRIFT_EXPORT int statx(int dirfd, const char* path, int flags, unsigned int mask, struct statx* buf) {
   return statx_at(dirfd, path, flags, mask, buf, real().statx);

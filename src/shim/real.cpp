@@ -1,8 +1,12 @@
 #include "shim/real.hpp"
+#include "shim/kernel.hpp"
 
 #include <dlfcn.h>
+#include <link.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 namespace vrift::shim {
@@ -68,6 +72,56 @@ void resolve_real_functions() noexcept {
 #include "shim/symbols.def"
 #undef VRIFT_SYMBOL
   __atomic_store_n(&g_real_resolved, true, __ATOMIC_RELEASE);
+}
+
+DirectCalls g_direct;
+
+namespace {
+
+// The address range of libc's code: where its own definitions lie. dl_iterate_phdr
+// reads the loaded objects' headers; dladdr would scan libc's symbol table (~100,000
+// instructions a call, paid by every program started in a session).
+struct Range {
+  uintptr_t begin = 0;
+  uintptr_t end = 0;
+};
+
+Range libc_code() noexcept {
+  Range found;
+  ::dl_iterate_phdr(
+      [](struct dl_phdr_info* info, size_t, void* out) -> int {
+        const char* base = info->dlpi_name != nullptr ? std::strrchr(info->dlpi_name, '/') : nullptr;
+        if (base == nullptr || std::strcmp(base + 1, "libc.so.6") != 0) {
+          return 0;
+        }
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) != 0) {
+            auto* range = static_cast<Range*>(out);
+            range->begin = info->dlpi_addr + ph.p_vaddr;
+            range->end = range->begin + ph.p_memsz;
+            return 1;
+          }
+        }
+        return 0;
+      },
+      &found);
+  return found;
+}
+
+// Whether the next definition of `name` after the shim's is libc's own.
+bool next_is_libcs(const char* name, Range libc) noexcept {
+  auto fn = reinterpret_cast<uintptr_t>(::dlsym(RTLD_NEXT, name));
+  return fn != 0 && fn >= libc.begin && fn < libc.end;
+}
+
+}  // namespace
+
+void direct_kernel_calls() noexcept {
+  Range libc = libc_code();
+  g_direct.fstatat = next_is_libcs("fstatat", libc);
+  g_direct.statx = next_is_libcs("statx", libc) && next_is_libcs("syscall", libc);
+  g_direct.faccessat = next_is_libcs("faccessat", libc);
 }
 
 }  // namespace vrift::shim

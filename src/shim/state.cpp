@@ -15,6 +15,7 @@
 #include <new>
 
 #include "manifest/lmdb_manifest.hpp"
+#include "shim/kernel.hpp"
 #include "shim/real.hpp"
 #include "shim/writes.hpp"
 
@@ -95,6 +96,7 @@ bool initialize() noexcept {
   // session user in the usual case, root's for another user reading root's project.
   g_session.uid = st.st_uid;
   g_session.gid = st.st_gid;
+  direct_kernel_calls();
 
   Dl_info self;
   if (::dladdr(reinterpret_cast<void*>(&debug_log), &self) != 0 && self.dli_fname != nullptr) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vrift run: the command's exit status, a clear line when it cannot start, the session's
-# environment (shim first, once, other preloads kept), signals passed on, and mode
+# environment (shim once, after other preloads, which are kept), signals passed on, and mode
 # conversion when asked.
 source "$(dirname "$0")/lib/common.bash"
 need python3
@@ -27,9 +27,9 @@ expect_eq "$uring" 0 "UV_USE_IO_URING"
 # Nested sessions do not stack the shim; another preload is kept, after it.
 nested=$("$VRIFT" run -- "$VRIFT" run -- sh -c 'echo "$LD_PRELOAD"')
 expect_eq "$nested" "$VRIFT_SHIM" "LD_PRELOAD of a nested session"
-other=$(LD_PRELOAD=/lib/x86_64-linux-gnu/libc.so.6 "$VRIFT" run -- sh -c 'echo "$LD_PRELOAD"')
-expect_eq "$other" "$VRIFT_SHIM:/lib/x86_64-linux-gnu/libc.so.6" "LD_PRELOAD with another preload"
-pass "session environment: shim first and once, other preloads kept"
+other=$(LD_PRELOAD=/lib/x86_64-linux-gnu/libm.so.6 "$VRIFT" run -- sh -c 'echo "$LD_PRELOAD"')
+expect_eq "$other" "/lib/x86_64-linux-gnu/libm.so.6:$VRIFT_SHIM" "LD_PRELOAD with another preload"
+pass "session environment: shim once and last, other preloads kept"
 
 # A signal to vrift reaches the command, and vrift reports it as 128 + signal.
 "$VRIFT" run -- python3 -c 'import signal, sys, time

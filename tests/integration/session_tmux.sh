@@ -213,7 +213,7 @@ tm kill-server
 # --- zsh and fish, non-interactively --------------------------------------------------
 Z="$SCRATCH/zsh"
 mkdir -p "$Z"
-LD_PRELOAD=/lib/x86_64-linux-gnu/libc.so.6 zsh -f -c '
+LD_PRELOAD=/lib/x86_64-linux-gnu/libm.so.6 zsh -f -c '
   PS1="z%# "; VRIFT_PROJECT=shell-local
   env | sort > '"$Z"'/env0; typeset -p PS1 VRIFT_PROJECT > '"$Z"'/vars0
   eval "$("$VRIFT" inception 2>/dev/null)"
@@ -224,9 +224,9 @@ LD_PRELOAD=/lib/x86_64-linux-gnu/libc.so.6 zsh -f -c '
   eval "$("$VRIFT" wake 2>/dev/null)"
   env | sort > '"$Z"'/env1; typeset -p PS1 VRIFT_PROJECT > '"$Z"'/vars2'
 expect_eq "$(cat "$Z/ps1")" "(vrift 🌀 [Solid]) z%# " "zsh prompt"
-expect_eq "$(cat "$Z/vars1")" "$VRIFT_SHIM:/lib/x86_64-linux-gnu/libc.so.6|$P|solid" "zsh session variables"
+expect_eq "$(cat "$Z/vars1")" "/lib/x86_64-linux-gnu/libm.so.6:$VRIFT_SHIM|$P|solid" "zsh session variables"
 expect_eq "$(cat "$Z/stat1")" "regular file" "stat in a zsh session"
-expect_eq "$(cat "$Z/again")" "(vrift 🌀 [Solid]) z%# |$VRIFT_SHIM:/lib/x86_64-linux-gnu/libc.so.6" "zsh second inception"
+expect_eq "$(cat "$Z/again")" "(vrift 🌀 [Solid]) z%# |/lib/x86_64-linux-gnu/libm.so.6:$VRIFT_SHIM" "zsh second inception"
 diff "$Z/env0" "$Z/env1" || fail "zsh: wake did not restore the environment"
 diff "$Z/vars0" "$Z/vars2" || fail "zsh: wake did not restore PS1 and VRIFT_PROJECT"
 pass "zsh: prompt, variables (other preload kept), no stacking, exact restore"
