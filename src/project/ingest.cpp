@@ -688,6 +688,15 @@ Entry Ingester::entry_for(const FileTask& task) const {
   return e;
 }
 
+// The bytes that tell one blob from another: its digest, size, mode and extension.
+std::string blob_identity(const cas::BlobKey& key) {
+  std::string id(reinterpret_cast<const char*>(key.digest.bytes.data()), key.digest.bytes.size());
+  id.append(reinterpret_cast<const char*>(&key.size), sizeof key.size);
+  id += key.executable ? 'x' : '-';
+  id += key.extension();
+  return id;
+}
+
 // `fd` is open on the blob's inode when the file itself became the blob; -1 otherwise.
 void Ingester::protect_tier1_blob(const cas::BlobKey& key, int fd, bool short_named) {
   auto locked = project::protect_tier1_blob(m_source, key, fd, m_protection, short_named);
@@ -888,11 +897,21 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
   // Lock Tier-1 blobs only now: a Tier-2 path of this chunk with the same content may
   // have linked the blob meanwhile, and a locked inode would freeze that link too. Each
   // lock is a few calls on one inode (two files of one content lock it twice, alike).
+  // A blob whose file is of this chunk is locked through that file's descriptor, for
+  // every path of its content: opening it by name would break the write lease the
+  // descriptor holds, and step 5 would take that for a waiting writer and move the
+  // blob to a copy.
+  std::unordered_map<std::string, int> lease_holders;
+  for (FileTask& task : chunk) {
+    if (task.needs_lock && task.stored.method == cas::StoreMethod::linked && task.fd) {
+      lease_holders.emplace(blob_identity(task.stored.key), task.fd.get());
+    }
+  }
   parallel_for(chunk.size(), m_jobs, [&](size_t i) {
     FileTask& task = chunk[i];
     if (task.needs_lock) {
-      protect_tier1_blob(task.stored.key, task.stored.method == cas::StoreMethod::linked ? task.fd.get() : -1,
-                         task.short_named);
+      auto holder = lease_holders.find(blob_identity(task.stored.key));
+      protect_tier1_blob(task.stored.key, holder != lease_holders.end() ? holder->second : -1, task.short_named);
     }
   });
   if (!phantom) {

@@ -70,3 +70,23 @@ else
 fi
 
 [ "$user_made" -eq 1 ] && userdel vrift 2>/dev/null || true
+
+# Paths of one content in one ingest: the first file's inode becomes the blob, under a
+# write lease until the chunk is done, and the other paths' symlinks lead to it. Locking
+# it for them must not break that lease (an open of the blob would), or ingest takes the
+# break for a writer waiting to open the file and moves the blob to a copy: the file's
+# inode must be the blob's, each path a symlink to it. Run unprivileged (no immutable
+# flag, so nothing refuses the move), in a Source of that user's own.
+cd "$SCRATCH"
+mkdir -p dups/p/node_modules/a dups/p/node_modules/b dups/p/node_modules/c
+for d in a b c; do echo "The ISC License, the same in every package" > dups/p/node_modules/$d/LICENSE; done
+echo unique > dups/p/node_modules/a/index.js
+inodes=" $(stat -c %i dups/p/node_modules/*/LICENSE | tr '\n' ' ')"
+chown -R 65534:65534 dups
+as_nobody env VRIFT_CAS_ROOT="$SCRATCH/dups/source" "$VRIFT" -C dups/p init -q
+as_nobody env VRIFT_CAS_ROOT="$SCRATCH/dups/source" "$VRIFT" -C dups/p ingest -q
+blob=$(readlink -f dups/p/node_modules/a/LICENSE)
+case "$blob" in "$SCRATCH/dups/source"/*) ;; *) fail "node_modules/a/LICENSE does not lead into The Source: $blob" ;; esac
+for d in b c; do expect_eq "$(readlink -f dups/p/node_modules/$d/LICENSE)" "$blob" "the blob of node_modules/$d/LICENSE"; done
+case "$inodes" in *" $(stat -c %i "$blob") "*) ;; *) fail "the blob is a copy, not the file ingested (inodes$inodes, blob $(stat -c %i "$blob"))" ;; esac
+pass "three paths of one content: the file ingested is their blob, not a copy"
