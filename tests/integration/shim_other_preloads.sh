@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Another LD_PRELOAD library in the same programs: fakeroot, as a Debian package build
-# runs it (`fakeroot make install`, `fakeroot tar`), before and after the shim. fakeroot
+# Other preloaded libraries in the same programs. First fakeroot, as a Debian package
+# build runs it (`fakeroot make install`, `fakeroot tar`), before and after the shim. fakeroot
 # defines some stat entries by jumping to others (its fstatat to __fxstatat, its stat to
 # __xstat) through the PLT, which reaches the shim first: each shim entry must forward
 # to its own next definition, or the two libraries call each other until the stack
 # runs out. `vrift run` puts other preloads first; a user may still put the shim
 # first. Both must do their work: the ownership fakeroot fakes shows where it is
 # the kernel's to show, and the project's files read as their bytes, Solid and Phantom.
+# Then a program built with AddressSanitizer, whose runtime wants to come first.
 source "$(dirname "$0")/lib/common.bash"
 need fakeroot tar b3sum python3
 cd "$SCRATCH"
