@@ -24,12 +24,20 @@ expect_eq "$preload" "$VRIFT_SHIM" "LD_PRELOAD in a session"
 expect_eq "$project" "$PWD" "VRIFT_PROJECT"
 expect_eq "$mode" solid "VRIFT_MODE"
 expect_eq "$uring" 0 "UV_USE_IO_URING"
-# Nested sessions do not stack the shim; another preload is kept, after it.
+# Nested sessions do not stack the shim; another preload is kept, before it, whether
+# it was there when the session began or a program in it set LD_PRELOAD for a child
+# (the shim's exec hook puts itself back, last). ASAN_OPTIONS keeps the user's options.
 nested=$("$VRIFT" run -- "$VRIFT" run -- sh -c 'echo "$LD_PRELOAD"')
 expect_eq "$nested" "$VRIFT_SHIM" "LD_PRELOAD of a nested session"
 other=$(LD_PRELOAD=/lib/x86_64-linux-gnu/libm.so.6 "$VRIFT" run -- sh -c 'echo "$LD_PRELOAD"')
 expect_eq "$other" "/lib/x86_64-linux-gnu/libm.so.6:$VRIFT_SHIM" "LD_PRELOAD with another preload"
-pass "session environment: shim once and last, other preloads kept"
+other=$("$VRIFT" run -- env LD_PRELOAD=/lib/x86_64-linux-gnu/libm.so.6 sh -c 'echo "$LD_PRELOAD"')
+expect_eq "$other" "/lib/x86_64-linux-gnu/libm.so.6:$VRIFT_SHIM" "LD_PRELOAD a program in the session set"
+asan=$(ASAN_OPTIONS=detect_leaks=0 "$VRIFT" run -- sh -c 'echo "$ASAN_OPTIONS"')
+expect_eq "$asan" "detect_leaks=0:verify_asan_link_order=0" "ASAN_OPTIONS in a session"
+asan=$(ASAN_OPTIONS=verify_asan_link_order=1 "$VRIFT" run -- sh -c 'echo "$ASAN_OPTIONS"')
+expect_eq "$asan" "verify_asan_link_order=1" "ASAN_OPTIONS the user set that option in"
+pass "session environment: shim once and last, other preloads kept, ASAN_OPTIONS added to"
 
 # A signal to vrift reaches the command, and vrift reports it as 128 + signal.
 "$VRIFT" run -- python3 -c 'import signal, sys, time
