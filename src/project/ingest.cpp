@@ -688,13 +688,10 @@ Entry Ingester::entry_for(const FileTask& task) const {
   return e;
 }
 
-// The bytes that tell one blob from another: its digest, size, mode and extension.
-std::string blob_identity(const cas::BlobKey& key) {
-  std::string id(reinterpret_cast<const char*>(key.digest.bytes.data()), key.digest.bytes.size());
-  id.append(reinterpret_cast<const char*>(&key.size), sizeof key.size);
-  id += key.executable ? 'x' : '-';
-  id += key.extension();
-  return id;
+// The blob's file name, which tells it from every other blob.
+std::string blob_name(const cas::BlobKey& key) {
+  char name[cas::k_max_blob_rel_path + 1];
+  return std::string(name, cas::blob_file_name(key, name));
 }
 
 // `fd` is open on the blob's inode when the file itself became the blob; -1 otherwise.
@@ -904,13 +901,13 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
   std::unordered_map<std::string, int> lease_holders;
   for (FileTask& task : chunk) {
     if (task.needs_lock && task.stored.method == cas::StoreMethod::linked && task.fd) {
-      lease_holders.emplace(blob_identity(task.stored.key), task.fd.get());
+      lease_holders.emplace(blob_name(task.stored.key), task.fd.get());
     }
   }
   parallel_for(chunk.size(), m_jobs, [&](size_t i) {
     FileTask& task = chunk[i];
     if (task.needs_lock) {
-      auto holder = lease_holders.find(blob_identity(task.stored.key));
+      auto holder = lease_holders.find(blob_name(task.stored.key));
       protect_tier1_blob(task.stored.key, holder != lease_holders.end() ? holder->second : -1, task.short_named);
     }
   });
@@ -948,9 +945,7 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
       ++m_summary.node_symlinks;
     }
     if (task.stored.method != cas::StoreMethod::present) {
-      char name[cas::k_max_blob_rel_path + 1];
-      cas::blob_file_name(task.stored.key, name);
-      if (m_new_keys.insert(name).second) {
+      if (m_new_keys.insert(blob_name(task.stored.key)).second) {
         ++m_summary.new_blobs;
         m_summary.new_blob_bytes += task.stored.key.size;
       }

@@ -32,7 +32,8 @@ struct DirectCalls {
 };
 extern DirectCalls g_direct;
 
-// Looks up where the real fstatat, statx, syscall and faccessat live and fills g_direct.
+// Looks up the real fstatat, statx, syscall and faccessat (filling their entries of the
+// real table, as their first calls would) and where they live, and fills g_direct.
 void direct_kernel_calls() noexcept;
 
 namespace kernel {

@@ -109,19 +109,26 @@ Range libc_code() noexcept {
   return found;
 }
 
-// Whether the next definition of `name` after the shim's is libc's own.
-bool next_is_libcs(const char* name, Range libc) noexcept {
-  auto fn = reinterpret_cast<uintptr_t>(::dlsym(RTLD_NEXT, name));
-  return fn != 0 && fn >= libc.begin && fn < libc.end;
+// Whether the next definition of `name` after the shim's is libc's own. The lookup is
+// the one the entry's first call would make, so the entry keeps what it found.
+template <class Fn>
+bool next_is_libcs(Fn& entry, const char* name, Range libc) noexcept {
+  auto fn = reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, name));
+  if (fn == nullptr) {
+    return false;
+  }
+  __atomic_store_n(&entry, fn, __ATOMIC_RELEASE);
+  auto at = reinterpret_cast<uintptr_t>(fn);
+  return at >= libc.begin && at < libc.end;
 }
 
 }  // namespace
 
 void direct_kernel_calls() noexcept {
   Range libc = libc_code();
-  g_direct.fstatat = next_is_libcs("fstatat", libc);
-  g_direct.statx = next_is_libcs("statx", libc) && next_is_libcs("syscall", libc);
-  g_direct.faccessat = next_is_libcs("faccessat", libc);
+  g_direct.fstatat = next_is_libcs(g_real.fstatat, "fstatat", libc);
+  g_direct.statx = next_is_libcs(g_real.statx, "statx", libc) && next_is_libcs(g_real.syscall, "syscall", libc);
+  g_direct.faccessat = next_is_libcs(g_real.faccessat, "faccessat", libc);
 }
 
 }  // namespace vrift::shim
