@@ -4,7 +4,8 @@
 //   <root>/blake3/ab/<64 hex>_<size>[_x][.<ext>]      a published blob
 //   <root>/s/<id>[.<ext>]                            its short name (a second hard link)
 //   <root>/x/<id>[.<ext>]                            the same for an executable blob
-//   <root>/tmp/                                       staged copies, not yet published
+//   <root>/tmp/                                       staged copies, not yet published, and an
+//                                                     ingest's symlink staging (project/projection.hpp)
 //   <root>/damaged/                                   blobs `vrift doctor --repair` found damaged,
 //                                                     moved off their names (never read as blobs)
 //

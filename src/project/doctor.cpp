@@ -575,7 +575,9 @@ void Doctor::scan_source_temps(std::vector<Finding>& out) {
     std::string_view name = ent->d_name;
     if (name != "." && name != ".." && stale_source_temp(name)) {
       out.push_back(Finding{Kind::stale_source_temp, Where::source, "tmp/" + std::string(name),
-                            "a staged copy left by an interrupted store (its process is gone)",
+                            is_staging_dir_name(name)
+                                ? "the staging directory of an interrupted ingest (its process is gone)"
+                                : "a staged copy left by an interrupted store (its process is gone)",
                             "remove it (`vrift doctor --repair`)"});
     }
   }
@@ -668,7 +670,7 @@ void Doctor::repair_leftovers(const std::vector<Finding>& found) {
         note("cannot remove temp", f.rel, error_reason(sys_error("unlink")));
       }
     } else if (f.kind == Kind::stale_source_temp) {
-      if (::unlinkat(m_source.root_fd(), f.rel.c_str(), 0) == 0 || errno == ENOENT) {
+      if (remove_source_temp(m_source.root_fd(), f.rel) || errno == ENOENT) {
         done_source(f.rel, "removed");
       } else {
         note("cannot remove temp", m_source.root() + "/" + f.rel, error_reason(sys_error("unlink")));

@@ -14,6 +14,7 @@
 #include "cas/layout.hpp"
 #include "cas/projects.hpp"
 #include "manifest/lmdb_manifest.hpp"
+#include "project/projection.hpp"
 
 namespace vrift::project {
 
@@ -193,19 +194,31 @@ class Collector {
     }
   }
 
-  // Temps of stores interrupted over an hour ago.
-  void sweep_temps(GcReport& report) {
-    auto names = list_dir(m_source.root_fd(), "tmp");
+  // Temps of stores interrupted over an hour ago, and the staging directories
+  // (projection.hpp) of ingests that died, with the temps in them.
+  void sweep_temps(GcReport& report, const std::string& dir = "tmp") {
+    auto names = list_dir(m_source.root_fd(), dir.c_str());
     if (!names) {
       return;
     }
     time_t now = ::time(nullptr);
     for (const std::string& name : *names) {
-      std::string rel = "tmp/" + name;
+      std::string rel = dir + "/" + name;
       struct stat st;
-      if (::fstatat(m_source.root_fd(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode) ||
-          now - st.st_mtime < k_stray_age_seconds) {
+      if (::fstatat(m_source.root_fd(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         continue;
+      }
+      if (S_ISDIR(st.st_mode)) {
+        if (dir == "tmp" && is_staging_dir_name(name) && stale_source_temp(name)) {
+          sweep_temps(report, rel);
+          if (!m_options.dry_run) {
+            ::unlinkat(m_source.root_fd(), rel.c_str(), AT_REMOVEDIR);
+          }
+        }
+        continue;
+      }
+      if (dir == "tmp" && now - st.st_mtime < k_stray_age_seconds) {
+        continue;  // (a staging directory's temps are all stale once it is)
       }
       if (m_options.dry_run || remove(rel.c_str(), report)) {
         ++report.temps;

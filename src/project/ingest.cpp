@@ -230,6 +230,7 @@ class Ingester {
 
   UniqueFd m_root_fd;
   std::unique_ptr<Trash> m_trash;  // duplicates replaced by links wait here to be freed
+  std::unique_ptr<SourceStaging> m_staging;  // where Tier-1 symlinks are made
   unsigned m_jobs = 1;
   size_t m_chunk_files = k_chunk_files;
   bool m_changed_dirs = false;  // this run added, renamed or removed directory entries
@@ -753,7 +754,7 @@ void Ingester::project_one(FileTask& task) {
     LinkOptions how{.symlink = true,
                     .target = known ? target : nullptr,
                     .expect = &expected,
-                    .made_in_source = !m_summary.cross_filesystem};
+                    .source_dir = m_staging ? m_staging->dir(worker_index()) : nullptr};
     if (auto linked = link_projection(root, m_source, key, task.rel, how); !linked) {
       projection_failed(task, linked.error());
       return;
@@ -1159,7 +1160,7 @@ Outcome<IngestSummary> Ingester::run() {
   // Workers wait on reads as much as they compute: with a cold cache, more reads in
   // flight than cores is what makes ingest fast (4 per core: cold 4.2 s -> 2.9 s on the
   // corpus, warm unchanged; 8 per core was slower warm).
-  m_jobs = m_options.jobs != 0 ? m_options.jobs : std::min(32u, 4 * std::max(1u, std::thread::hardware_concurrency()));
+  m_jobs = default_jobs(m_options.jobs);
 
   // Each file is held open until its chunk commits, and two chunks are in flight: make
   // room for their fds, or make the chunks smaller where the hard limit is low.
@@ -1235,6 +1236,9 @@ Outcome<IngestSummary> Ingester::run() {
   {
     uint64_t total = m_todo.size() + (m_first ? m_first->tasks.size() : 0);
     m_changed_dirs = m_changed_dirs || total > 0;  // projection renames and unlinks
+    if (total > 0 && m_options.mode == Mode::Solid && !m_summary.cross_filesystem) {
+      m_staging = std::make_unique<SourceStaging>(m_source.root_fd(), m_jobs);
+    }
     Progress progress(m_options.progress, m_done_files, m_done_bytes, total);
     if (auto r = process_all(); !r) {
       return tl::unexpected(r.error());

@@ -11,6 +11,14 @@
 
 namespace vrift::project {
 
+namespace detail {
+inline thread_local unsigned t_worker = 0;
+}  // namespace detail
+
+// Which worker of the innermost parallel_runs() the calling thread is: 0 for the thread
+// that called it, 1..jobs-1 for the others (so per-worker resources need no lock).
+inline unsigned worker_index() { return detail::t_worker; }
+
 // Runs fn(begin, end) on `jobs` threads over runs of consecutive indices that cover
 // [0, n) once: tasks are in walk order, so a run mostly stays in one directory and
 // threads rarely contend for the same directory's lock.
@@ -18,17 +26,20 @@ template <class Fn>
 void parallel_runs(size_t n, unsigned jobs, Fn&& fn) {
   constexpr size_t k_run = 32;
   std::atomic<size_t> next{0};
-  auto work = [&] {
+  auto work = [&](unsigned worker) {
+    unsigned outer = detail::t_worker;
+    detail::t_worker = worker;
     hash::ReadBufferScope buffer;  // one read buffer per worker, not one per file
     for (size_t begin = next.fetch_add(k_run); begin < n; begin = next.fetch_add(k_run)) {
       fn(begin, std::min(n, begin + k_run));
     }
+    detail::t_worker = outer;
   };
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < jobs && t < n; ++t) {
-    pool.emplace_back(work);
+    pool.emplace_back(work, t);
   }
-  work();
+  work(0);
   for (auto& t : pool) {
     t.join();
   }

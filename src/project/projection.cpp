@@ -151,12 +151,58 @@ Status remove_checked(int root_fd, const std::string& rel, const Expected& expec
   return {};
 }
 
+SourceStaging::SourceStaging(int source_root_fd, unsigned workers) : m_root_fd(source_root_fd) {
+  for (unsigned k = 0; k < workers; ++k) {
+    std::string dir = fmt::format("tmp/{}.w{}", ::getpid(), k);
+    if (::mkdirat(m_root_fd, dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      remove_all();
+      return;
+    }
+    m_dirs.push_back(std::move(dir));
+  }
+}
+
+SourceStaging::~SourceStaging() { remove_all(); }
+
+void SourceStaging::remove_all() noexcept {
+  for (const auto& dir : m_dirs) {
+    ::unlinkat(m_root_fd, dir.c_str(), AT_REMOVEDIR);
+  }
+  m_dirs.clear();
+}
+
+const char* SourceStaging::dir(unsigned worker) const {
+  return m_dirs.empty() ? "tmp" : m_dirs[worker % m_dirs.size()].c_str();
+}
+
+bool is_staging_dir_name(std::string_view name) {
+  return leading_pid(name, '.') != 0 && name.substr(name.find('.') + 1).starts_with('w');
+}
+
+bool remove_source_temp(int source_root_fd, const std::string& rel) {
+  if (::unlinkat(source_root_fd, rel.c_str(), 0) == 0) {
+    return true;
+  }
+  if (errno != EISDIR || !is_staging_dir_name(last_component(rel))) {
+    return false;
+  }
+  auto names = list_dir(source_root_fd, rel.c_str());
+  if (!names) {
+    return false;
+  }
+  for (const auto& name : *names) {
+    ::unlinkat(source_root_fd, (rel + "/" + name).c_str(), 0);
+  }
+  return ::unlinkat(source_root_fd, rel.c_str(), AT_REMOVEDIR) == 0;
+}
+
 namespace {
 
-std::string source_temp() {
-  char name[64];
-  cas::TheSource::temp_name(name, sizeof name);
-  return name;
+// A temp name in `dir` (under The Source's root): "<dir>/<pid>.<n>", judged like The
+// Source's own temps.
+std::string source_temp(const char* dir) {
+  static std::atomic<uint64_t> counter{0};
+  return fmt::format("{}/{}.{}", dir, ::getpid(), counter.fetch_add(1));
 }
 
 }  // namespace
@@ -164,9 +210,9 @@ std::string source_temp() {
 Status link_projection(int root_fd, const cas::TheSource& source, const cas::BlobKey& key, const std::string& rel,
                        const LinkOptions& options) {
   // Made under a temp name, then put over the path.
-  bool in_source = options.symlink && options.made_in_source;
+  bool in_source = options.symlink && options.source_dir != nullptr;
   int tmp_dir = in_source ? source.root_fd() : root_fd;
-  std::string tmp = in_source ? source_temp() : temp_beside(rel);
+  std::string tmp = in_source ? source_temp(options.source_dir) : temp_beside(rel);
   if (options.symlink) {
     char found[PATH_MAX];
     if (options.target == nullptr && source.link_target(key, found, sizeof found) == 0) {
@@ -190,7 +236,7 @@ Status link_projection(int root_fd, const cas::TheSource& source, const cas::Blo
     ::unlinkat(tmp_dir, tmp.c_str(), 0);
     if (in_source && placed.error().code == Errc::system && placed.error().sys == EXDEV) {
       LinkOptions beside = options;  // the path is on another mount than The Source
-      beside.made_in_source = false;
+      beside.source_dir = nullptr;
       return link_projection(root_fd, source, key, rel, beside);
     }
     return placed;

@@ -7,7 +7,7 @@
 // shim names its break-before-write temps the same way. A temp whose <pid> is no longer
 // alive is a leftover of a crash and may be removed; one whose process lives may be in
 // use. The Source's own temps are `tmp/<pid>.<n>.<clock>` (cas/the_source.cpp), judged
-// the same way.
+// the same way, as are an ingest's staging directories `tmp/<pid>.w<k>/` (SourceStaging).
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/fd.hpp"
 #include "base/result.hpp"
@@ -76,14 +77,45 @@ struct LinkOptions {
   uint64_t* ino = nullptr;       // set to the inode the path then has (0 for a symlink)
   const char* target = nullptr;  // the symlink's target, already known (TheSource::short_target())
   const Expected* expect = nullptr;  // null: whatever is at the path is replaced
-  // Make the symlink in The Source's tmp/ (which must be on the project's filesystem)
-  // rather than beside the path. On an ext4 without a journal each new inode is checked
-  // against the recently freed ones of its block group, scanned from the group's start;
-  // right after `rm -rf node_modules && npm ci` the project's groups are full of those,
-  // and making ~30,000 symlinks there spent half its time in that scan. The Source's
-  // tmp/ lies in a group of its own.
-  bool made_in_source = false;
+  // A directory under The Source's root, on the project's filesystem (a SourceStaging
+  // one), to make the symlink in rather than beside the path. On an ext4 without a
+  // journal each new inode is checked against the recently freed ones of its block
+  // group, scanned from the group's start; right after `rm -rf node_modules && npm ci`
+  // the project's groups are full of those, and making ~30,000 symlinks there spent half
+  // its time in that scan. The Source's tmp/ lies in a group of its own.
+  const char* source_dir = nullptr;
 };
+
+// Directories in The Source's tmp/, one per worker ("tmp/<pid>.w<k>"), to make
+// projection symlinks in: workers that each make, exchange and remove their temps in a
+// directory of their own do not queue on one directory's lock (they did, for a sixth of
+// a Tier-1 ingest's time, in tmp/ itself). Removed with this object; a process that dies
+// leaves them, with whatever temps they hold, to doctor and gc as stale temps.
+class SourceStaging {
+ public:
+  SourceStaging() = default;
+  // Makes `workers` directories; on failure makes none (dir() is then tmp/ itself).
+  SourceStaging(int source_root_fd, unsigned workers);
+  ~SourceStaging();
+  SourceStaging(const SourceStaging&) = delete;
+  SourceStaging& operator=(const SourceStaging&) = delete;
+
+  // The directory of `worker`, relative to The Source's root.
+  const char* dir(unsigned worker) const;
+
+ private:
+  void remove_all() noexcept;
+
+  int m_root_fd = -1;
+  std::vector<std::string> m_dirs;
+};
+
+// Whether a name in The Source's tmp/ is a SourceStaging directory's ("<pid>.w<k>").
+bool is_staging_dir_name(std::string_view name);
+
+// Removes `rel` ("tmp/<name>") from The Source's tmp/: a temp, or a staging directory
+// with the temps in it. False with errno set when something stays.
+bool remove_source_temp(int source_root_fd, const std::string& rel);
 
 // Replaces (or creates) `rel` under `root_fd` with a link to the blob, made as a temp
 // beside and put over the path (place_checked() with `expect`). Errors: Errc::changed

@@ -67,6 +67,8 @@ chattr +i build/obj/o6.o                                            # a frozen T
 touch "build/obj/.vrift-tmp-$dead-7"                                # leftovers of a killed ingest
 touch "build/obj/.vrift-tmp-$$-8"                                   # a live process's temp: not to be touched
 touch "$VRIFT_CAS_ROOT/tmp/$dead.3.abc"
+mkdir "$VRIFT_CAS_ROOT/tmp/$dead.w1" && ln -s /nowhere "$VRIFT_CAS_ROOT/tmp/$dead.w1/$dead.9"   # a killed ingest's staging
+mkdir "$VRIFT_CAS_ROOT/tmp/$$.w0"                                   # a live one's: not to be touched
 echo "made outside a session" > build/obj/new.o                    # unrecorded file
 mkdir build/newdir && echo "also new" > build/newdir/x.txt          # unrecorded directory
 
@@ -81,13 +83,16 @@ doctor_line doctor.out "stale temp" "build/obj/.vrift-tmp-$dead-7"
 doctor_line doctor.out "unrecorded file" build/obj/new.o
 doctor_line doctor.out "unrecorded file" build/newdir
 grep -F "stale temp in The Source ($VRIFT_CAS_ROOT/tmp/$dead.3.abc)" doctor.out > /dev/null || fail "source temp not reported"
+grep -F "stale temp in The Source ($VRIFT_CAS_ROOT/tmp/$dead.w1): the staging directory" doctor.out > /dev/null ||
+  fail "staging directory not reported: $(cat doctor.out)"
+grep -F "tmp/$$.w0" doctor.out && fail "a live ingest's staging directory was reported"
 grep -F ".vrift-tmp-$$-8" doctor.out && fail "a live process's temp was reported"
 for what in "missing blob:$t1_lost" "missing blob:$t1_nameless" "missing blob:build/obj/o3.o" "damaged blob:$t1_truncated" \
             "damaged blob:build/obj/o4.o" "blob mode:build/obj/o5.o"; do
   grep -F "${what%%:*} ($VRIFT_CAS_ROOT/blake3/" doctor.out | grep -F "${what#*:}" > /dev/null ||
     fail "doctor did not report '${what%%:*}' naming ${what#*:}: $(cat doctor.out)"
 done
-[ "$(grep -c . doctor.out)" -eq 17 ] || fail "expected 16 problems and a summary: $(cat doctor.out)"
+[ "$(grep -c . doctor.out)" -eq 18 ] || fail "expected 17 problems and a summary: $(cat doctor.out)"
 pass "Solid: doctor names each of 16 sabotages (and leaves a live process's temp alone)"
 
 expect_status 1 "$VRIFT" doctor --repair > repair.out
@@ -123,7 +128,10 @@ PY
 [ "$(stat -c %s build/obj/o4.o)" -eq 3 ] || fail "the file written in place was not kept as it is"
 [ ! -e "$t1_lost" ] && [ ! -L "$t1_lost" ] || fail "the dangling link of a lost entry is still there"
 [ -e "build/obj/.vrift-tmp-$$-8" ] || fail "a live process's temp was removed"
-[ ! -e "build/obj/.vrift-tmp-$dead-7" ] && [ ! -e "$VRIFT_CAS_ROOT/tmp/$dead.3.abc" ] || fail "stale temps remain"
+[ ! -e "build/obj/.vrift-tmp-$dead-7" ] && [ ! -e "$VRIFT_CAS_ROOT/tmp/$dead.3.abc" ] &&
+  [ ! -e "$VRIFT_CAS_ROOT/tmp/$dead.w1" ] || fail "stale temps remain"
+[ -d "$VRIFT_CAS_ROOT/tmp/$$.w0" ] || fail "a live ingest's staging directory was removed"
+rmdir "$VRIFT_CAS_ROOT/tmp/$$.w0"
 [ -n "$(ls "$VRIFT_CAS_ROOT/damaged")" ] || fail "damaged blobs were not kept aside"
 rm -f "build/obj/.vrift-tmp-$$-8"
 [ "$(stat -c %Y build/obj/o7.o)" == "$(stat -c %Y ../plain/build/obj/o7.o)" ] || true

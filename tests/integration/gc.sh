@@ -105,17 +105,24 @@ pass "a moved project is registered again by the next command in it; gc keeps it
 # --- stray temps and orphaned short names --------------------------------------------------
 printf 'stray\n' > "$VRIFT_CAS_ROOT/tmp/old.stray" && touch -d '2 hours ago' "$VRIFT_CAS_ROOT/tmp/old.stray"
 printf 'busy\n' > "$VRIFT_CAS_ROOT/tmp/new.stray"
+sleep 0 & dead=$!; wait $dead
+mkdir "$VRIFT_CAS_ROOT/tmp/$dead.w3" "$VRIFT_CAS_ROOT/tmp/$$.w3"   # staging of a killed ingest; of a live one
+ln -s "$VRIFT_CAS_ROOT/blake3/x" "$VRIFT_CAS_ROOT/tmp/$dead.w3/$dead.17"
+ln -s "$VRIFT_CAS_ROOT/blake3/y" "$VRIFT_CAS_ROOT/tmp/$$.w3/$$.18"
 printf 'orphan content\n' > orphan.txt
 orphan=$("$VRIFT" cas put orphan.txt | awk '{print $2}')
 mkdir -p "$VRIFT_CAS_ROOT/s"
 ln "$orphan" "$VRIFT_CAS_ROOT/s/OrphanShortName0000.txt" && rm -f "$orphan"  # a crash between the two removals
 "$VRIFT" --json gc > gc.json
-expect_eq "$(gc_field gc.json temps)" 1 "stray temps removed"
+expect_eq "$(gc_field gc.json temps)" 2 "stray temps removed"
 expect_eq "$(gc_field gc.json short_names)" 1 "orphaned short names removed"
 [ ! -e "$VRIFT_CAS_ROOT/tmp/old.stray" ] && [ -e "$VRIFT_CAS_ROOT/tmp/new.stray" ] || fail "gc removed the wrong temps"
+[ ! -e "$VRIFT_CAS_ROOT/tmp/$dead.w3" ] || fail "gc left a dead ingest's staging directory"
+[ -L "$VRIFT_CAS_ROOT/tmp/$$.w3/$$.18" ] || fail "gc removed a live ingest's staging"
+rm -rf "$VRIFT_CAS_ROOT/tmp/$$.w3"
 [ ! -e "$VRIFT_CAS_ROOT/s/OrphanShortName0000.txt" ] || fail "the orphaned short name is still there"
 "$VRIFT" cas verify > /dev/null || fail "The Source does not verify after gc"
-pass "temps older than an hour and short names of no blob go; a fresh temp stays"
+pass "temps older than an hour, dead ingests' staging and short names of no blob go; fresh and live temps stay"
 
 # --- ingest beside a gc loop loses nothing -------------------------------------------------
 mkdir -p busy/build && (cd busy && "$VRIFT" init -q)

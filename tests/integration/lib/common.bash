@@ -116,6 +116,19 @@ for path, (kind, h, size, mode) in want.items():
             wrong.append(f"{path}: its blob {blob} is missing")
 if wrong:
     sys.exit(f"FAIL: {phase}: {len(wrong)} entries do not read their recorded content, e.g.\n  " + "\n  ".join(wrong[:5]))
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+tmp = os.path.join(cas, "tmp")
+left = [n for n in (os.listdir(tmp) if os.path.isdir(tmp) else [])
+        if re.fullmatch(r"[0-9]+\.w[0-9]+", n) and not alive(int(n.split(".")[0]))]
+if left and not interrupted:
+    sys.exit(f"FAIL: {phase}: staging directories of finished ingests left in The Source: {left[:3]}")
 PY
 }
 
