@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "base/fd.hpp"
@@ -94,6 +95,26 @@ Result<std::vector<std::string>> list_dir(int dirfd, const char* rel) {
   }
   ::closedir(dir);
   return names;
+}
+
+Status replace_symlink(int dirfd, const std::string& rel, const std::string& target, const char* op) {
+  std::string tmp = rel + ".tmp." + std::to_string(::getpid());
+  ::unlinkat(dirfd, tmp.c_str(), 0);
+  if (::symlinkat(target.c_str(), dirfd, tmp.c_str()) != 0) {
+    return fail_sys(op);
+  }
+  if (::renameat(dirfd, tmp.c_str(), dirfd, rel.c_str()) != 0) {
+    Error e = sys_error(op);
+    ::unlinkat(dirfd, tmp.c_str(), 0);
+    return fail(e);
+  }
+  return {};
+}
+
+std::string read_symlink(int dirfd, const std::string& rel) {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlinkat(dirfd, rel.c_str(), buf, sizeof buf);
+  return n > 0 && static_cast<size_t>(n) < sizeof buf ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
 }  // namespace vrift

@@ -33,4 +33,13 @@ Status sync_dir(int dirfd, const char* rel, const char* op) noexcept;
 // directory order. Allocates. Errors: Errc::system ("list directory").
 Result<std::vector<std::string>> list_dir(int dirfd, const char* rel);
 
+// Points symlink `rel` (relative to `dirfd`) at `target`: made beside it
+// ("<rel>.tmp.<pid>") and renamed over it, so the name is never half there. Not synced.
+// Errors: Errc::system, reported as `op` (a static string).
+Status replace_symlink(int dirfd, const std::string& rel, const std::string& target, const char* op);
+
+// What symlink `rel` (relative to `dirfd`) names; empty when it is missing or not a
+// symlink.
+std::string read_symlink(int dirfd, const std::string& rel);
+
 }  // namespace vrift

@@ -144,6 +144,16 @@ bool names_blob(std::string_view root, const BlobKey& key, std::string_view targ
   return rel == std::string_view(name, len);
 }
 
+bool names_blob_at_any_root(const BlobKey& key, std::string_view target) noexcept {
+  for (std::string_view mark : {"/blake3/", "/s/", "/x/"}) {
+    size_t at = target.rfind(mark);
+    if (at != std::string_view::npos && at > 0 && names_blob(target.substr(0, at), key, target)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool parse_blob_name(std::string_view name, BlobKey& out) noexcept {
   if (name.size() < hash::k_hex_len + 2 || name[hash::k_hex_len] != '_') {
     return false;

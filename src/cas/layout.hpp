@@ -98,6 +98,11 @@ size_t short_rel_path(const BlobKey& key, size_t root_len, char* out) noexcept;
 // path or its short name.
 bool names_blob(std::string_view root, const BlobKey& key, std::string_view target) noexcept;
 
+// Whether `target` names this blob in a Source at whatever root: The Source a project's
+// links were made in, since moved (the content behind the name is this blob's all the
+// same).
+bool names_blob_at_any_root(const BlobKey& key, std::string_view target) noexcept;
+
 // Parses a blob file name. Returns false when `name` is not one.
 bool parse_blob_name(std::string_view name, BlobKey& out) noexcept;
 

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 
 #include "base/io.hpp"
 #include "hash/hasher.hpp"
@@ -23,33 +22,15 @@ std::string entry_of(std::string_view project_root) {
   return std::string(k_dir) + "/" + std::string(hex, k_id_len);
 }
 
-// What the symlink `rel` names; empty when it is missing or not a symlink.
-std::string read_entry(int root, const std::string& rel) {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlinkat(root, rel.c_str(), buf, sizeof buf);
-  return n > 0 && static_cast<size_t>(n) < sizeof buf ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
 }  // namespace
 
 Status register_project(const TheSource& source, std::string_view project_root) {
   std::string rel = entry_of(project_root);
-  if (read_entry(source.root_fd(), rel) == project_root) {
+  if (read_symlink(source.root_fd(), rel) == project_root) {
     return {};
   }
   VRIFT_CHECK(make_dir(source.root_fd(), k_dir, 0755));
-  // Made beside its name and renamed over it, so the entry is never half there.
-  std::string tmp = rel + ".tmp." + std::to_string(::getpid());
-  std::string target(project_root);
-  ::unlinkat(source.root_fd(), tmp.c_str(), 0);
-  if (::symlinkat(target.c_str(), source.root_fd(), tmp.c_str()) != 0) {
-    return fail_sys("register the project with The Source");
-  }
-  if (::renameat(source.root_fd(), tmp.c_str(), source.root_fd(), rel.c_str()) != 0) {
-    Error e = sys_error("register the project with The Source");
-    ::unlinkat(source.root_fd(), tmp.c_str(), 0);
-    return fail(e);
-  }
+  VRIFT_CHECK(replace_symlink(source.root_fd(), rel, std::string(project_root), "register the project with The Source"));
   VRIFT_CHECK(sync_dir(source.root_fd(), k_dir, "register the project with The Source"));
   return sync_dir(source.root_fd(), ".", "register the project with The Source");  // a new projects/
 }
@@ -67,7 +48,7 @@ Result<std::vector<RegisteredProject>> registered_projects(const TheSource& sour
     if (name.size() != k_id_len) {
       continue;  // a temp of an interrupted registration
     }
-    std::string root = read_entry(source.root_fd(), std::string(k_dir) + "/" + name);
+    std::string root = read_symlink(source.root_fd(), std::string(k_dir) + "/" + name);
     if (!root.empty()) {
       out.push_back({name, std::move(root)});
     }

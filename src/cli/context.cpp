@@ -8,6 +8,40 @@ namespace vrift::cli {
 void print_failure(const project::Failure& f) { print_error(f.what, f.path, f.why); }
 void print_warning(const project::Failure& f) { cli::print_warning(f.what, f.path, f.why); }
 
+namespace {
+
+// Refuses a Source other than the project's own (project.hpp); records it when the
+// project has none yet and the command may store into it, or when the recorded one is
+// gone.
+bool bind_source(const ProjectContext& ctx, bool may_store) {
+  const std::string& root = ctx.source->root();
+  auto check = project::check_source(ctx.paths, *ctx.source);
+  switch (check.binding) {
+    case project::SourceBinding::same:
+      return true;
+    case project::SourceBinding::other:
+      print_error("project's files are in another Source", ctx.paths.root,
+                  "they are in " + check.recorded + ", and this command uses " + root + "; run it with --cas-root " +
+                      check.recorded + " (or VRIFT_CAS_ROOT=" + check.recorded + ")");
+      return false;
+    case project::SourceBinding::gone:
+      print_warning("the project's Source is gone", check.recorded,
+                    "it uses " + root + " from now on; `vrift doctor` shows what the project lacks there");
+      break;
+    case project::SourceBinding::unrecorded:
+      if (!may_store) {
+        return true;
+      }
+      break;
+  }
+  if (auto recorded = project::record_source(ctx.paths, *ctx.source); !recorded) {
+    print_warning("cannot record the project's Source", ctx.paths.source_link(), error_reason(recorded.error()));
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<ProjectContext> open_project(const Globals& g, bool create_source) {
   auto paths = project::find_project(g.project_dir);
   if (!paths) {
@@ -40,6 +74,9 @@ std::optional<ProjectContext> open_project(const Globals& g, bool create_source)
     return std::nullopt;
   }
   ctx.source.emplace(std::move(*source));
+  if (!bind_source(ctx, create_source)) {
+    return std::nullopt;
+  }
   // Every command run in a project keeps it listed where it is now (a moved project is
   // listed again), so that `vrift gc` reads its manifest. Ingest insists on it.
   if (auto listed = cas::register_project(*ctx.source, ctx.paths.root); !listed) {

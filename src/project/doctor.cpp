@@ -414,6 +414,9 @@ void Doctor::check_file(uint32_t index, std::vector<Finding>& out) {
     if (into_source && item.projected()) {
       add(Kind::wrong_link, fmt::format("the symlink points at {}, not at its blob", link),
           "re-create it (`vrift doctor --repair`)");
+    } else if (item.projected() && cas::names_blob_at_any_root(blob.key, link)) {
+      add(Kind::wrong_link, fmt::format("the symlink names its blob in a Source at another place ({})", link),
+          "re-create it in this one (`vrift doctor --repair`)");
     } else {
       add(Kind::replaced, fmt::format("a symlink to {} stands where the {} file was", link, tier),
           "keep it and record it (`vrift doctor --repair` ingests it again)");

@@ -77,6 +77,7 @@ struct FileTask {
   // The content is already a blob: a symlink vrift made into The Source, or a phantom
   // entry to project again. Nothing to hash; `prev` (if any) keeps mode and times.
   bool from_blob = false;
+  bool link_elsewhere = false;  // a symlink naming its blob in The Source's former place
   const Previous* prev = nullptr;
   UniqueFd fd;     // held with LOCK_SH until the entry is committed
   bool leased = false;  // fd holds a write lease (see ingest())
@@ -175,6 +176,8 @@ class Ingester {
   void walk(const std::string& start);
   bool unchanged(const struct stat& st, const Previous& prev) const;
   void materialize_phantoms();
+  // Whether a symlink's `target` lies in The Source (at its present root).
+  bool into_source(std::string_view target) const;
   bool blob_of_link(std::string_view target, const Previous* prev, cas::BlobKey& key) const;
   static bool same_blob(const Previous& prev, const cas::BlobKey& key);
   static bool is_projection_of(const struct stat& st, const Previous& prev);
@@ -347,9 +350,19 @@ bool Ingester::same_blob(const Previous& prev, const cas::BlobKey& key) {
          prev.size == key.size && ((prev.mode & 0111) != 0) == key.executable && prev.ext == key.extension();
 }
 
+bool Ingester::into_source(std::string_view target) const {
+  const std::string& root = m_source.root();
+  return target.size() > root.size() + 3 && target.starts_with(root) && target[root.size()] == '/';
+}
+
 bool Ingester::blob_of_link(std::string_view target, const Previous* prev, cas::BlobKey& key) const {
   const std::string& root = m_source.root();
-  if (target.size() <= root.size() + 3 || !target.starts_with(root) || target[root.size()] != '/') {
+  if (!into_source(target)) {
+    // The recorded blob in The Source where the link was made, since moved: linked again.
+    if (prev != nullptr && prev->kind == EntryKind::file && cas::names_blob_at_any_root(key_of(*prev), target)) {
+      key = key_of(*prev);
+      return true;
+    }
     return false;
   }
   std::string_view rel = target.substr(root.size() + 1);
@@ -459,7 +472,7 @@ void Ingester::walk(const std::string& start) {
           if (blob_of_link(link, prev != m_previous.end() ? &prev->second : nullptr, key)) {
             // (Unchanged only while the config still makes it a symlink.)
             if (prev != m_previous.end() && projects_as_symlink(m_config.tier_of(e.rel)) &&
-                same_blob(prev->second, key)) {
+                same_blob(prev->second, key) && into_source(link)) {
               ++m_summary.unchanged;  // the link vrift made, still pointing at the same blob
               return false;
             }
@@ -471,6 +484,7 @@ void Ingester::walk(const std::string& start) {
             task.st = st;
             task.tier = m_config.tier_of(e.rel);
             task.from_blob = true;
+            task.link_elsewhere = !into_source(link);
             task.stored.key = key;
             task.prev = prev != m_previous.end() ? &prev->second : nullptr;
             m_todo.push_back(std::move(task));
@@ -743,7 +757,7 @@ void Ingester::project_one(FileTask& task) {
     return;
   }
   if (projects_as_symlink(task)) {
-    if (task.from_blob && S_ISLNK(task.st.st_mode)) {
+    if (task.from_blob && S_ISLNK(task.st.st_mode) && !task.link_elsewhere) {
       task.projected_link = true;  // already the link it should be
       task.needs_lock = true;
       return;

@@ -193,6 +193,30 @@ Outcome<ProjectPaths> init_project(const std::string& root_arg, const InitOption
   return paths;
 }
 
+SourceCheck check_source(const ProjectPaths& project, const cas::TheSource& source) {
+  SourceCheck check;
+  check.recorded = read_symlink(AT_FDCWD, project.source_link());
+  if (check.recorded.empty()) {
+    return check;
+  }
+  struct stat recorded;
+  struct stat current;
+  if (::stat(check.recorded.c_str(), &recorded) == 0 && ::fstat(source.root_fd(), &current) == 0 &&
+      recorded.st_dev == current.st_dev && recorded.st_ino == current.st_ino) {
+    check.binding = SourceBinding::same;
+  } else {
+    struct stat blobs;
+    std::string blob_dir = check.recorded + "/blake3";
+    check.binding = ::stat(blob_dir.c_str(), &blobs) == 0 && S_ISDIR(blobs.st_mode) ? SourceBinding::other
+                                                                                     : SourceBinding::gone;
+  }
+  return check;
+}
+
+Status record_source(const ProjectPaths& project, const cas::TheSource& source) {
+  return replace_symlink(AT_FDCWD, project.source_link(), source.root(), "record the project's Source");
+}
+
 Outcome<UniqueFd> lock_exclusively(const std::string& path, const char* what) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd) {

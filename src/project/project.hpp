@@ -8,6 +8,7 @@
 #include <string>
 
 #include "base/fd.hpp"
+#include "cas/the_source.hpp"
 #include "project/config.hpp"
 #include "project/failure.hpp"
 
@@ -20,7 +21,27 @@ struct ProjectPaths {
   std::string config_file() const { return root + "/.vrift/config.toml"; }
   std::string manifest_dir() const { return root + "/.vrift/manifest.lmdb"; }
   std::string session_file() const { return root + "/.vrift/session.json"; }
+  std::string source_link() const { return root + "/.vrift/source"; }
 };
+
+// The Source a project's files are in, recorded as `.vrift/source` (a symlink to its
+// root) by the commands that may store into it. Run with another Source (another
+// VRIFT_CAS_ROOT, or `sudo` and another home), a command would find none of the
+// project's blobs, and a repair would start storing them over again there.
+enum class SourceBinding {
+  same,        // the recorded Source is this one
+  unrecorded,  // nothing recorded yet
+  other,       // another Source, still there: the project's files are in it
+  gone,        // what is recorded is no longer a Source (moved or removed)
+};
+struct SourceCheck {
+  SourceBinding binding = SourceBinding::unrecorded;
+  std::string recorded;  // the recorded root
+};
+SourceCheck check_source(const ProjectPaths& project, const cas::TheSource& source);
+
+// Records `source` as the project's Source. Errors: Errc::system.
+Status record_source(const ProjectPaths& project, const cas::TheSource& source);
 
 // The absolute, lexically normalized form of `path` (relative to the cwd).
 std::string absolute_path(const std::string& path);

@@ -433,7 +433,11 @@ Outcome<RestoreSummary> restore(const ProjectPaths& project, const Config& /*con
                                 manifest::LmdbManifest& manifest, const RestoreOptions& options,
                                 const RestoreWarningSink& warn) {
   Restorer restorer(project, source, manifest, options, warn);
-  return restorer.run();
+  auto summary = restorer.run();
+  if (summary && options.paths.empty() && summary->failed == 0) {
+    ::unlink(project.source_link().c_str());  // nothing of it is in The Source any more: free to use another
+  }
+  return summary;
 }
 
 }  // namespace vrift::project

@@ -103,6 +103,23 @@ TEST(Layout, NamesBlobAcceptsThePathAndTheShortNameOnly) {
   EXPECT_FALSE(names_blob(root, key, root));
 }
 
+TEST(Layout, NamesBlobAtAnyRoot) {
+  BlobKey key = key_for("hello", false, "js");
+  for (std::string root : {"/srv/the_source", "/home/someone/.vrift/the_source", "/s"}) {
+    char rel[k_max_blob_rel_path + 1];
+    std::string path = root + "/" + std::string(rel, blob_rel_path(key, rel));
+    std::string short_name = root + "/" + std::string(rel, short_rel_path(key, root.size(), rel));
+    EXPECT_TRUE(names_blob_at_any_root(key, path)) << path;
+    EXPECT_TRUE(names_blob_at_any_root(key, short_name)) << short_name;
+    EXPECT_FALSE(names_blob_at_any_root(key_for("other", false, "js"), path)) << path;
+    EXPECT_FALSE(names_blob_at_any_root(key_for("other", false, "js"), short_name)) << short_name;
+    EXPECT_FALSE(names_blob_at_any_root(key_for("hello", true, "js"), short_name)) << short_name;
+  }
+  EXPECT_FALSE(names_blob_at_any_root(key, "s/abc.js"));  // no root at all
+  EXPECT_FALSE(names_blob_at_any_root(key, ""));
+  EXPECT_FALSE(names_blob_at_any_root(key, "/srv/the_source/blake3/"));
+}
+
 TEST(Layout, ParseRoundTrip) {
   for (auto key : {key_for(""), key_for("abc", true), key_for("abc", false, "json"), key_for("z", true, "node")}) {
     char name[k_max_blob_rel_path + 1];
