@@ -37,12 +37,14 @@ expect_status() {
 # count_blobs [ROOT]: number of blob files in The Source.
 count_blobs() { find "${1:-$VRIFT_CAS_ROOT}/blake3" -type f | wc -l; }
 
-# npm_tree DIR: a real node_modules from the pinned small fixture, installed into DIR.
-# Skips the suite when npm cannot reach its registry or cache.
+# npm_tree DIR [FROM]: a real node_modules from a pinned package.json + lockfile (those
+# in FROM, else the small fixture), installed into DIR. Skips the suite when npm cannot
+# reach its registry or cache.
 npm_tree() {
   need node npm
+  local from=${2:-$VRIFT_SRC/tests/fixtures/npm-small}
   mkdir -p "$1"
-  cp "$VRIFT_SRC/tests/fixtures/npm-small/package.json" "$VRIFT_SRC/tests/fixtures/npm-small/package-lock.json" "$1/"
+  cp "$from/package.json" "$from/package-lock.json" "$1/"
   (cd "$1" && npm ci --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null 2>"$SCRATCH/npm.err") ||
     { echo "SKIP: npm ci failed (no registry or cache?): $(head -3 "$SCRATCH/npm.err")"; exit 125; }
 }
