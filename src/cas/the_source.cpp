@@ -314,8 +314,17 @@ Status TheSource::remove_name(const char* rel) noexcept {
   if (::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags) != 0) {
     return fail_sys("clear the immutable flag");
   }
-  if (::unlinkat(root_fd(), rel, 0) != 0) {
-    return fail_sys("remove from The Source");
+  int unlinked = ::unlinkat(root_fd(), rel, 0);
+  Error failed = sys_error("remove from The Source");
+  // An inode that keeps another name (a blob, behind a stale temp's or its short name)
+  // stays locked.
+  struct stat st;
+  if (::fstat(fd.get(), &st) == 0 && st.st_nlink > 0) {
+    flags |= FS_IMMUTABLE_FL;
+    ::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags);
+  }
+  if (unlinked != 0) {
+    return fail(failed);
   }
   return {};
 }

@@ -114,9 +114,10 @@ class TheSource {
   Result<Stored> store_file(const StoreRequest& request) noexcept;
   Result<Stored> store_bytes(const void* data, size_t len, bool executable, std::string_view ext) noexcept;
 
-  // Removes one name in The Source (`rel`: a blob's path or a short name), clearing the
-  // inode's immutable flag first when that is what refuses it (needs
-  // CAP_LINUX_IMMUTABLE). Only `vrift gc` removes names, of blobs no manifest names.
+  // Removes one name in The Source (`rel`: a blob's path, a short name or a stale temp),
+  // clearing the inode's immutable flag first when that is what refuses it (needs
+  // CAP_LINUX_IMMUTABLE), and setting it again when the inode keeps another name. Only
+  // `vrift gc` removes names, of blobs no manifest names.
   // Errors: Errc::system.
   Status remove_name(const char* rel) noexcept;
 

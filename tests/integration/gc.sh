@@ -124,6 +124,20 @@ rm -rf "$VRIFT_CAS_ROOT/tmp/$$.w3"
 "$VRIFT" cas verify > /dev/null || fail "The Source does not verify after gc"
 pass "temps older than an hour, dead ingests' staging and short names of no blob go; fresh and live temps stay"
 
+# --- a stale temp naming a locked blob goes; the blob stays locked --------------------------
+if [ "$(id -u)" -eq 0 ] && command -v chattr > /dev/null; then
+  mkdir -p locked/node_modules/dep && echo "locked content" > locked/node_modules/dep/index.js
+  (cd locked && "$VRIFT" init -q && "$VRIFT" ingest -q node_modules)
+  blob=$(readlink -f locked/node_modules/dep/index.js)
+  lsattr "$blob" | cut -c1-20 | grep -q i || fail "the Tier-1 blob was not locked: $(lsattr "$blob")"
+  mkdir "$VRIFT_CAS_ROOT/tmp/$dead.w5"   # a killed ingest's staging, holding a name of the blob made before its lock
+  chattr -i "$blob" && ln "$blob" "$VRIFT_CAS_ROOT/tmp/$dead.w5/$dead.1" && chattr +i "$blob"
+  "$VRIFT" --json gc > gc.json
+  [ ! -e "$VRIFT_CAS_ROOT/tmp/$dead.w5" ] || fail "gc left the staging directory"
+  lsattr "$blob" | cut -c1-20 | grep -q i || fail "gc unlocked the blob behind the stale temp: $(lsattr "$blob")"
+  pass "a stale temp naming a locked blob goes, and the blob stays locked"
+fi
+
 # --- ingest beside a gc loop loses nothing -------------------------------------------------
 mkdir -p busy/build && (cd busy && "$VRIFT" init -q)
 stop=$SCRATCH/stop
