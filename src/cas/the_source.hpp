@@ -63,6 +63,10 @@ class TheSource {
   static Result<TheSource> open(std::string_view root, bool create) noexcept;
 
   const std::string& root() const noexcept { return m_root; }
+  // Whether `path` (a symlink's target, say) names something below the root.
+  bool holds_path(std::string_view path) const noexcept {
+    return path.size() > m_root.size() + 1 && path.starts_with(m_root) && path[m_root.size()] == '/';
+  }
   int root_fd() const noexcept { return m_root_fd.get(); }
   dev_t device() const noexcept { return m_dev; }
 

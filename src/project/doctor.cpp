@@ -410,7 +410,7 @@ void Doctor::check_file(uint32_t index, std::vector<Finding>& out) {
       }
       return;
     }
-    bool into_source = link.starts_with(m_source.root() + "/");
+    bool into_source = m_source.holds_path(link);
     if (into_source && item.projected()) {
       add(Kind::wrong_link, fmt::format("the symlink points at {}, not at its blob", link),
           "re-create it (`vrift doctor --repair`)");
@@ -673,7 +673,7 @@ void Doctor::repair_leftovers(const std::vector<Finding>& found) {
         note("cannot remove temp", f.rel, error_reason(sys_error("unlink")));
       }
     } else if (f.kind == Kind::stale_source_temp) {
-      if (remove_source_temp(m_source.root_fd(), f.rel) || errno == ENOENT) {
+      if (remove_source_temp(m_source, f.rel) || errno == ENOENT) {
         done_source(f.rel, "removed");
       } else {
         note("cannot remove temp", m_source.root() + "/" + f.rel, error_reason(sys_error("unlink")));

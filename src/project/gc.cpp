@@ -195,39 +195,46 @@ class Collector {
   }
 
   // Temps of stores interrupted over an hour ago, and the staging directories
-  // (projection.hpp) of ingests that died, with the temps in them.
-  void sweep_temps(GcReport& report, const std::string& dir = "tmp") {
-    auto names = list_dir(m_source.root_fd(), dir.c_str());
-    if (!names) {
-      return;
-    }
+  // (projection.hpp) of ingests that died, with every temp in them.
+  void sweep_temps(GcReport& report) {
     time_t now = ::time(nullptr);
-    for (const std::string& name : *names) {
+    each_temp("tmp", [&](const std::string& name, const std::string& rel, const struct stat& st) {
+      if (!S_ISDIR(st.st_mode)) {
+        if (now - st.st_mtime >= k_stray_age_seconds) {
+          remove_temp(rel, st, report);
+        }
+      } else if (is_staging_dir_name(name) && stale_source_temp(name)) {
+        each_temp(rel, [&](const std::string&, const std::string& temp, const struct stat& temp_st) {
+          remove_temp(temp, temp_st, report);
+        });
+        if (!m_options.dry_run) {
+          ::unlinkat(m_source.root_fd(), rel.c_str(), AT_REMOVEDIR);
+        }
+      }
+    });
+  }
+
+ private:
+  // fn(name, rel, stat) for each entry of directory `dir` of The Source.
+  template <class Fn>
+  void each_temp(const std::string& dir, Fn&& fn) {
+    auto names = list_dir(m_source.root_fd(), dir.c_str());
+    for (const std::string& name : names ? *names : std::vector<std::string>{}) {
       std::string rel = dir + "/" + name;
       struct stat st;
-      if (::fstatat(m_source.root_fd(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        continue;
-      }
-      if (S_ISDIR(st.st_mode)) {
-        if (dir == "tmp" && is_staging_dir_name(name) && stale_source_temp(name)) {
-          sweep_temps(report, rel);
-          if (!m_options.dry_run) {
-            ::unlinkat(m_source.root_fd(), rel.c_str(), AT_REMOVEDIR);
-          }
-        }
-        continue;
-      }
-      if (dir == "tmp" && now - st.st_mtime < k_stray_age_seconds) {
-        continue;  // (a staging directory's temps are all stale once it is)
-      }
-      if (m_options.dry_run || remove(rel.c_str(), report)) {
-        ++report.temps;
-        report.freed_bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+      if (::fstatat(m_source.root_fd(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        fn(name, rel, st);
       }
     }
   }
 
- private:
+  void remove_temp(const std::string& rel, const struct stat& st, GcReport& report) {
+    if (m_options.dry_run || remove(rel.c_str(), report)) {
+      ++report.temps;
+      report.freed_bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+    }
+  }
+
   bool remove(const char* rel, GcReport& report) {
     if (auto removed = m_source.remove_name(rel); !removed) {
       ++report.failed;

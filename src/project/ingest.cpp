@@ -99,19 +99,13 @@ class PreviousEntries {
   }
 
   Previous* find(std::string_view path) {
-    if (m_slots.empty()) {
-      return nullptr;
-    }
-    size_t hash = hash_of(path);
-    for (size_t at = hash & (m_slots.size() - 1); m_slots[at] != 0; at = (at + 1) & (m_slots.size() - 1)) {
-      Item& item = m_items[m_slots[at] - 1];
-      if (item.hash == hash && path_of(item) == path) {
-        return &item.prev;
-      }
-    }
-    return nullptr;
+    size_t i = index_of(path);
+    return i < m_items.size() ? &m_items[i].prev : nullptr;
   }
-  const Previous* find(std::string_view path) const { return const_cast<PreviousEntries*>(this)->find(path); }
+  const Previous* find(std::string_view path) const {
+    size_t i = index_of(path);
+    return i < m_items.size() ? &m_items[i].prev : nullptr;
+  }
 
   // fn(std::string_view path, Previous& prev) for every entry, in manifest order.
   template <class Fn>
@@ -129,6 +123,20 @@ class PreviousEntries {
     size_t hash;
   };
   static size_t hash_of(std::string_view path) { return std::hash<std::string_view>{}(path); }
+  // The entry's number, or m_items.size() when there is none.
+  size_t index_of(std::string_view path) const {
+    if (m_slots.empty()) {
+      return m_items.size();
+    }
+    size_t hash = hash_of(path);
+    for (size_t at = hash & (m_slots.size() - 1); m_slots[at] != 0; at = (at + 1) & (m_slots.size() - 1)) {
+      const Item& item = m_items[m_slots[at] - 1];
+      if (item.hash == hash && path_of(item) == path) {
+        return m_slots[at] - 1;
+      }
+    }
+    return m_items.size();
+  }
   std::string_view path_of(const Item& item) const { return std::string_view(m_paths).substr(item.path_at, item.path_len); }
 
   std::string m_paths;
@@ -242,8 +250,6 @@ class Ingester {
   void walk(const std::string& start);
   bool unchanged(const struct stat& st, const Previous& prev) const;
   void materialize_phantoms();
-  // Whether a symlink's `target` lies in The Source (at its present root).
-  bool into_source(std::string_view target) const;
   bool blob_of_link(std::string_view target, const Previous* prev, cas::BlobKey& key) const;
   static bool same_blob(const Previous& prev, const cas::BlobKey& key);
   static bool is_projection_of(const struct stat& st, const Previous& prev);
@@ -417,14 +423,9 @@ bool Ingester::same_blob(const Previous& prev, const cas::BlobKey& key) {
          prev.size == key.size && ((prev.mode & 0111) != 0) == key.executable && prev.ext == key.extension();
 }
 
-bool Ingester::into_source(std::string_view target) const {
-  const std::string& root = m_source.root();
-  return target.size() > root.size() + 3 && target.starts_with(root) && target[root.size()] == '/';
-}
-
 bool Ingester::blob_of_link(std::string_view target, const Previous* prev, cas::BlobKey& key) const {
   const std::string& root = m_source.root();
-  if (!into_source(target)) {
+  if (!m_source.holds_path(target)) {
     // The recorded blob in The Source where the link was made, since moved: linked again.
     if (prev != nullptr && prev->kind == EntryKind::file && cas::names_blob_at_any_root(key_of(*prev), target)) {
       key = key_of(*prev);
@@ -539,7 +540,7 @@ void Ingester::walk(const std::string& start) {
           if (blob_of_link(link, prev, key)) {
             // (Unchanged only while the config still makes it a symlink.)
             if (prev != nullptr && projects_as_symlink(m_config.tier_of(e.rel)) &&
-                same_blob(*prev, key) && into_source(link)) {
+                same_blob(*prev, key) && m_source.holds_path(link)) {
               ++m_summary.unchanged;  // the link vrift made, still pointing at the same blob
               return false;
             }
@@ -551,7 +552,7 @@ void Ingester::walk(const std::string& start) {
             task.st = st;
             task.tier = m_config.tier_of(e.rel);
             task.from_blob = true;
-            task.link_elsewhere = !into_source(link);
+            task.link_elsewhere = !m_source.holds_path(link);
             task.stored.key = key;
             task.prev = prev;
             m_todo.push_back(std::move(task));

@@ -179,21 +179,23 @@ bool is_staging_dir_name(std::string_view name) {
   return leading_pid(name, '.') != 0 && name.substr(name.find('.') + 1).starts_with('w');
 }
 
-bool remove_source_temp(int source_root_fd, const std::string& rel) {
-  if (::unlinkat(source_root_fd, rel.c_str(), 0) == 0) {
+bool remove_source_temp(cas::TheSource& source, const std::string& rel) {
+  auto removed = source.remove_name(rel.c_str());
+  if (removed) {
     return true;
   }
+  errno = removed.error().sys;
   if (errno != EISDIR || !is_staging_dir_name(last_component(rel))) {
     return false;
   }
-  auto names = list_dir(source_root_fd, rel.c_str());
+  auto names = list_dir(source.root_fd(), rel.c_str());
   if (!names) {
     return false;
   }
   for (const auto& name : *names) {
-    ::unlinkat(source_root_fd, (rel + "/" + name).c_str(), 0);
+    (void)source.remove_name((rel + "/" + name).c_str());
   }
-  return ::unlinkat(source_root_fd, rel.c_str(), AT_REMOVEDIR) == 0;
+  return ::unlinkat(source.root_fd(), rel.c_str(), AT_REMOVEDIR) == 0;
 }
 
 namespace {

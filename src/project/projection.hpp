@@ -114,8 +114,9 @@ class SourceStaging {
 bool is_staging_dir_name(std::string_view name);
 
 // Removes `rel` ("tmp/<name>") from The Source's tmp/: a temp, or a staging directory
-// with the temps in it. False with errno set when something stays.
-bool remove_source_temp(int source_root_fd, const std::string& rel);
+// with the temps in it, each by TheSource::remove_name() (a temp may be a name of a
+// locked blob). False with errno set when something stays.
+bool remove_source_temp(cas::TheSource& source, const std::string& rel);
 
 // Replaces (or creates) `rel` under `root_fd` with a link to the blob, made as a temp
 // beside and put over the path (place_checked() with `expect`). Errors: Errc::changed
