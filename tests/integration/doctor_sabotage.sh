@@ -68,6 +68,8 @@ touch "build/obj/.vrift-tmp-$dead-7"                                # leftovers 
 touch "build/obj/.vrift-tmp-$$-8"                                   # a live process's temp: not to be touched
 touch "$VRIFT_CAS_ROOT/tmp/$dead.3.abc"
 mkdir "$VRIFT_CAS_ROOT/tmp/$dead.w1" && ln -s /nowhere "$VRIFT_CAS_ROOT/tmp/$dead.w1/$dead.9"   # a killed ingest's staging
+t1_staged=$(unique_tier1 6); staged_blob=$(blob_of "$t1_staged")   # ...holding a name of a blob made before its lock
+chattr -i "$staged_blob" && ln "$staged_blob" "$VRIFT_CAS_ROOT/tmp/$dead.w1/$dead.10" && chattr +i "$staged_blob"
 mkdir "$VRIFT_CAS_ROOT/tmp/$$.w0"                                   # a live one's: not to be touched
 echo "made outside a session" > build/obj/new.o                    # unrecorded file
 mkdir build/newdir && echo "also new" > build/newdir/x.txt          # unrecorded directory
@@ -131,6 +133,7 @@ PY
 [ ! -e "build/obj/.vrift-tmp-$dead-7" ] && [ ! -e "$VRIFT_CAS_ROOT/tmp/$dead.3.abc" ] &&
   [ ! -e "$VRIFT_CAS_ROOT/tmp/$dead.w1" ] || fail "stale temps remain"
 [ -d "$VRIFT_CAS_ROOT/tmp/$$.w0" ] || fail "a live ingest's staging directory was removed"
+lsattr "$staged_blob" | cut -c1-20 | grep -q i || fail "the blob behind the stale staging temp was left unlocked"
 rmdir "$VRIFT_CAS_ROOT/tmp/$$.w0"
 [ -n "$(ls "$VRIFT_CAS_ROOT/damaged")" ] || fail "damaged blobs were not kept aside"
 rm -f "build/obj/.vrift-tmp-$$-8"
