@@ -151,7 +151,30 @@ Status remove_checked(int root_fd, const std::string& rel, const Expected& expec
   return {};
 }
 
+namespace {
+
+// Asks ext4 to place directories made in `rel` as it places top-level ones: each in a
+// block group of its own with inodes to spare (the Orlov allocator), rather than beside
+// `rel`. A hint: where the flag cannot be set, directories go where they would have.
+void spread_subdirectories(int root_fd, const char* rel) noexcept {
+  UniqueFd fd(::openat(root_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  int flags = 0;
+  if (!fd || ::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) != 0 || (flags & FS_TOPDIR_FL) != 0) {
+    return;
+  }
+  flags |= FS_TOPDIR_FL;
+  (void)::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags);
+}
+
+}  // namespace
+
 SourceStaging::SourceStaging(int source_root_fd, unsigned workers) : m_root_fd(source_root_fd) {
+  // A new inode starts life in its directory's block group, and on an ext4 without a
+  // journal it is first checked against the group's recently freed inodes, scanned from
+  // the group's start. The Source's own group collects those (gc, removed projects, a
+  // tree deleted and ingested again), and a Tier-1 ingest makes ~30,000 symlinks: in a
+  // group of their own they skip that scan (about a quarter of the ingest's time, measured).
+  spread_subdirectories(m_root_fd, "tmp");
   for (unsigned k = 0; k < workers; ++k) {
     std::string dir = fmt::format("tmp/{}.w{}", ::getpid(), k);
     if (::mkdirat(m_root_fd, dir.c_str(), 0700) != 0 && errno != EEXIST) {

@@ -46,6 +46,10 @@ if lsattr -d "$blob1" 2>/dev/null | cut -d' ' -f1 | grep -q i; then
   pass "root cannot write or delete an immutable Tier-1 blob"
   "$VRIFT" --json status | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["protection"]["tier1_immutable"] == 1, s'
   pass "status reports the immutable flag in force"
+  # Where flags work, The Source's tmp/ spreads the directories Tier-1 symlinks are made
+  # in over block groups of their own (ext4's top-directory flag).
+  lsattr -d "$VRIFT_CAS_ROOT/tmp" | cut -d' ' -f1 | grep -q T || fail "The Source's tmp/ lacks the top-directory flag"
+  pass "Tier-1 staging directories are spread like top-level directories"
 
   # A locked blob cannot gain links: paths that want it by hardlink get read-only copies.
   # Phantom made Solid: a Tier-2 file with the content of a locked Tier-1 blob.
