@@ -5,7 +5,10 @@
 // depth 3 to 8, about 1% of entries overridden or whiteouted in delta (unless noted). Lookups pick
 // random existing paths (a hot, warm map: the common case for a shim in a build).
 //
+// The base index (manifest/base_index.hpp) is built after populating, as ingest does.
+//
 //   get/txn         layered get inside one long read transaction, random paths
+//   get/txn-lmdb-only  the same without the base index (LMDB B-trees only)
 //   get/base-only   the same, one layer (one B-tree lookup instead of two)
 //   get/in-path-order  layered get of every file in path order (directory locality)
 //   get/empty-delta layered get in a manifest whose delta is empty (just ingested)
@@ -67,6 +70,7 @@ struct PathList {
 struct Corpus {
   std::filesystem::path dir;
   std::unique_ptr<LmdbManifest> manifest;
+  std::unique_ptr<LmdbManifest> lmdb_only;  // the same environment, base index unused
   std::vector<std::string> paths;   // existing files, random order
   std::vector<std::string> misses;  // absent files in existing directories
   PathList random;                  // `paths`
@@ -155,6 +159,17 @@ Corpus& corpus(uint64_t n, bool with_delta = true) {
   if (!st) {
     std::abort();
   }
+  if (!c->manifest->update_base_index(0)) {
+    std::fprintf(stderr, "base index\n");
+    std::abort();
+  }
+  o.create = false;
+  o.use_base_index = false;
+  auto plain = LmdbManifest::open((c->dir / "manifest.lmdb").c_str(), o);
+  if (!plain) {
+    std::abort();
+  }
+  c->lmdb_only = std::make_unique<LmdbManifest>(std::move(*plain));
   Corpus& ref = *c;
   cache.emplace(cache_key, std::move(c));
   return ref;
@@ -163,20 +178,21 @@ Corpus& corpus(uint64_t n, bool with_delta = true) {
 // Lookups in one read transaction: layered (delta, then base) or one layer only, in
 // random order or in path order (files of one directory one after another, as a build
 // touches them).
-void get_in_txn(benchmark::State& state, bool layered, bool in_order, bool with_delta = true) {
+void get_in_txn(benchmark::State& state, bool layered, bool in_order, bool with_delta = true,
+                bool indexed = true) {
   Corpus& c = corpus(static_cast<uint64_t>(state.range(0)), with_delta);
   const PathList& paths = in_order ? c.in_order : c.random;
+  LmdbManifest& m = indexed ? *c.manifest : *c.lmdb_only;
   ReadTxn t;
-  if (!c.manifest->begin_read(t)) {
-    state.SkipWithError("begin_read");
+  if (!m.begin_read(t) || m.base_index_in_use(t) != indexed) {
+    state.SkipWithError("begin_read, or the base index not in the expected use");
     return;
   }
   Entry e;
   size_t i = 0;
   uint64_t hits = 0;
   for (auto _ : state) {
-    auto r =
-        layered ? c.manifest->get(t, paths[i], e) : c.manifest->get(t, Layer::base, paths[i], e);
+    auto r = layered ? m.get(t, paths[i], e) : m.get(t, Layer::base, paths[i], e);
     hits += (r && *r) ? 1 : 0;
     benchmark::DoNotOptimize(e.size);
     if (++i == paths.size()) {
@@ -189,6 +205,7 @@ void get_in_txn(benchmark::State& state, bool layered, bool in_order, bool with_
 }
 
 void BM_GetInTxn(benchmark::State& state) { get_in_txn(state, true, false); }
+void BM_GetInTxnLmdbOnly(benchmark::State& state) { get_in_txn(state, true, false, true, false); }
 void BM_GetBaseOnly(benchmark::State& state) { get_in_txn(state, false, false); }
 void BM_GetInOrder(benchmark::State& state) { get_in_txn(state, true, true); }
 void BM_GetEmptyDelta(benchmark::State& state) { get_in_txn(state, true, false, false); }
@@ -299,6 +316,7 @@ using bench::min_of;
   BENCHMARK(fn)->Name(name)->ComputeStatistics("min", min_of)->ComputeStatistics("max", max_of)
 
 VRIFT_BENCH(BM_GetInTxn, "get/txn")->Arg(100000)->Arg(1000000);
+VRIFT_BENCH(BM_GetInTxnLmdbOnly, "get/txn-lmdb-only")->Arg(100000)->Arg(1000000);
 VRIFT_BENCH(BM_GetBaseOnly, "get/base-only")->Arg(100000)->Arg(1000000);
 VRIFT_BENCH(BM_GetInOrder, "get/in-path-order")->Arg(100000)->Arg(1000000);
 VRIFT_BENCH(BM_GetEmptyDelta, "get/empty-delta")->Arg(100000)->Arg(1000000);
@@ -314,6 +332,7 @@ int main(int argc, char** argv) {
   int status = vrift::bench::run_benchmarks(argc, argv);
   // Remove the generated manifests and trees.
   for (auto& [n, c] : vrift::manifest::corpora()) {
+    c->lmdb_only.reset();
     c->manifest.reset();
     std::error_code ec;
     std::filesystem::remove_all(c->dir, ec);

@@ -47,6 +47,9 @@ class RegistryLock {
 void destroy_handle(EnvHandle* h) noexcept {
   if (h->pid == ::getpid()) {
     ::pthread_rwlock_destroy(&h->remap_lock);
+    for (BaseIndexMap& map : h->index_maps) {
+      map.unmap();
+    }
   }
   h->env.close();  // leaks the MDB_env when inherited across fork
   delete h;
@@ -508,6 +511,40 @@ Status begin_locked(EnvHandle& handle, MDB_txn*& txn, unsigned flags) noexcept {
     }
     return fail(lmdb::to_error(rc, renew ? "mdb_txn_renew" : "mdb_txn_begin"));
   }
+}
+
+const BaseIndexMap* base_index_for(EnvHandle& h, const char* dir, uint64_t stamp,
+                                   uint64_t txn_id) noexcept {
+  int current = h.index_current.load(std::memory_order_acquire);
+  if (current >= 0 && h.index_maps[current].stamp() == stamp) {
+    return &h.index_maps[current];
+  }
+  if (h.index_failed_txn.load(std::memory_order_relaxed) == txn_id) {
+    return nullptr;
+  }
+  const BaseIndexMap* found = nullptr;
+  ::pthread_mutex_lock(&h.index_mutex);
+  current = h.index_current.load(std::memory_order_relaxed);
+  if (current >= 0 && h.index_maps[current].stamp() == stamp) {
+    found = &h.index_maps[current];
+  } else {
+    for (int slot = 0; slot < EnvHandle::k_index_maps; ++slot) {
+      if (h.index_maps[slot].mapped()) {
+        continue;
+      }
+      auto opened = BaseIndexMap::open(dir, stamp, h.index_maps[slot]);
+      if (opened && *opened) {
+        h.index_current.store(slot, std::memory_order_release);
+        found = &h.index_maps[slot];
+      }
+      break;
+    }
+    if (found == nullptr) {
+      h.index_failed_txn.store(txn_id, std::memory_order_relaxed);
+    }
+  }
+  ::pthread_mutex_unlock(&h.index_mutex);
+  return found;
 }
 
 void unlock_shared(EnvHandle& handle) noexcept { ::pthread_rwlock_unlock(&handle.remap_lock); }

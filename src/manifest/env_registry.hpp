@@ -29,9 +29,11 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "base/result.hpp"
+#include "manifest/base_index.hpp"
 #include "manifest/lmdb.hpp"
 
 namespace vrift::manifest::detail {
@@ -57,7 +59,21 @@ struct EnvHandle {
   uint32_t refs = 0;              // guarded by the registry mutex
   int fds[4] = {-1, -1, -1, -1};  // LMDB's descriptors (data, meta writer, lock)
   uint32_t fd_count = 0;
+  // The base index files this process mapped (base_index.hpp). index_maps[index_current]
+  // is the newest; older ones stay mapped until the handle closes, since entries read
+  // through them may still be in use. Filled under index_mutex, read without it.
+  static constexpr int k_index_maps = 4;
+  BaseIndexMap index_maps[k_index_maps];
+  std::atomic<int> index_current{-1};
+  std::atomic<uint64_t> index_failed_txn{0};  // a snapshot whose index could not be mapped
+  pthread_mutex_t index_mutex = PTHREAD_MUTEX_INITIALIZER;
 };
+
+// The mapped base index of `handle` (environment directory `dir`) built for `stamp`,
+// mapping it on first use; nullptr when there is none to map (missing, damaged, or every
+// slot taken), remembered for snapshot `txn_id` so that it is not tried again for it.
+const BaseIndexMap* base_index_for(EnvHandle& handle, const char* dir, uint64_t stamp,
+                                   uint64_t txn_id) noexcept;
 
 // Returns the handle for config.dir, opening it (and checking its format) when this
 // process has none, else sharing the open one. Every success must be paired with

@@ -1,6 +1,8 @@
 #include "manifest/lmdb_manifest.hpp"
 
 #include <pthread.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -8,6 +10,7 @@
 #include <climits>
 #include <cstring>
 #include <new>
+#include <string>
 
 #include "hash/hasher.hpp"
 #include "manifest/env_registry.hpp"
@@ -77,6 +80,29 @@ Status copy_dir(const char* from, char (&to)[PATH_MAX]) noexcept {
   }
   std::memcpy(to, from, n + 1);
   return {};
+}
+
+// A meta record holding a u64 (the base stamps); 0 when absent or of another size.
+uint64_t meta_u64(MDB_txn* txn, MDB_dbi meta, std::string_view key) noexcept {
+  MDB_val k = lmdb::to_val(key);
+  MDB_val v;
+  uint64_t value = 0;
+  if (::mdb_get(txn, meta, &k, &v) == MDB_SUCCESS && v.mv_size == sizeof(value)) {
+    std::memcpy(&value, v.mv_data, sizeof(value));
+  }
+  return value;
+}
+
+// A base stamp no other commit has had: random, never 0 (0 means "none").
+uint64_t new_stamp() noexcept {
+  uint64_t v = 0;
+  if (::getrandom(&v, sizeof(v), GRND_NONBLOCK) != static_cast<ssize_t>(sizeof(v))) {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    v = (static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec)) ^
+        (static_cast<uint64_t>(::getpid()) << 40);
+  }
+  return v == 0 ? 1 : v;
 }
 
 // A cursor walking the keys that start with `prefix` (all keys when it is empty).
@@ -201,6 +227,8 @@ void ReadTxn::move_from(ReadTxn& other) noexcept {
     other.m_side[i] = Side{};
     other.m_cursor[i] = nullptr;
   }
+  m_index = std::exchange(other.m_index, nullptr);
+  m_index_txn = std::exchange(other.m_index_txn, 0);
   m_owner = std::exchange(other.m_owner, 0);
   m_env_gen = other.m_env_gen;
   m_fork_gen = other.m_fork_gen;
@@ -254,6 +282,8 @@ void ReadTxn::discard() noexcept {
   }
   m_owner = 0;
   m_active = false;
+  m_index = nullptr;
+  m_index_txn = 0;
 }
 
 // A freshly ingested project has an empty delta; skipping it saves a B-tree descent on
@@ -327,6 +357,81 @@ void LmdbManifest::close() noexcept {
 }
 
 bool LmdbManifest::base_is_shared() const noexcept { return m_state->base_env != nullptr; }
+
+Status LmdbManifest::update_base_index(uint64_t min_entries) {
+  ManifestState& s = *m_state;
+  if (s.base_env != nullptr) {
+    return {};
+  }
+  struct BaseState {
+    uint64_t stamp = 0;
+    uint64_t indexed = 0;
+    uint64_t entries = 0;
+  };
+  auto read_state = [&](ReadTxn& t, BaseState& out) -> Status {
+    VRIFT_CHECK(begin_read(t));
+    MDB_txn* txn = t.txn_of(Layer::base);
+    out.stamp = meta_u64(txn, s.own->meta_dbi, k_meta_base_stamp_key);
+    out.indexed = meta_u64(txn, s.own->meta_dbi, k_meta_base_index_key);
+    MDB_stat st;
+    VRIFT_CHECK(lmdb::check(::mdb_stat(txn, t.dbi_of(Layer::base), &st), "mdb_stat"));
+    out.entries = st.ms_entries;
+    return {};
+  };
+  auto record_index = [&](uint64_t stamp) {
+    return write([&](WriteTxn& w) -> Status {
+      // Recorded only for the base it was built from: a commit in between made another.
+      if (stamp != 0 && meta_u64(w.m_txn, w.m_meta_dbi, k_meta_base_stamp_key) != stamp) {
+        return {};
+      }
+      return w.put_meta(k_meta_base_index_key,
+                        std::string_view(reinterpret_cast<const char*>(&stamp), sizeof(stamp)));
+    });
+  };
+  BaseState state;
+  {
+    ReadTxn t;
+    VRIFT_CHECK(read_state(t, state));
+  }
+  std::string file = std::string(s.env_dir) + "/" + std::string(k_base_index_name);
+  if (state.entries < min_entries) {
+    if (state.indexed != 0) {
+      VRIFT_CHECK(record_index(0));
+    }
+    if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
+      return fail_sys("remove base index");
+    }
+    return {};
+  }
+  if (state.stamp == 0) {  // a base no commit has stamped yet (format 1)
+    VRIFT_CHECK(write([](WriteTxn& w) -> Status {
+      w.m_base_changed = true;
+      return {};
+    }));
+  }
+  BaseIndexBuilder builder;
+  {
+    ReadTxn t;
+    VRIFT_CHECK(read_state(t, state));
+    if (state.indexed == state.stamp && BaseIndexMap::stamp_on_disk(s.env_dir) == state.stamp) {
+      return {};
+    }
+    char record[k_max_record];
+    Status encoded;
+    VRIFT_CHECK(for_each(t, Layer::base, [&](std::string_view path, const Entry& e) {
+      auto n = encode_record(e, std::string_view(), record, sizeof(record));
+      if (!n) {
+        encoded = fail(n.error());
+        return false;
+      }
+      builder.add(path, std::string_view(record, *n));
+      return true;
+    }));
+    VRIFT_CHECK(encoded);
+  }
+  VRIFT_CHECK(builder.write(s.env_dir, state.stamp));
+  return record_index(state.stamp);
+}
 
 bool LmdbManifest::forked() const noexcept { return m_state->pid != ::getpid(); }
 
@@ -457,6 +562,9 @@ Status LmdbManifest::check_txn(const ReadTxn& t) const noexcept {
 Result<bool> LmdbManifest::get(ReadTxn& t, Layer layer, std::string_view path,
                                Entry& out) const noexcept {
   VRIFT_CHECK(check_txn(t));
+  if (layer == Layer::base) {
+    return get_base(t, nullptr, path, out);
+  }
   KeyBuf key;
   if (!encode_key(path, key)) {
     return false;
@@ -491,22 +599,77 @@ Result<bool> LmdbManifest::get(ReadTxn& t, std::string_view path, Entry& out) co
   if (!encode_key(path, key)) {
     return false;
   }
-  MDB_val k = lmdb::to_val(key.view());
-  for (Layer layer : {Layer::delta, Layer::base}) {
-    bool empty = VRIFT_TRY(t.layer_empty(layer));
-    if (empty) {
-      continue;
-    }
+  bool delta_empty = VRIFT_TRY(t.layer_empty(Layer::delta));
+  if (!delta_empty) {
+    MDB_val k = lmdb::to_val(key.view());
     MDB_val v;
-    int rc = ::mdb_get(t.txn_of(layer), t.dbi_of(layer), &k, &v);
-    if (rc == MDB_NOTFOUND) {
-      continue;
+    int rc = ::mdb_get(t.txn_of(Layer::delta), t.dbi_of(Layer::delta), &k, &v);
+    if (rc != MDB_NOTFOUND) {
+      VRIFT_CHECK(lmdb::check(rc, "manifest lookup"));
+      VRIFT_CHECK(decode_record(lmdb::to_view(v), out));
+      return !out.is_whiteout();
     }
-    VRIFT_CHECK(lmdb::check(rc, "manifest lookup"));
-    VRIFT_CHECK(decode_record(lmdb::to_view(v), out));
-    return !out.is_whiteout();
   }
-  return false;
+  bool base_empty = VRIFT_TRY(t.layer_empty(Layer::base));
+  if (base_empty) {
+    return false;
+  }
+  bool hit = VRIFT_TRY(get_base(t, &key, path, out));
+  return hit && !out.is_whiteout();
+}
+
+// The base index serves a snapshot only when the snapshot's base stamp is the one the
+// index was recorded for (base_index.hpp). Worked out once per snapshot generation (LMDB
+// transaction id) per ReadTxn: two meta reads, and a mapping the first time.
+const BaseIndexMap* LmdbManifest::base_index(ReadTxn& t) const noexcept {
+  const ManifestState& s = *m_state;
+  if (s.base_env != nullptr || !s.options.use_base_index) {
+    return nullptr;
+  }
+  MDB_txn* txn = t.txn_of(Layer::base);
+  uint64_t id = ::mdb_txn_id(txn);
+  if (id == t.m_index_txn) {
+    return t.m_index;
+  }
+  t.m_index_txn = id;
+  t.m_index = nullptr;
+  uint64_t stamp = meta_u64(txn, s.own->meta_dbi, k_meta_base_stamp_key);
+  if (stamp != 0 && meta_u64(txn, s.own->meta_dbi, k_meta_base_index_key) == stamp) {
+    t.m_index = detail::base_index_for(*s.own, s.env_dir, stamp, id);
+  }
+  return t.m_index;
+}
+
+bool LmdbManifest::base_index_in_use(ReadTxn& t) const noexcept {
+  return check_txn(t) && base_index(t) != nullptr;
+}
+
+Result<bool> LmdbManifest::get_base(ReadTxn& t, const KeyBuf* key, std::string_view path,
+                                    Entry& out) const noexcept {
+  if (const BaseIndexMap* index = base_index(t)) {
+    std::string_view record;
+    bool hit = VRIFT_TRY(index->find(path, record));
+    if (hit) {
+      VRIFT_CHECK(decode_record(record, out));
+    }
+    return hit;
+  }
+  KeyBuf local;
+  if (key == nullptr) {
+    if (!encode_key(path, local)) {
+      return false;
+    }
+    key = &local;
+  }
+  MDB_val k = lmdb::to_val(key->view());
+  MDB_val v;
+  int rc = ::mdb_get(t.txn_of(Layer::base), t.dbi_of(Layer::base), &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    return false;
+  }
+  VRIFT_CHECK(lmdb::check(rc, "manifest lookup"));
+  VRIFT_CHECK(decode_record(lmdb::to_view(v), out));
+  return true;
 }
 
 Status LmdbManifest::list_children(ReadTxn& t, std::string_view dir,
@@ -694,7 +857,11 @@ Status LmdbManifest::run_write(bool shared_base, WriteFn fn) noexcept {
     uint64_t seen = detail::map_size(*h);
     w.m_txn = txn;
     w.m_map_full = false;
+    w.m_base_changed = false;
     Status st = fn(w);
+    if (st && !w.m_map_full && w.m_base_changed) {
+      st = w.stamp_base(h->meta_dbi);
+    }
     bool full = w.m_map_full;
     if (st && !full) {
       int rc = ::mdb_txn_commit(txn);
@@ -757,6 +924,7 @@ Status WriteTxn::put(Layer layer, std::string_view path, const Entry& entry) noe
   MDB_val v{size, nullptr};
   // MDB_RESERVE: encode straight into the page instead of through a buffer.
   VRIFT_CHECK(note(::mdb_put(m_txn, m_dbi[idx(layer)], &k, &v, MDB_RESERVE), "manifest put"));
+  m_base_changed |= layer == Layer::base;
   auto written = encode_record(entry, stored_parent, static_cast<char*>(v.mv_data), size);
   if (!written) {
     return fail(written.error());
@@ -785,6 +953,7 @@ Result<bool> WriteTxn::remove(Layer layer, std::string_view path) noexcept {
     return false;
   }
   VRIFT_CHECK(note(rc, "manifest remove"));
+  m_base_changed |= layer == Layer::base;
   return true;
 }
 
@@ -866,7 +1035,20 @@ Result<bool> WriteTxn::get(std::string_view path, Entry& out) noexcept {
 
 Status WriteTxn::clear(Layer layer) noexcept {
   VRIFT_CHECK(writable(layer));
+  m_base_changed |= layer == Layer::base;
   return note(::mdb_drop(m_txn, m_dbi[idx(layer)], 0), "manifest clear");
+}
+
+// A fresh base stamp, and the format that promises one (k_format_version's comment).
+Status WriteTxn::stamp_base(MDB_dbi meta) noexcept {
+  uint64_t stamp = new_stamp();
+  MDB_val k = lmdb::to_val(k_meta_base_stamp_key);
+  MDB_val v{sizeof(stamp), &stamp};
+  VRIFT_CHECK(note(::mdb_put(m_txn, meta, &k, &v, 0), "manifest base stamp"));
+  uint32_t version = k_format_version;
+  MDB_val format_key = lmdb::to_val(k_meta_format_key);
+  MDB_val format{sizeof(version), &version};
+  return note(::mdb_put(m_txn, meta, &format_key, &format, 0), "manifest format");
 }
 
 }  // namespace vrift::manifest

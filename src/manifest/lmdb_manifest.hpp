@@ -46,6 +46,7 @@
 #include <string_view>
 
 #include "base/result.hpp"
+#include "manifest/base_index.hpp"
 #include "manifest/entry.hpp"
 #include "manifest/function_ref.hpp"
 #include "manifest/keys.hpp"
@@ -58,13 +59,19 @@ struct ManifestState;
 }  // namespace detail
 
 // Format of the environment (the `format` record in `meta`). Version 1: keys.hpp and
-// record layout 1 (entry.hpp).
-inline constexpr uint32_t k_format_version = 1;
+// record layout 1 (entry.hpp). Version 2 adds `base_stamp` in meta, renewed by every
+// commit that changes the base, which the base index relies on (base_index.hpp): a
+// version-1 manifest becomes version 2 with its first stamp, so that a vrift that does
+// not stamp refuses to change its base under an index.
+inline constexpr uint32_t k_format_version = 2;
 inline constexpr std::string_view k_meta_format_key = "format";
 // The project's projected directories (the config's, as of the last ingest), one per
 // line, each led by its tier's digit: a session records such a directory again when a
 // program makes it anew (`cargo clean`, `rm -rf node_modules`, then a build or install).
 inline constexpr std::string_view k_meta_projected_key = "projected";
+// The base stamp the base index on disk was built for, recorded once the file is in
+// place; lookups use the index only while it equals the snapshot's `base_stamp`.
+inline constexpr std::string_view k_meta_base_index_key = "base_index";
 
 inline constexpr uint64_t k_default_map_size = uint64_t{64} << 20;  // 64 MiB, then doubling
 inline constexpr uint64_t k_max_map_size = uint64_t{1} << 40;       // 1 TiB of address space
@@ -88,6 +95,8 @@ struct OpenOptions {
   // Reader slots in a new environment's lock file: one per thread with a ReadTxn, over
   // every process using the manifest at once.
   uint32_t max_readers = k_default_max_readers;
+  // Answer base lookups from the base index when one matches the snapshot.
+  bool use_base_index = true;
 };
 
 // One snapshot of the manifest, reused across lookups: begin_read() takes a snapshot,
@@ -135,6 +144,10 @@ class ReadTxn {
   MDB_cursor* m_cursor[2] = {};  // per Layer, opened once, renewed lazily
   bool m_cursor_fresh[2] = {};
   int8_t m_empty[2] = {-1, -1};  // per Layer, per snapshot: -1 unknown, 0 no, 1 yes
+  // The base index for the snapshot with LMDB transaction id m_index_txn (0: not looked
+  // up yet); m_index null: lookups go to LMDB.
+  const BaseIndexMap* m_index = nullptr;
+  uint64_t m_index_txn = 0;
   uint64_t m_owner = 0;          // ManifestState id
   uint64_t m_env_gen = 0;
   uint64_t m_fork_gen = 0;
@@ -189,6 +202,7 @@ class WriteTxn {
   Status note(int rc, const char* op) noexcept;
   Status writable(Layer layer) const noexcept;
   Result<bool> read_base(std::string_view path, Entry& out) noexcept;
+  Status stamp_base(MDB_dbi meta) noexcept;
 
   MDB_txn* m_txn = nullptr;
   MDB_dbi m_dbi[2] = {};
@@ -198,6 +212,7 @@ class WriteTxn {
   MDB_txn* m_base_txn = nullptr;            // its snapshot, begun on first need
   MDB_dbi m_meta_dbi = 0;                   // 0: no meta writes (write_shared_base)
   bool m_map_full = false;
+  bool m_base_changed = false;  // a put, remove or clear in base: stamp it at commit
 };
 
 // Visitors return true to continue, false to stop. Their string_view and Entry
@@ -328,6 +343,17 @@ class LmdbManifest {
   // True when the base layer lives in another environment.
   bool base_is_shared() const noexcept;
 
+  // Brings the base index (base_index.hpp) in step with the base as it is now: builds
+  // and records it when the base has at least `min_entries` entries and the index on
+  // disk is missing or out of date, removes it below that. Not for a shared base (its
+  // lookups never use an index). Must not be called with an active ReadTxn of this
+  // manifest in this thread. Allocates (the whole index, before it is written).
+  // Errors: those of write(), Errc::system (writing the file).
+  Status update_base_index(uint64_t min_entries);
+
+  // True when lookups through `txn` are answered from the base index.
+  bool base_index_in_use(ReadTxn& txn) const noexcept;
+
   // Writes up to `cap` of the file descriptors the environments hold open (data and
   // lock files of the project's and a shared base's environment; all close-on-exec) into
   // `out` and returns how many there are. The shim refuses close(), close_range() and
@@ -350,6 +376,9 @@ class LmdbManifest {
 
   Status ensure_process() noexcept;
   Status check_txn(const ReadTxn& txn) const noexcept;
+  const BaseIndexMap* base_index(ReadTxn& txn) const noexcept;
+  Result<bool> get_base(ReadTxn& txn, const KeyBuf* key, std::string_view path,
+                        Entry& out) const noexcept;
   Status run_write(bool shared_base, WriteFn fn) noexcept;
   void close() noexcept;
 

@@ -177,6 +177,19 @@ Outcome<Config> load_config(const std::string& path) {
       config.tier1_owner = *s;
     }
   }
+  if (auto* m = table.get("manifest")) {
+    auto* mt = m->as_table();
+    if (!mt) {
+      return bad(*m, "[manifest] must be a table");
+    }
+    if (auto* v = mt->get("index_min_entries")) {
+      auto n = v->value<int64_t>();
+      if (!n || *n < 0) {
+        return bad(*v, "manifest.index_min_entries must be a number of entries (0 or more)");
+      }
+      config.index_min_entries = static_cast<uint64_t>(*n);
+    }
+  }
   if (auto* v = table.get("rule")) {
     auto* arr = v->as_array();
     if (!arr) {
@@ -222,6 +235,9 @@ std::string render_config(const Config& config) {
   out += fmt::format("immutable = {}\n", config.tier1_immutable ? "true" : "false");
   out += "# When run as root, Tier-1 blobs are given to this user if it exists.\n";
   out += fmt::format("owner = {}\n\n", quote(config.tier1_owner));
+  out += "[manifest]\n";
+  out += "# Keep a hash index of the ingested entries for fast lookups once there are this many.\n";
+  out += fmt::format("index_min_entries = {}\n\n", config.index_min_entries);
   out += "# Tier rules: the first pattern that matches a path decides its tier; no match: Tier-2.\n";
   out += "# Tier 1 = immutable (registry dependencies, toolchains); Tier 2 = mutable (build outputs).\n";
   for (const auto& rule : config.tier_rules) {

@@ -1344,6 +1344,13 @@ Outcome<IngestSummary> Ingester::run() {
     }
   }
 
+  // The base index follows the base (manifest/base_index.hpp). Lookups stay correct
+  // without it, only slower, so failing to write it is a warning.
+  if (auto indexed = m_manifest.update_base_index(m_config.index_min_entries); !indexed) {
+    m_warn(Failure{"cannot write the manifest's base index", m_project.manifest_dir(),
+                   std::string(error_reason(indexed.error())) + "; lookups use the manifest alone"});
+  }
+
   // Totals over everything now recorded under the walked paths.
   auto txn = m_manifest.read();
   if (!txn) {

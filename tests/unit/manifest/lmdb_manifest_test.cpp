@@ -718,9 +718,11 @@ TEST(LmdbManifest, MdbToolsAgree) {
   EXPECT_NE(delta.find("Entries: 56\n"), std::string::npos) << delta;
   std::string main_db = test::run_command("mdb_stat " + path);
   EXPECT_NE(main_db.find("Entries: 3\n"), std::string::npos) << main_db;  // meta, base, delta
-  // The format record: key "format", value 1 as a little-endian uint32.
+  // The format record: key "format", value 2 as a little-endian uint32; and the base
+  // stamp (8 bytes) its writes left.
   std::string meta = test::run_command("mdb_dump -s meta " + path);
-  EXPECT_NE(meta.find(" 666f726d6174\n 01000000\n"), std::string::npos) << meta;
+  EXPECT_NE(meta.find(" 666f726d6174\n 02000000\n"), std::string::npos) << meta;
+  EXPECT_NE(meta.find(" 626173655f7374616d70\n "), std::string::npos) << meta;
   // A delta key as mdb_dump prints it: 0x01, "n", NUL, "7".
   std::string dump = test::run_command("mdb_dump -s delta " + path);
   EXPECT_NE(dump.find("\n 016e0037\n"), std::string::npos);

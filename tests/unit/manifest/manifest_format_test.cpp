@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <functional>
 #include <random>
 #include <set>
@@ -89,6 +90,44 @@ int open_code(const std::string& path, bool create = false) {
 
 constexpr int k_corrupt = static_cast<int>(Errc::corrupt);
 constexpr int k_too_new = static_cast<int>(Errc::too_new);
+
+uint32_t format_of(LmdbManifest& m) {
+  auto t = m.read();
+  std::string_view v;
+  uint32_t version = 0;
+  if (t && m.get_meta(*t, k_meta_format_key, v) && v.size() == sizeof(version)) {
+    std::memcpy(&version, v.data(), sizeof(version));
+  }
+  return version;
+}
+
+// A manifest from before base stamps (format 1) is read as it is; the first commit that
+// changes its base, or the first base index, stamps it and makes it format 2, which a
+// vrift that does not stamp then refuses to change.
+TEST(ManifestFormat, VersionOneIsStampedIntoVersionTwo) {
+  vrift::test::TempDir dir;
+  for (bool by_index : {false, true}) {
+    std::string path = dir / (by_index ? "indexed" : "written");
+    make_manifest(path);
+    tamper(path, "meta", [&](MDB_txn* txn, MDB_dbi dbi) {
+      MDB_val k = lmdb::to_val(k_meta_base_stamp_key);
+      ASSERT_EQ(::mdb_del(txn, dbi, &k, nullptr), MDB_SUCCESS);
+      put_raw(txn, dbi, "format", u32(1));
+    });
+    auto m = LmdbManifest::open(path.c_str(), OpenOptions{});
+    ASSERT_TRUE(m) << describe(m.error());
+    EXPECT_EQ(format_of(*m), 1u);
+    if (by_index) {
+      ASSERT_OK(m->update_base_index(0));
+      auto t = m->read();
+      ASSERT_TRUE(t);
+      EXPECT_TRUE(m->base_index_in_use(*t));
+    } else {
+      ASSERT_OK(m->write([](WriteTxn& w) -> Status { return w.put(Layer::base, "g", file_entry(1)); }));
+    }
+    EXPECT_EQ(format_of(*m), 2u) << (by_index ? "indexed" : "written");
+  }
+}
 
 TEST(ManifestFormat, NewerFormatIsRefused) {
   vrift::test::TempDir dir;

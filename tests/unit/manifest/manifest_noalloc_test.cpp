@@ -64,11 +64,13 @@ TEST(ManifestNoAlloc, LookupPathDoesNotAllocate) {
       return {};
     }));
   }
-  // Both a local base and a shared one.
-  for (bool use_shared : {false, true}) {
+  // A local base (looked up in LMDB, then through its base index) and a shared one.
+  for (int variant : {0, 1, 2}) {
+    bool use_shared = variant == 1;
+    bool indexed = variant == 2;
     OpenOptions o = create_options();
     o.base_env_dir = use_shared ? shared.c_str() : nullptr;
-    std::string path = dir / (use_shared ? "p-shared" : "p-local");
+    std::string path = dir / (use_shared ? "p-shared" : indexed ? "p-indexed" : "p-local");
     auto m = LmdbManifest::open(path.c_str(), o);
     ASSERT_TRUE(m);
     ASSERT_OK(m->write([&](WriteTxn& w) -> Status {
@@ -79,8 +81,12 @@ TEST(ManifestNoAlloc, LookupPathDoesNotAllocate) {
       VRIFT_CHECK(w.put(Layer::delta, "lib/f1", file_entry(2)));
       return w.whiteout("lib/f2");
     }));
+    if (indexed) {
+      ASSERT_OK(m->update_base_index(0));
+    }
     ReadTxn t;
     ASSERT_OK(m->begin_read(t));  // binding allocates (transactions, cursors)
+    ASSERT_EQ(m->base_index_in_use(t), indexed);
     Entry e;
     ASSERT_TRUE(m->get(t, "lib/f1", e));
     t.reset();
@@ -106,7 +112,7 @@ TEST(ManifestNoAlloc, LookupPathDoesNotAllocate) {
     }
     t_counting = false;
     EXPECT_TRUE(ok);
-    EXPECT_EQ(t_allocations, 0u) << (use_shared ? "shared base" : "local base");
+    EXPECT_EQ(t_allocations, 0u) << (use_shared ? "shared base" : indexed ? "base index" : "local base");
     EXPECT_EQ(hits, 300u);
     EXPECT_EQ(listed, 100u * 50);
   }

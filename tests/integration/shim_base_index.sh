@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# A project whose manifest keeps a base index (`[manifest] index_min_entries`): ingest
+# writes it; programs in a Phantom session read every file through it exactly as they
+# read the plain tree; a session's writes and a re-ingest are seen at once; below the
+# threshold the index goes away.
+source "$(dirname "$0")/lib/common.bash"
+need b3sum
+cd "$SCRATCH"
+mkdir -p p/node_modules
+cd p
+for d in $(seq 1 20); do
+  mkdir -p "node_modules/pkg$d/lib"
+  for f in $(seq 1 30); do echo "module $d $f" > "node_modules/pkg$d/lib/f$f.js"; done
+done
+ln -s pkg1 node_modules/alias
+stamp_of() { od -An -tx8 -j8 -N8 "$1" | tr -d ' '; }  # the base state it was built for
+listing() { find node_modules -type f -o -type l | sort | tr '\n' ' '; }
+sums() { find node_modules -type f | sort | xargs b3sum; }
+plain_list=$(listing)
+plain_sums=$(sums)
+
+"$VRIFT" init -q
+sed -i 's/^index_min_entries = .*/index_min_entries = 1/' .vrift/config.toml
+"$VRIFT" ingest -q --phantom
+index=.vrift/manifest.lmdb/base.index
+[ -s "$index" ] || fail "ingest wrote no base index"
+[ -z "$(find node_modules -type f)" ] || fail "phantom: files left on disk"
+export -f listing sums
+expect_eq "$("$VRIFT" run -- bash -c listing)" "$plain_list" "the tree listed in a session"
+expect_eq "$("$VRIFT" run -- bash -c sums)" "$plain_sums" "every file read in a session"
+expect_eq "$("$VRIFT" run -- cat node_modules/alias/lib/f2.js)" "module 1 2" "a file read through a recorded symlink"
+pass "ingest writes the base index; a session reads the whole tree through it"
+
+before=$(stamp_of "$index")
+"$VRIFT" run -- bash -c 'echo changed > node_modules/pkg3/lib/f3.js && rm node_modules/pkg4/lib/f4.js'
+expect_eq "$("$VRIFT" run -- cat node_modules/pkg3/lib/f3.js)" changed "a file written in a session"
+"$VRIFT" run -- test ! -e node_modules/pkg4/lib/f4.js || fail "a file removed in a session is still there"
+"$VRIFT" ingest -q
+[ "$(stamp_of "$index")" != "$before" ] || fail "the base index was not rebuilt for the changed base"
+expect_eq "$("$VRIFT" run -- cat node_modules/pkg3/lib/f3.js)" changed "the written file after re-ingest"
+"$VRIFT" run -- test ! -e node_modules/pkg4/lib/f4.js || fail "the removed file came back after re-ingest"
+expect_eq "$("$VRIFT" run -- cat node_modules/pkg5/lib/f5.js)" "module 5 5" "an untouched file after re-ingest"
+check_iron_law "base index"
+pass "writes and a re-ingest are seen at once, and the index follows the base"
+
+sed -i 's/^index_min_entries = 1$/index_min_entries = 1000000/' .vrift/config.toml
+"$VRIFT" ingest -q
+[ ! -e "$index" ] || fail "the base index stayed below the threshold"
+expect_eq "$("$VRIFT" run -- cat node_modules/pkg5/lib/f5.js)" "module 5 5" "a file read without the index"
+pass "below the threshold the index goes away"
