@@ -433,6 +433,37 @@ Status LmdbManifest::update_base_index(uint64_t min_entries) {
   return record_index(state.stamp);
 }
 
+Result<uint64_t> LmdbManifest::verify_base_index() {
+  ReadTxn t;
+  VRIFT_CHECK(begin_read(t));
+  const BaseIndexMap* index = base_index(t);
+  if (index == nullptr) {
+    return uint64_t{0};
+  }
+  uint64_t disagree = 0;
+  uint64_t seen = 0;
+  char record[k_max_record];
+  VRIFT_CHECK(for_each(t, Layer::base, [&](std::string_view path, const Entry& e) {
+    ++seen;
+    auto n = encode_record(e, std::string_view(), record, sizeof(record));
+    std::string_view stored;
+    auto hit = index->find(path, stored);
+    if (!n || !hit || !*hit || stored != std::string_view(record, *n)) {
+      ++disagree;
+    }
+    return true;
+  }));
+  return disagree + (index->entries() != seen ? 1 : 0);
+}
+
+Status LmdbManifest::rebuild_base_index(uint64_t min_entries) {
+  VRIFT_CHECK(write([](WriteTxn& w) -> Status {
+    w.m_base_changed = true;
+    return {};
+  }));
+  return update_base_index(min_entries);
+}
+
 bool LmdbManifest::forked() const noexcept { return m_state->pid != ::getpid(); }
 
 size_t LmdbManifest::descriptors(int* out, size_t cap) const noexcept {

@@ -354,6 +354,15 @@ class LmdbManifest {
   // True when lookups through `txn` are answered from the base index.
   bool base_index_in_use(ReadTxn& txn) const noexcept;
 
+  // Looks every base entry up in the base index the current snapshot uses and counts
+  // those it answers differently (or not at all), plus one when it holds entries the
+  // base does not: 0 when they agree, or when no index is in use. Errors: as for_each().
+  Result<uint64_t> verify_base_index();
+
+  // Makes a new base index under a new base stamp, so that processes still holding the
+  // old one stop using it. Errors: as update_base_index().
+  Status rebuild_base_index(uint64_t min_entries);
+
   // Writes up to `cap` of the file descriptors the environments hold open (data and
   // lock files of the project's and a shared base's environment; all close-on-exec) into
   // `out` and returns how many there are. The shim refuses close(), close_range() and

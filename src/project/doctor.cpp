@@ -46,6 +46,7 @@ const char* describe(DoctorProblemKind kind) noexcept {
     case DoctorProblemKind::stale_source_temp: return "stale temp in The Source";
     case DoctorProblemKind::unrecorded: return "unrecorded file";
     case DoctorProblemKind::unreadable: return "unreadable";
+    case DoctorProblemKind::damaged_index: return "damaged base index";
   }
   return "problem";
 }
@@ -173,6 +174,7 @@ class Doctor {
 
  private:
   Outcome<void> load();
+  uint64_t check_base_index();
   std::vector<Finding> check(bool deep);
   void check_blob(Blob& blob, bool deep);
   void check_item(uint32_t index, std::vector<Finding>& out);
@@ -1116,6 +1118,31 @@ void Doctor::reingest(const std::vector<std::string>& paths, Mode mode) {
   }
 }
 
+// The base index against the manifest (deep or repair: it looks every base entry up). A
+// disagreement is reported; repair rebuilds the index under a new stamp, which every
+// process still holding the damaged one then stops using. Returns the problems left.
+uint64_t Doctor::check_base_index() {
+  std::string file = m_project.manifest_dir() + "/" + std::string(manifest::k_base_index_name);
+  auto disagree = m_manifest.verify_base_index();
+  if (disagree && *disagree == 0) {
+    return 0;
+  }
+  DoctorProblem p;
+  p.kind = Kind::damaged_index;
+  p.path = file;
+  p.why = disagree ? fmt::format("it answers {} lookups differently from the manifest", *disagree)
+                   : fmt::format("it cannot be checked ({})", error_reason(disagree.error()));
+  p.action = "run vrift doctor --repair (it rebuilds the index)";
+  if (m_options.repair) {
+    auto rebuilt = m_manifest.rebuild_base_index(m_config.index_min_entries);
+    auto after = rebuilt ? m_manifest.verify_base_index() : Result<uint64_t>(0);
+    p.fixed = rebuilt && after && *after == 0;
+    p.action = p.fixed ? "rebuilt" : "not repaired: remove it (ingest writes it again)";
+  }
+  m_report.problems.push_back(std::move(p));
+  return m_report.problems.back().fixed ? 0 : 1;
+}
+
 Outcome<DoctorReport> Doctor::run() {
   auto started = std::chrono::steady_clock::now();
   m_root_fd.reset(::open(m_project.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -1243,10 +1270,11 @@ Outcome<DoctorReport> Doctor::run() {
     p.action = m_done[{Where::project, path}];
     m_report.problems.push_back(std::move(p));
   }
+  uint64_t index_problems = m_options.deep || m_options.repair ? check_base_index() : 0;
   m_report.remaining = m_options.repair ? static_cast<uint64_t>(std::count_if(m_report.problems.begin(),
                                                                               m_report.problems.end(),
                                                                               [](const auto& p) { return !p.fixed; }))
-                                        : last.size();
+                                        : last.size() + index_problems;
   m_report.hashed_bytes = m_hashed_bytes.load();
   m_report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return m_report;

@@ -12,6 +12,8 @@
 //   - directories and symlinks: present, symlinks with their recorded target;
 //   - each blob once: present, regular, the size its name says, mode 0444/0555; `deep`
 //     rehashes it;
+//   - `deep` or `repair`: the manifest's base index, when one is in use, answers for every base
+//     entry what the manifest holds (repair rebuilds it under a new stamp);
 //   - leftovers: `.vrift-tmp-*` temps of dead processes in the projected directories and
 //     in The Source's tmp/ (a live process may be using the others: they are left
 //     alone), and files in projected directories that the manifest does not know
@@ -64,6 +66,7 @@ enum class DoctorProblemKind : uint8_t {
   stale_source_temp,  // a temp of a dead process in The Source's tmp/
   unrecorded,       // a file or directory in a projected directory that the manifest does not know
   unreadable,       // could not be examined
+  damaged_index,    // (deep, repair) the manifest's base index answers differently from the manifest
 };
 
 // A short name for people ("missing link", ...). Static storage.

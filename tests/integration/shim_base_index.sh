@@ -43,6 +43,24 @@ expect_eq "$("$VRIFT" run -- cat node_modules/pkg5/lib/f5.js)" "module 5 5" "an 
 check_iron_law "base index"
 pass "writes and a re-ingest are seen at once, and the index follows the base"
 
+# A damaged index (its slots emptied, as if its blocks never reached the disk): the
+# session reads through it, doctor --deep says so, and --repair rebuilds it.
+python3 - "$index" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    slots = struct.unpack("<Q", f.read(24)[16:24])[0]
+    f.seek(40)
+    f.write(bytes(8 * slots))
+PY
+"$VRIFT" run -- test ! -e node_modules/pkg5/lib/f5.js || fail "the session does not read through the index"
+expect_status 1 "$VRIFT" doctor --deep > doctor.out
+grep -q "damaged base index" doctor.out || fail "doctor --deep missed the damaged index: $(cat doctor.out)"
+"$VRIFT" doctor --repair > doctor.out || fail "doctor --repair: $(cat doctor.out)"
+grep -q "rebuilt" doctor.out || fail "doctor did not rebuild the index: $(cat doctor.out)"
+"$VRIFT" doctor --deep > doctor.out || fail "doctor --deep after the repair: $(cat doctor.out)"
+expect_eq "$("$VRIFT" run -- cat node_modules/pkg5/lib/f5.js)" "module 5 5" "a file read after the repair"
+pass "doctor --deep finds a damaged index and --repair rebuilds it"
+
 sed -i 's/^index_min_entries = 1$/index_min_entries = 1000000/' .vrift/config.toml
 "$VRIFT" ingest -q
 [ ! -e "$index" ] || fail "the base index stayed below the threshold"
