@@ -1,6 +1,8 @@
 #include "manifest/base_index.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,7 +10,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "base/fd.hpp"
 #include "base/io.hpp"
@@ -80,6 +84,27 @@ bool read_header(int fd, uint64_t file_bytes, Header& h) noexcept {
          file_bytes == k_header_bytes + h.slots * sizeof(uint64_t) + h.arena_bytes;
 }
 
+// Removes the temps ("base.index.<pid>.tmp") of builders that died before renaming
+// them; a live builder's stays (two may run at once: each renames a whole file).
+void remove_dead_temps(const char* env_dir) noexcept {
+  DIR* dir = ::opendir(env_dir);
+  if (dir == nullptr) {
+    return;
+  }
+  std::string_view prefix = "base.index.";
+  while (dirent* ent = ::readdir(dir)) {
+    std::string_view name = ent->d_name;
+    if (!name.starts_with(prefix) || !name.ends_with(".tmp")) {
+      continue;
+    }
+    long pid = std::strtol(name.substr(prefix.size()).data(), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      ::unlinkat(::dirfd(dir), ent->d_name, 0);
+    }
+  }
+  ::closedir(dir);
+}
+
 }  // namespace
 
 uint64_t index_hash(std::string_view path) noexcept {
@@ -130,10 +155,11 @@ Status BaseIndexBuilder::write(const char* env_dir, uint64_t stamp) const {
   uint64_t fields[4] = {stamp, slots, m_items.size(), m_arena.size()};
   std::memcpy(header + 8, fields, sizeof(fields));
 
+  remove_dead_temps(env_dir);
   char final_path[PATH_MAX];
   char temp_path[PATH_MAX];
-  if (!index_path(env_dir, k_base_index_name, final_path) ||
-      !index_path(env_dir, "base.index.tmp", temp_path)) {
+  std::string temp_name = std::string(k_base_index_name) + "." + std::to_string(::getpid()) + ".tmp";
+  if (!index_path(env_dir, k_base_index_name, final_path) || !index_path(env_dir, temp_name, temp_path)) {
     return fail(Error{Errc::system, ENAMETOOLONG, "write base index"});
   }
   UniqueFd fd(::open(temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));

@@ -15,8 +15,8 @@
 // sends lookups back to LMDB. A manifest whose base has ever been stamped is format 2,
 // so a vrift that does not stamp refuses to write it.
 //
-// File `<manifest env>/base.index`, little-endian, written to `base.index.tmp`, synced,
-// then renamed over (a reader maps either the old file or the new one, whole):
+// File `<manifest env>/base.index`, little-endian, written to `base.index.<pid>.tmp`,
+// synced, then renamed over (a reader maps either the old file or the new one, whole):
 //
 //   header   magic "VRIFTBX1", u64 stamp, u64 slot count (a power of two), u64 entries,
 //            u64 arena bytes

@@ -358,26 +358,39 @@ void LmdbManifest::close() noexcept {
 
 bool LmdbManifest::base_is_shared() const noexcept { return m_state->base_env != nullptr; }
 
+Status LmdbManifest::read_index_state(ReadTxn& t, IndexState& out) noexcept {
+  VRIFT_CHECK(begin_read(t));
+  MDB_txn* txn = t.txn_of(Layer::base);
+  MDB_dbi meta = m_state->own->meta_dbi;
+  out.stamp = meta_u64(txn, meta, k_meta_base_stamp_key);
+  out.indexed = meta_u64(txn, meta, k_meta_base_index_key);
+  MDB_stat st;
+  VRIFT_CHECK(lmdb::check(::mdb_stat(txn, t.dbi_of(Layer::base), &st), "mdb_stat"));
+  out.entries = st.ms_entries;
+  return {};
+}
+
+Result<bool> LmdbManifest::base_index_outdated(uint64_t min_entries) noexcept {
+  if (m_state->base_env != nullptr) {
+    return false;
+  }
+  IndexState state;
+  {
+    ReadTxn t;
+    VRIFT_CHECK(read_index_state(t, state));
+  }
+  if (state.entries < min_entries) {
+    return state.indexed != 0 || BaseIndexMap::stamp_on_disk(m_state->env_dir) != 0;
+  }
+  return state.stamp == 0 || state.indexed != state.stamp ||
+         BaseIndexMap::stamp_on_disk(m_state->env_dir) != state.stamp;
+}
+
 Status LmdbManifest::update_base_index(uint64_t min_entries) {
   ManifestState& s = *m_state;
   if (s.base_env != nullptr) {
     return {};
   }
-  struct BaseState {
-    uint64_t stamp = 0;
-    uint64_t indexed = 0;
-    uint64_t entries = 0;
-  };
-  auto read_state = [&](ReadTxn& t, BaseState& out) -> Status {
-    VRIFT_CHECK(begin_read(t));
-    MDB_txn* txn = t.txn_of(Layer::base);
-    out.stamp = meta_u64(txn, s.own->meta_dbi, k_meta_base_stamp_key);
-    out.indexed = meta_u64(txn, s.own->meta_dbi, k_meta_base_index_key);
-    MDB_stat st;
-    VRIFT_CHECK(lmdb::check(::mdb_stat(txn, t.dbi_of(Layer::base), &st), "mdb_stat"));
-    out.entries = st.ms_entries;
-    return {};
-  };
   auto record_index = [&](uint64_t stamp) {
     return write([&](WriteTxn& w) -> Status {
       // Recorded only for the base it was built from: a commit in between made another.
@@ -388,10 +401,10 @@ Status LmdbManifest::update_base_index(uint64_t min_entries) {
                         std::string_view(reinterpret_cast<const char*>(&stamp), sizeof(stamp)));
     });
   };
-  BaseState state;
+  IndexState state;
   {
     ReadTxn t;
-    VRIFT_CHECK(read_state(t, state));
+    VRIFT_CHECK(read_index_state(t, state));
   }
   std::string file = std::string(s.env_dir) + "/" + std::string(k_base_index_name);
   if (state.entries < min_entries) {
@@ -412,7 +425,7 @@ Status LmdbManifest::update_base_index(uint64_t min_entries) {
   BaseIndexBuilder builder;
   {
     ReadTxn t;
-    VRIFT_CHECK(read_state(t, state));
+    VRIFT_CHECK(read_index_state(t, state));
     if (state.indexed == state.stamp && BaseIndexMap::stamp_on_disk(s.env_dir) == state.stamp) {
       return {};
     }

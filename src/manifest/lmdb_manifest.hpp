@@ -351,6 +351,9 @@ class LmdbManifest {
   // Errors: those of write(), Errc::system (writing the file).
   Status update_base_index(uint64_t min_entries);
 
+  // True when update_base_index(min_entries) has work to do. Errors: as begin_read().
+  Result<bool> base_index_outdated(uint64_t min_entries) noexcept;
+
   // True when lookups through `txn` are answered from the base index.
   bool base_index_in_use(ReadTxn& txn) const noexcept;
 
@@ -386,6 +389,12 @@ class LmdbManifest {
   Status ensure_process() noexcept;
   Status check_txn(const ReadTxn& txn) const noexcept;
   const BaseIndexMap* base_index(ReadTxn& txn) const noexcept;
+  struct IndexState {
+    uint64_t stamp = 0;    // the base's stamp in this snapshot (0: never stamped)
+    uint64_t indexed = 0;  // the stamp the index on disk was recorded for (0: none)
+    uint64_t entries = 0;  // base entries
+  };
+  Status read_index_state(ReadTxn& txn, IndexState& out) noexcept;
   Result<bool> get_base(ReadTxn& txn, const KeyBuf* key, std::string_view path,
                         Entry& out) const noexcept;
   Status run_write(bool shared_base, WriteFn fn) noexcept;

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "base/error.hpp"
+#include "project/detached.hpp"
 
 namespace vrift::project {
 
@@ -77,31 +78,11 @@ void Trash::empty_later() noexcept {
   if (fd < 0) {
     return;  // no run ever trashed anything here
   }
-  // A grandchild does it, detached (the caller neither waits for it nor reaps it), at
-  // idle CPU and I/O priority.
-  pid_t child = ::fork();
-  if (child == 0) {
-    if (::fork() == 0) {
-      // Nothing of the caller's stays open here: a pipe held open would keep whoever
-      // reads the caller's output waiting for this process.
-      int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-      for (int std_fd = 0; std_fd < 3 && null >= 0; ++std_fd) {
-        ::dup2(null, std_fd);
-      }
-      ::close_range(3, static_cast<unsigned>(fd) - 1, 0);
-      ::close_range(static_cast<unsigned>(fd) + 1, ~0u, 0);
-      ::setsid();
-      ::setpriority(PRIO_PROCESS, 0, 19);
-      ::syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, 3 << 13 /* IOPRIO_CLASS_IDLE */);
-      remove_below(fd);
-      ::rmdir(trash.c_str());
-    }
-    ::_exit(0);
-  }
+  run_detached(fd, [&] {
+    remove_below(fd);
+    ::rmdir(trash.c_str());
+  });
   ::close(fd);
-  if (child > 0) {
-    ::waitpid(child, nullptr, 0);
-  }
 }
 
 }  // namespace vrift::project
