@@ -654,9 +654,12 @@ Result<bool> LmdbManifest::get(ReadTxn& t, std::string_view path, Entry& out) co
       return !out.is_whiteout();
     }
   }
-  bool base_empty = VRIFT_TRY(t.layer_empty(Layer::base));
-  if (base_empty) {
-    return false;
+  // (An index answers an empty base too, without the database record mdb_stat reads.)
+  if (base_index(t) == nullptr) {
+    bool base_empty = VRIFT_TRY(t.layer_empty(Layer::base));
+    if (base_empty) {
+      return false;
+    }
   }
   bool hit = VRIFT_TRY(get_base(t, &key, path, out));
   return hit && !out.is_whiteout();
