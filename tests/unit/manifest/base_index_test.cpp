@@ -54,6 +54,7 @@ std::optional<std::string> lookup(LmdbManifest& m, ReadTxn& t, std::string_view 
 struct Fixture {
   vrift::test::TempDir dir;
   std::string env = dir / "manifest.lmdb";
+  std::string index_file = env + "/" + std::string(k_base_index_name);
   std::vector<std::string> paths;
   std::vector<std::string> misses = {"lib/absent.js", "lib", "lib/f1/x", "", "lib/f1.j", "LIB/f1.js"};
 
@@ -83,6 +84,11 @@ struct Fixture {
 
   // Every path and miss answers the same through the index as through LMDB alone,
   // layered and in the base layer.
+  void build_index() {
+    LmdbManifest m = open_at(env, true);
+    ASSERT_OK(m.update_base_index(0));
+  }
+
   void expect_same_answers(bool index_expected) {
     LmdbManifest indexed = open_at(env, true);
     LmdbManifest plain = open_at(env, false);
@@ -103,10 +109,7 @@ struct Fixture {
 TEST(BaseIndex, AnswersWhatLmdbAnswers) {
   Fixture f;
   f.expect_same_answers(false);
-  {
-    LmdbManifest m = open_at(f.env, true);
-    ASSERT_OK(m.update_base_index(0));
-  }
+  f.build_index();
   f.expect_same_answers(true);
   LmdbManifest m = open_at(f.env, true);
   auto t = m.read();
@@ -170,7 +173,7 @@ TEST(BaseIndex, SmallBasesHaveNone) {
   Fixture f;
   LmdbManifest m = open_at(f.env, true);
   ASSERT_OK(m.update_base_index(0));
-  std::string file = f.env + "/" + std::string(k_base_index_name);
+  const std::string& file = f.index_file;
   ASSERT_EQ(::access(file.c_str(), F_OK), 0);
   ASSERT_OK(m.update_base_index(1000000));
   EXPECT_NE(::access(file.c_str(), F_OK), 0);
@@ -184,7 +187,7 @@ TEST(BaseIndex, AnUpToDateIndexIsLeftAlone) {
   Fixture f;
   LmdbManifest m = open_at(f.env, true);
   ASSERT_OK(m.update_base_index(0));
-  std::string file = f.env + "/" + std::string(k_base_index_name);
+  const std::string& file = f.index_file;
   struct stat before;
   ASSERT_EQ(::stat(file.c_str(), &before), 0);
   ASSERT_OK(m.update_base_index(0));
@@ -197,11 +200,8 @@ TEST(BaseIndex, AnUpToDateIndexIsLeftAlone) {
 // go to LMDB and give the same answers.
 TEST(BaseIndex, ADamagedFileIsNotUsed) {
   Fixture f;
-  {
-    LmdbManifest m = open_at(f.env, true);
-    ASSERT_OK(m.update_base_index(0));
-  }
-  std::string file = f.env + "/" + std::string(k_base_index_name);
+  f.build_index();
+  const std::string& file = f.index_file;
   struct stat st;
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
   ASSERT_EQ(::truncate(file.c_str(), st.st_size - 1), 0);
@@ -216,10 +216,7 @@ TEST(BaseIndex, ADamagedFileIsNotUsed) {
   EXPECT_EQ(BaseIndexMap::stamp_on_disk(f.env.c_str()), 0u);
 
   // The next update replaces it.
-  {
-    LmdbManifest m = open_at(f.env, true);
-    ASSERT_OK(m.update_base_index(0));
-  }
+  f.build_index();
   f.expect_same_answers(true);
 }
 
