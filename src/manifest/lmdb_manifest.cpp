@@ -370,6 +370,12 @@ Status LmdbManifest::read_index_state(ReadTxn& t, IndexState& out) noexcept {
   return {};
 }
 
+// The index on disk was built, and recorded, for the base as it is in `state`.
+bool LmdbManifest::index_matches(const IndexState& state) const noexcept {
+  return state.stamp != 0 && state.indexed == state.stamp &&
+         BaseIndexMap::stamp_on_disk(m_state->env_dir) == state.stamp;
+}
+
 Result<bool> LmdbManifest::base_index_outdated(uint64_t min_entries) noexcept {
   if (m_state->base_env != nullptr) {
     return false;
@@ -382,8 +388,7 @@ Result<bool> LmdbManifest::base_index_outdated(uint64_t min_entries) noexcept {
   if (state.entries < min_entries) {
     return state.indexed != 0 || BaseIndexMap::stamp_on_disk(m_state->env_dir) != 0;
   }
-  return state.stamp == 0 || state.indexed != state.stamp ||
-         BaseIndexMap::stamp_on_disk(m_state->env_dir) != state.stamp;
+  return !index_matches(state);
 }
 
 Status LmdbManifest::update_base_index(uint64_t min_entries) {
@@ -417,16 +422,13 @@ Status LmdbManifest::update_base_index(uint64_t min_entries) {
     return {};
   }
   if (state.stamp == 0) {  // a base no commit has stamped yet (format 1)
-    VRIFT_CHECK(write([](WriteTxn& w) -> Status {
-      w.m_base_changed = true;
-      return {};
-    }));
+    VRIFT_CHECK(restamp_base());
   }
   BaseIndexBuilder builder;
   {
     ReadTxn t;
     VRIFT_CHECK(read_index_state(t, state));
-    if (state.indexed == state.stamp && BaseIndexMap::stamp_on_disk(s.env_dir) == state.stamp) {
+    if (index_matches(state)) {
       return {};
     }
     char record[k_max_record];
@@ -469,11 +471,15 @@ Result<uint64_t> LmdbManifest::verify_base_index() {
   return disagree + (index->entries() != seen ? 1 : 0);
 }
 
-Status LmdbManifest::rebuild_base_index(uint64_t min_entries) {
-  VRIFT_CHECK(write([](WriteTxn& w) -> Status {
-    w.m_base_changed = true;
+Status LmdbManifest::restamp_base() noexcept {
+  return write([](WriteTxn& w) -> Status {
+    w.m_base_changed = true;  // stamped at commit, though nothing else changes
     return {};
-  }));
+  });
+}
+
+Status LmdbManifest::rebuild_base_index(uint64_t min_entries) {
+  VRIFT_CHECK(restamp_base());
   return update_base_index(min_entries);
 }
 
@@ -607,7 +613,7 @@ Result<bool> LmdbManifest::get(ReadTxn& t, Layer layer, std::string_view path,
                                Entry& out) const noexcept {
   VRIFT_CHECK(check_txn(t));
   if (layer == Layer::base) {
-    return get_base(t, nullptr, path, out);
+    return get_base(t, base_index(t), nullptr, path, out);
   }
   KeyBuf key;
   if (!encode_key(path, key)) {
@@ -655,13 +661,14 @@ Result<bool> LmdbManifest::get(ReadTxn& t, std::string_view path, Entry& out) co
     }
   }
   // (An index answers an empty base too, without the database record mdb_stat reads.)
-  if (base_index(t) == nullptr) {
+  const BaseIndexMap* index = base_index(t);
+  if (index == nullptr) {
     bool base_empty = VRIFT_TRY(t.layer_empty(Layer::base));
     if (base_empty) {
       return false;
     }
   }
-  bool hit = VRIFT_TRY(get_base(t, &key, path, out));
+  bool hit = VRIFT_TRY(get_base(t, index, &key, path, out));
   return hit && !out.is_whiteout();
 }
 
@@ -691,9 +698,9 @@ bool LmdbManifest::base_index_in_use(ReadTxn& t) const noexcept {
   return check_txn(t) && base_index(t) != nullptr;
 }
 
-Result<bool> LmdbManifest::get_base(ReadTxn& t, const KeyBuf* key, std::string_view path,
-                                    Entry& out) const noexcept {
-  if (const BaseIndexMap* index = base_index(t)) {
+Result<bool> LmdbManifest::get_base(ReadTxn& t, const BaseIndexMap* index, const KeyBuf* key,
+                                    std::string_view path, Entry& out) const noexcept {
+  if (index != nullptr) {
     std::string_view record;
     bool hit = VRIFT_TRY(index->find(path, record));
     if (hit) {

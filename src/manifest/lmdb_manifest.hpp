@@ -395,8 +395,12 @@ class LmdbManifest {
     uint64_t entries = 0;  // base entries
   };
   Status read_index_state(ReadTxn& txn, IndexState& out) noexcept;
-  Result<bool> get_base(ReadTxn& txn, const KeyBuf* key, std::string_view path,
-                        Entry& out) const noexcept;
+  bool index_matches(const IndexState& state) const noexcept;
+  Status restamp_base() noexcept;
+  // A base lookup through `index`, or LMDB when it is null (`key`: the path's key when
+  // already encoded).
+  Result<bool> get_base(ReadTxn& txn, const BaseIndexMap* index, const KeyBuf* key,
+                        std::string_view path, Entry& out) const noexcept;
   Status run_write(bool shared_base, WriteFn fn) noexcept;
   void close() noexcept;
 
