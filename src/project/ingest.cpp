@@ -276,6 +276,8 @@ class Ingester {
   Entry entry_for(const FileTask& task) const;
   Entry entry_for(const DirOrLink& item) const;
   bool recorded_as_is(const std::string& rel, const Entry& e) const;
+  bool dirs_and_links_as_recorded() const;
+  Status put_dirs_and_links(manifest::WriteTxn& txn, size_t& next, const std::string* before) const;
   Outcome<void> record_dirs_and_links();
   Outcome<void> remove_vanished();
   void restore_dir_times();
@@ -318,7 +320,9 @@ class Ingester {
   std::unordered_set<std::string_view> m_start_set;  // views of m_starts
   PreviousEntries m_previous;
   std::vector<FileTask> m_todo;
-  std::vector<DirOrLink> m_dirs_and_links;
+  std::vector<DirOrLink> m_dirs_and_links;  // in key order (walk_tree())
+  bool m_dirs_and_links_as_recorded = false;  // nothing of them to write
+  size_t m_dirs_and_links_put = 0;            // the first ones, committed with files
   IngestSummary m_summary;
   std::atomic<uint64_t> m_done_files{0};
   std::atomic<uint64_t> m_done_bytes{0};
@@ -944,10 +948,15 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
     });
   }
   bool projecting = true;
+  size_t next_dir = m_dirs_and_links_put;
   auto write_entries = [&]() -> Outcome<void> {
     auto written = m_manifest.write([&](manifest::WriteTxn& txn) -> Status {
+      next_dir = m_dirs_and_links_put;  // (a rerun on a grown map starts over)
       for (const auto& task : chunk) {
         if (task.stored_ok) {
+          if (projecting) {  // the directories and symlinks that sort before it
+            VRIFT_CHECK(put_dirs_and_links(txn, next_dir, &task.rel));
+          }
           Entry e = entry_for(task);
           if (projecting && !phantom && (e.flags & manifest::k_flag_projected) == 0 &&
               (projects_as_symlink(task) || task.blob_ino != 0)) {
@@ -962,6 +971,9 @@ Outcome<void> Ingester::finish_chunk(Chunk& stored) {
     });
     if (!written) {
       return failure("cannot write manifest", m_project.manifest_dir(), written.error());
+    }
+    if (projecting) {
+      m_dirs_and_links_put = next_dir;
     }
     return {};
   };
@@ -1160,18 +1172,45 @@ bool Ingester::recorded_as_is(const std::string& rel, const Entry& e) const {
          p.size == e.size && p.mtime_ns == e.mtime_ns && p.ctime_ns == e.ctime_ns;
 }
 
-Outcome<void> Ingester::record_dirs_and_links() {
-  // A re-ingest that finds every directory and symlink as recorded, with no session
-  // changes pending (the entries are then in base), writes nothing.
-  bool all_recorded = m_delta_empty && m_projected_meta_current &&
-                      std::all_of(m_dirs_and_links.begin(), m_dirs_and_links.end(),
-                                  [&](const DirOrLink& item) { return recorded_as_is(item.rel, entry_for(item)); });
-  Status written = all_recorded ? Status{} : m_manifest.write([&](manifest::WriteTxn& txn) -> Status {
-    for (const auto& item : m_dirs_and_links) {
-      VRIFT_CHECK(txn.put(Layer::base, item.rel, entry_for(item)));
-      VRIFT_CHECK(txn.remove(Layer::delta, item.rel));
+// A re-ingest that finds every directory and symlink as recorded, with no session
+// changes pending (the entries are then in base), writes none of them.
+bool Ingester::dirs_and_links_as_recorded() const {
+  return m_delta_empty && m_projected_meta_current &&
+         std::all_of(m_dirs_and_links.begin(), m_dirs_and_links.end(),
+                     [&](const DirOrLink& item) { return recorded_as_is(item.rel, entry_for(item)); });
+}
+
+// Puts the directories and symlinks from `next` on whose keys sort before `*before`'s
+// (all of them when null), advancing `next`. They go in with the files around them, so
+// that the puts of a first ingest come in key order and fill the manifest's pages (a
+// directory's key sorts before its children's, so the tree stays connected at every
+// commit). A rerun of the same transaction passes the same `next` again.
+Status Ingester::put_dirs_and_links(manifest::WriteTxn& txn, size_t& next, const std::string* before) const {
+  if (m_dirs_and_links_as_recorded) {
+    return {};
+  }
+  manifest::KeyBuf limit;
+  bool limited = before != nullptr && manifest::encode_key(*before, limit);
+  for (; next < m_dirs_and_links.size(); ++next) {
+    const DirOrLink& item = m_dirs_and_links[next];
+    manifest::KeyBuf key;
+    if (limited && manifest::encode_key(item.rel, key) && manifest::compare_keys(key.view(), limit.view()) >= 0) {
+      break;
     }
-    return txn.put_meta(manifest::k_meta_projected_key, m_projected_meta);
+    VRIFT_CHECK(txn.put(Layer::base, item.rel, entry_for(item)));
+    VRIFT_CHECK(txn.remove(Layer::delta, item.rel));
+  }
+  return {};
+}
+
+// Records the directories and symlinks the files' chunks did not: those after the last
+// file.
+Outcome<void> Ingester::record_dirs_and_links() {
+  size_t next = m_dirs_and_links_put;
+  bool rest = !m_dirs_and_links_as_recorded && next < m_dirs_and_links.size();
+  Status written = !rest ? Status{} : m_manifest.write([&](manifest::WriteTxn& txn) -> Status {
+    next = m_dirs_and_links_put;
+    return put_dirs_and_links(txn, next, nullptr);
   });
   if (!written) {
     return failure("cannot write manifest", m_project.manifest_dir(), written.error());
@@ -1262,6 +1301,7 @@ Outcome<IngestSummary> Ingester::run() {
   m_protection = tier1_protection(m_config);
 
   m_starts = m_options.paths.empty() ? m_config.projected : m_options.paths;
+  std::sort(m_starts.begin(), m_starts.end());  // walked one after another: in key order
   m_start_set.insert(m_starts.begin(), m_starts.end());
   if (m_starts.empty()) {
     return failure("nothing to ingest", m_project.root,
@@ -1301,19 +1341,33 @@ Outcome<IngestSummary> Ingester::run() {
     materialize_phantoms();
   }
   // Parents of the walked paths, so the manifest's tree is connected up to the root.
-  std::unordered_set<std::string> parents;
+  // Their keys sort before everything walked below them.
+  std::set<std::string> parents;
   for (const auto& start : m_starts) {
     for (size_t slash = start.find('/'); slash != std::string::npos; slash = start.find('/', slash + 1)) {
       std::string parent = start.substr(0, slash);
-      struct stat st;
-      if (!under_starts(parent) && parents.insert(parent).second &&
-          ::fstatat(m_root_fd.get(), parent.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        m_dirs_and_links.push_back(DirOrLink{parent, st, {}});
+      if (!under_starts(parent)) {
+        parents.insert(parent);
       }
     }
   }
-  if (auto r = record_dirs_and_links(); !r) {
-    return tl::unexpected(r.error());
+  std::vector<DirOrLink> parent_dirs;
+  for (const auto& parent : parents) {
+    struct stat st;
+    if (::fstatat(m_root_fd.get(), parent.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      parent_dirs.push_back(DirOrLink{parent, st, {}});
+    }
+  }
+  m_dirs_and_links.insert(m_dirs_and_links.begin(), std::make_move_iterator(parent_dirs.begin()),
+                          std::make_move_iterator(parent_dirs.end()));
+  // The projected directories are recorded before any file, as the tree they describe.
+  m_dirs_and_links_as_recorded = dirs_and_links_as_recorded();
+  if (!m_dirs_and_links_as_recorded) {
+    Status written = m_manifest.write(
+        [&](manifest::WriteTxn& txn) { return txn.put_meta(manifest::k_meta_projected_key, m_projected_meta); });
+    if (!written) {
+      return failure("cannot write manifest", m_project.manifest_dir(), written.error());
+    }
   }
 
   {
@@ -1326,6 +1380,9 @@ Outcome<IngestSummary> Ingester::run() {
     if (auto r = process_all(); !r) {
       return tl::unexpected(r.error());
     }
+  }
+  if (auto r = record_dirs_and_links(); !r) {
+    return tl::unexpected(r.error());
   }
   if (auto r = remove_vanished(); !r) {
     return tl::unexpected(r.error());

@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -49,20 +51,37 @@ bool read_names(int fd, std::vector<char>& buf, std::vector<std::pair<std::strin
   }
 }
 
-void walk_dir(int parent_fd, const char* dir_name, std::string& rel, std::vector<char>& buf, const WalkVisitor& visit,
+// A directory waiting to be read: its path and its parent, held open (shared by its
+// siblings) so that depth is not limited by PATH_MAX.
+struct Pending {
+  std::string rel;
+  std::shared_ptr<UniqueFd> parent;
+  std::string name;
+};
+
+// Orders the heap so that the smallest path comes out first.
+struct LaterPath {
+  bool operator()(const Pending& a, const Pending& b) const { return a.rel > b.rel; }
+};
+
+// Reads one directory and visits its entries in name order; the subdirectories to
+// descend into join `pending`.
+void walk_dir(Pending& dir, std::vector<char>& buf, std::vector<Pending>& pending, const WalkVisitor& visit,
               const WalkErrorSink& on_error) {
-  UniqueFd dir(::openat(parent_fd, dir_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!dir) {
-    on_error(rel, sys_error("open directory"));
+  auto self = std::make_shared<UniqueFd>(
+      ::openat(dir.parent->get(), dir.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!*self) {
+    on_error(dir.rel, sys_error("open directory"));
     return;
   }
   // Read all names first: the visitor may change the directory (projection replaces
   // entries), and reading a changing directory may repeat or miss names.
   std::vector<std::pair<std::string, unsigned char>> entries;
-  if (!read_names(dir.get(), buf, entries)) {
-    on_error(rel, sys_error("read directory"));
+  if (!read_names(self->get(), buf, entries)) {
+    on_error(dir.rel, sys_error("read directory"));
   }
-  int self = dir.get();
+  std::sort(entries.begin(), entries.end());
+  std::string rel = dir.rel;
   size_t base_len = rel.size();
   for (auto& [name, type] : entries) {
     rel.resize(base_len);
@@ -72,7 +91,7 @@ void walk_dir(int parent_fd, const char* dir_name, std::string& rel, std::vector
     rel += name;
     if (type == DT_UNKNOWN) {
       struct stat st;
-      if (::fstatat(self, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (::fstatat(self->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno != ENOENT) {  // vanished since the listing: nothing to report
           on_error(rel, sys_error("stat"));
         }
@@ -80,12 +99,12 @@ void walk_dir(int parent_fd, const char* dir_name, std::string& rel, std::vector
       }
       type = type_of_mode(st.st_mode);
     }
-    bool descend = visit(WalkEntry{rel, self, name.c_str(), type});
+    bool descend = visit(WalkEntry{rel, self->get(), name.c_str(), type});
     if (descend && type == DT_DIR) {
-      walk_dir(self, name.c_str(), rel, buf, visit, on_error);
+      pending.push_back(Pending{rel, self, std::move(name)});
+      std::push_heap(pending.begin(), pending.end(), LaterPath{});
     }
   }
-  rel.resize(base_len);
 }
 
 }  // namespace
@@ -103,7 +122,23 @@ void walk_tree(int root_fd, const std::string& start, const WalkVisitor& visit, 
     return;
   }
   std::vector<char> buf(32768);  // (operator new aligns it for dirent64)
-  walk_dir(root_fd, start_path, rel, buf, visit, on_error);
+  // Directories in path order, each one's entries in name order: the order of their
+  // manifest keys (a parent's path, then the name), so that the puts of an ingest come
+  // sorted. A heap holds the directories not yet read; each one read adds only paths
+  // that sort after it.
+  int root_copy = ::fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+  if (root_copy < 0) {
+    on_error(start, sys_error("dup"));
+    return;
+  }
+  std::vector<Pending> pending;
+  pending.push_back(Pending{rel, std::make_shared<UniqueFd>(root_copy), start_path});
+  while (!pending.empty()) {
+    std::pop_heap(pending.begin(), pending.end(), LaterPath{});
+    Pending dir = std::move(pending.back());
+    pending.pop_back();
+    walk_dir(dir, buf, pending, visit, on_error);
+  }
 }
 
 }  // namespace vrift::project

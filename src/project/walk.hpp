@@ -1,8 +1,9 @@
 #pragma once
 // Walking a project tree: every directory, file and symlink below a starting directory,
-// without following symlinks, parents before their children. The walker reads each
-// directory's entry types and stats nothing itself beyond what DT_UNKNOWN needs, so a
-// visitor that only needs names and types costs no stat per file.
+// without following symlinks, parents before their children, in the order of their
+// manifest keys (keys.hpp): directories by path, each one's entries by name, bytewise.
+// The walker reads each directory's entry types and stats nothing itself beyond what
+// DT_UNKNOWN needs, so a visitor that only needs names and types costs no stat per file.
 
 #include <dirent.h>
 #include <fcntl.h>
