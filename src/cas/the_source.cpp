@@ -297,6 +297,23 @@ Status TheSource::lock_fd(int fd) noexcept {
   return {};
 }
 
+bool TheSource::can_lock() const noexcept {
+  char rel[64];
+  temp_name(rel, sizeof rel);
+  UniqueFd fd(::openat(root_fd(), rel, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444));
+  if (!fd) {
+    return false;
+  }
+  bool locked = static_cast<bool>(lock_fd(fd.get()));
+  int flags = 0;
+  if (locked && ::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) == 0) {
+    flags &= ~FS_IMMUTABLE_FL;
+    ::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags);
+  }
+  ::unlinkat(root_fd(), rel, 0);
+  return locked;
+}
+
 Status TheSource::remove_name(const char* rel) noexcept {
   if (::unlinkat(root_fd(), rel, 0) == 0) {
     return {};

@@ -130,6 +130,10 @@ class TheSource {
   Status lock(const BlobKey& key) noexcept;
   // The same for a blob already open (any mode) as `fd`.
   static Status lock_fd(int fd) noexcept;
+  // Whether this process can lock blobs here: sets and clears the immutable flag on a
+  // scratch file in tmp/ (it takes CAP_LINUX_IMMUTABLE, which unprivileged users and
+  // most containers lack, and a filesystem with inode flags).
+  bool can_lock() const noexcept;
 
   // A name in tmp/ ("tmp/<pid>.<n>.<clock>", relative to root_fd()) that no other
   // process or thread will pick. Whatever a dead process left under such a name is a

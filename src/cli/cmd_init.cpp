@@ -13,17 +13,20 @@ namespace vrift::cli {
 
 namespace {
 
-int run_init(const Globals& g, const project::InitOptions& options) {
-  auto paths = project::init_project(g.project_dir.empty() ? "." : g.project_dir, options);
-  if (!paths) {
-    print_failure(paths.error());
-    return 1;
-  }
-  // The Source too, so that doctor, ls and status work on a project never ingested.
+int run_init(const Globals& g, project::InitOptions options) {
+  // The Source first (so that doctor, ls and status work on a project never ingested):
+  // whether it can lock blobs decides how Tier-1 files are projected.
   std::string root = resolve_cas_root(g);
   auto source = cas::TheSource::open(root, true);
   if (!source) {
     print_error("cannot create The Source", root, source.error());
+    return 1;
+  }
+  bool can_lock = source->can_lock();
+  options.tier1_link = can_lock ? project::Tier1Link::symlink : project::Tier1Link::hardlink;
+  auto paths = project::init_project(g.project_dir.empty() ? "." : g.project_dir, options);
+  if (!paths) {
+    print_failure(paths.error());
     return 1;
   }
   if (auto listed = cas::register_project(*source, paths->root); !listed) {
@@ -40,6 +43,9 @@ int run_init(const Globals& g, const project::InitOptions& options) {
     }
     fmt::print("initialized vrift project in {}\n", paths->root);
     fmt::print("projected paths: {}\n", projected.empty() ? "(none yet: edit .vrift/config.toml or name them to `vrift ingest`)" : projected);
+    fmt::print("Tier-1 files: {}\n", can_lock ? "symlinks to locked (immutable) blobs"
+                                              : "read-only hardlinks (blobs cannot be locked here: that takes "
+                                                "CAP_LINUX_IMMUTABLE and a filesystem with inode flags)");
   }
   return 0;
 }

@@ -230,6 +230,7 @@ std::string render_config(const Config& config) {
   out += "]\n\n";
   out += "[tier1]\n";
   out += "# Tier-1 files (immutable dependencies) appear as \"symlink\"s to their blob, or \"hardlink\"s.\n";
+  out += "# init picks symlinks where it can lock blobs (the immutable flag), hardlinks elsewhere.\n";
   out += fmt::format("link = \"{}\"\n", config.tier1_link == Tier1Link::symlink ? "symlink" : "hardlink");
   out += "# Set the immutable flag on Tier-1 blobs where the filesystem and privileges allow.\n";
   out += fmt::format("immutable = {}\n", config.tier1_immutable ? "true" : "false");

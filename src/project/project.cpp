@@ -174,6 +174,7 @@ Outcome<ProjectPaths> init_project(const std::string& root_arg, const InitOption
   Config config;
   config.projected = default_projected(paths.root);
   config.tier_rules = default_tier_rules();
+  config.tier1_link = options.tier1_link;
   if (auto w = write_file_atomic(paths.config_file(), render_config(config)); !w) {
     return tl::unexpected(w.error());
   }

@@ -61,6 +61,10 @@ Outcome<UniqueFd> lock_exclusively(const std::string& path, const char* what);
 struct InitOptions {
   bool force = false;        // initialize even inside (or over) an existing project
   bool create_user = false;  // create the `vrift` system user (root only)
+  // How the config projects Tier-1 files: a symlink guards a blob the immutable flag
+  // locks; where no lock is possible it guards nothing a read-only hardlink does not,
+  // and Node, which resolves symlinks, cannot load modules outside a session.
+  Tier1Link tier1_link = Tier1Link::symlink;
 };
 
 // Creates .vrift/ with a config (projected paths and rules by default) and an empty

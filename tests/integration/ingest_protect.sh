@@ -80,7 +80,8 @@ fi
 # it for them must not break that lease (an open of the blob would), or ingest takes the
 # break for a writer waiting to open the file and moves the blob to a copy: the file's
 # inode must be the blob's, each path a symlink to it. Run unprivileged (no immutable
-# flag, so nothing refuses the move), in a Source of that user's own.
+# flag, so nothing refuses the move), in a Source of that user's own, with the symlinks
+# asked for (init chooses hardlinks where blobs cannot be locked).
 cd "$SCRATCH"
 mkdir -p dups/p/node_modules/a dups/p/node_modules/b dups/p/node_modules/c
 for d in a b c; do echo "The ISC License, the same in every package" > dups/p/node_modules/$d/LICENSE; done
@@ -88,9 +89,41 @@ echo unique > dups/p/node_modules/a/index.js
 inodes=" $(stat -c %i dups/p/node_modules/*/LICENSE | tr '\n' ' ')"
 chown -R 65534:65534 dups
 as_nobody env VRIFT_CAS_ROOT="$SCRATCH/dups/source" "$VRIFT" -C dups/p init -q
+sed -i 's/^link = .*/link = "symlink"/' dups/p/.vrift/config.toml
 as_nobody env VRIFT_CAS_ROOT="$SCRATCH/dups/source" "$VRIFT" -C dups/p ingest -q
 blob=$(readlink -f dups/p/node_modules/a/LICENSE)
 case "$blob" in "$SCRATCH/dups/source"/*) ;; *) fail "node_modules/a/LICENSE does not lead into The Source: $blob" ;; esac
 for d in b c; do expect_eq "$(readlink -f dups/p/node_modules/$d/LICENSE)" "$blob" "the blob of node_modules/$d/LICENSE"; done
 case "$inodes" in *" $(stat -c %i "$blob") "*) ;; *) fail "the blob is a copy, not the file ingested (inodes$inodes, blob $(stat -c %i "$blob"))" ;; esac
 pass "three paths of one content: the file ingested is their blob, not a copy"
+
+# Where blobs cannot be locked (no CAP_LINUX_IMMUTABLE: an unprivileged user, most
+# containers), a symlink guards nothing a read-only hardlink does not, and Node resolves
+# symlinks into The Source, where a module's relative requires fail. init then chooses
+# hardlinks: Node loads the modules outside any session as it did before the ingest,
+# and the blobs stay safe from the user's writes. Root, who can lock, gets symlinks.
+need node
+mkdir -p unpriv/p/node_modules/dep/lib
+echo "module.exports = require('./lib/answer') + 1;" > unpriv/p/node_modules/dep/index.js
+echo "module.exports = 41;" > unpriv/p/node_modules/dep/lib/answer.js
+echo '{"name": "dep", "main": "index.js"}' > unpriv/p/node_modules/dep/package.json
+chown -R 65534:65534 unpriv
+in_unpriv() { (cd unpriv/p && as_nobody env HOME="$SCRATCH/unpriv" VRIFT_CAS_ROOT="$SCRATCH/unpriv/source" "$@"); }
+before=$(in_unpriv node -e 'console.log(require("dep"))')
+in_unpriv "$VRIFT" init > init.out
+grep -q '^Tier-1 files: read-only hardlinks' init.out || fail "init as nobody: $(cat init.out)"
+grep -q '^link = "hardlink"' unpriv/p/.vrift/config.toml || fail "nobody's config: $(grep '^link' unpriv/p/.vrift/config.toml)"
+in_unpriv "$VRIFT" ingest -q
+answer=unpriv/p/node_modules/dep/lib/answer.js
+[ -f "$answer" ] && [ ! -L "$answer" ] && [ "$(stat -c %h "$answer")" -ge 2 ] || fail "answer.js is not a hardlink to its blob"
+expect_eq "$(stat -c %a "$answer")" 444 "mode of a Tier-1 hardlink"
+expect_eq "$(in_unpriv node -e 'console.log(require("dep"))')" "$before" "node outside a session after the ingest"
+if in_unpriv sh -c "echo tampered >> node_modules/dep/lib/answer.js" 2> err; then fail "nobody wrote through a Tier-1 hardlink"; fi
+expect_eq "$(in_unpriv node -e 'console.log(require("dep"))')" "$before" "node after the refused write"
+mkdir -p rooted/node_modules/dep && echo x > rooted/node_modules/dep/index.js
+"$VRIFT" -C rooted init > init.out
+if lsattr -d "$blob1" 2>/dev/null | cut -d' ' -f1 | grep -q i; then
+  grep -q '^link = "symlink"' rooted/.vrift/config.toml || fail "root, who can lock blobs, did not get symlinks"
+  grep -q '^Tier-1 files: symlinks to locked' init.out || fail "init as root: $(cat init.out)"
+fi
+pass "where blobs cannot be locked, init projects Tier-1 by hardlink and node loads modules outside a session"
