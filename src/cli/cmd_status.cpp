@@ -83,11 +83,11 @@ int run_status(const Globals& g) {
   fmt::print("space:      {} bytes of files stored as {} bytes in {} blobs (dedup {:.2f}x)\n", c.file_bytes,
              r.stored_bytes, r.unique_blobs, ratio);
   fmt::print("protection: {} of {} Tier-1 blobs immutable, {} owned by '{}'; {} of {} blobs read-only; "
-             "{} Tier-2 links; {} private copies\n",
+             "{} read-only hardlinks; {} private copies\n",
              r.tier1_immutable, r.tier1_blobs, r.tier1_owned_by_user, ctx->config.tier1_owner, r.read_only_blobs,
              r.unique_blobs, r.tier2_links, r.private_copies);
   if (r.borrowed_mtimes > 0) {
-    fmt::print("warning:    {} Tier-2 links show another project's mtime on disk (their blob is shared); "
+    fmt::print("warning:    {} hardlinks show another project's mtime on disk (their blob is shared); "
                "inside a session vrift reports each path's own mtime\n",
                r.borrowed_mtimes);
   }
