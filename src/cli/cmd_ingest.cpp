@@ -4,10 +4,13 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
 #include "cli/output.hpp"
 #include "project/ingest.hpp"
+#include "project/restored.hpp"
 #include "project/settle.hpp"
 
 namespace vrift::cli {
@@ -32,14 +35,27 @@ int run_ingest(const Globals& g, const IngestArgs& args) {
     return 1;
   }
   options.mode = args.phantom ? project::Mode::Phantom : args.solid ? project::Mode::Solid : ctx->config.mode;
-  // A mode asked for over the whole project becomes the project's mode, recorded before
-  // converting so an interrupted run resumes toward it (sessions and `run` read it).
-  if (options.paths.empty() && (args.solid || args.phantom) && options.mode != ctx->config.mode) {
-    if (auto recorded = project::set_config_mode(ctx->paths.config_file(), options.mode); !recorded) {
-      print_failure(recorded.error());
-      return 1;
+  // A mode asked for over the whole project (no PATH, or PATHs holding every projected
+  // directory) becomes the project's mode, recorded before converting so an interrupted
+  // run resumes toward it (sessions and `run` read it). Over part of it, it lasts until
+  // the next ingest of those paths, which says so.
+  const auto& projected = ctx->config.projected;
+  bool whole = options.paths.empty() ||
+               (!projected.empty() && std::all_of(projected.begin(), projected.end(), [&](const std::string& p) {
+                 return project::under_any(p, options.paths);
+               }));
+  if ((args.solid || args.phantom) && options.mode != ctx->config.mode) {
+    if (whole) {
+      if (auto recorded = project::set_config_mode(ctx->paths.config_file(), options.mode); !recorded) {
+        print_failure(recorded.error());
+        return 1;
+      }
+      ctx->config.mode = options.mode;
+    } else if (!g.quiet) {
+      fmt::print(stderr, "note: the project stays in {} mode (these paths are not all it projects), so the next "
+                         "ingest of them makes them {} again; ingest without PATHs to switch the whole project\n",
+                 project::mode_name(ctx->config.mode), project::mode_name(ctx->config.mode));
     }
-    ctx->config.mode = options.mode;
   }
   options.jobs = args.jobs;
   options.progress = !g.quiet && !g.json && ::isatty(STDERR_FILENO);

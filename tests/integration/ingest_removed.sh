@@ -35,3 +35,21 @@ for mode in solid phantom; do
   cd ..
   pass "$mode: removed projected directories leave the manifest at the next ingest, Phantom files with them"
 done
+
+# --- a mode asked for with PATHs: recorded when they hold every projected directory ----
+rm -rf m && mkdir -p m/node_modules/a m/build
+echo a > m/node_modules/a/index.js && echo o > m/build/out.o
+cd m
+"$VRIFT" init -q
+grep -q '^projected = \["node_modules", "build"\]$' .vrift/config.toml || fail "projected: $(grep '^projected' .vrift/config.toml)"
+"$VRIFT" ingest --phantom node_modules > part.out 2>&1
+grep -q '^mode = "solid"$' .vrift/config.toml || fail "ingest --phantom of part of the project recorded the mode"
+grep -q "^note: the project stays in solid mode" part.out || fail "no note on a partial mode: $(cat part.out)"
+[ ! -e node_modules/a/index.js ] || fail "node_modules/a/index.js is not phantom"
+"$VRIFT" ingest --phantom build node_modules > whole.out 2>&1
+grep -q '^mode = "phantom"$' .vrift/config.toml || fail "ingest --phantom of every projected directory did not record the mode"
+! grep -q "^note: the project stays" whole.out || fail "a note on a whole-project switch: $(cat whole.out)"
+"$VRIFT" ingest -q
+[ ! -e build/out.o ] && [ ! -e node_modules/a/index.js ] || fail "a plain ingest after the switch made files Solid again"
+cd ..
+pass "ingest --phantom PATH... records the mode when the PATHs hold every projected directory, and says so when not"
