@@ -297,6 +297,21 @@ Status TheSource::lock_fd(int fd) noexcept {
   return {};
 }
 
+Status TheSource::unlock_fd(int fd) noexcept {
+  int flags = 0;
+  if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) {
+    return fail_sys("get inode flags");
+  }
+  if ((flags & FS_IMMUTABLE_FL) == 0) {
+    return {};
+  }
+  flags &= ~FS_IMMUTABLE_FL;
+  if (::ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0) {
+    return fail_sys("clear immutable flag");
+  }
+  return {};
+}
+
 bool TheSource::can_lock() const noexcept {
   char rel[64];
   temp_name(rel, sizeof rel);
@@ -305,10 +320,8 @@ bool TheSource::can_lock() const noexcept {
     return false;
   }
   bool locked = static_cast<bool>(lock_fd(fd.get()));
-  int flags = 0;
-  if (locked && ::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) == 0) {
-    flags &= ~FS_IMMUTABLE_FL;
-    ::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags);
+  if (locked) {
+    unlock_fd(fd.get());
   }
   ::unlinkat(root_fd(), rel, 0);
   return locked;

@@ -130,6 +130,9 @@ class TheSource {
   Status lock(const BlobKey& key) noexcept;
   // The same for a blob already open (any mode) as `fd`.
   static Status lock_fd(int fd) noexcept;
+  // Clears the immutable flag of the inode open as `fd` (needs CAP_LINUX_IMMUTABLE).
+  // Errors: Errc::system.
+  static Status unlock_fd(int fd) noexcept;
   // Whether this process can lock blobs here: sets and clears the immutable flag on a
   // scratch file in tmp/ (it takes CAP_LINUX_IMMUTABLE, which unprivileged users and
   // most containers lack, and a filesystem with inode flags).

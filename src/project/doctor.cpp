@@ -736,7 +736,7 @@ bool Doctor::restore_from_short_name(Blob& blob) {
   }
   // A locked inode takes no new link: unlocked for the moment it takes.
   bool locked = is_immutable(fd.get());
-  if (locked && !clear_immutable(fd.get())) {
+  if (locked && !cas::TheSource::unlock_fd(fd.get())) {
     return false;
   }
   auto named = m_source.name_from_short_name(blob.key, fd.get());
@@ -795,7 +795,7 @@ bool Doctor::quarantine(Blob& blob) {
   if (::renameat(m_source.root_fd(), blob.rel.c_str(), m_source.root_fd(), dest.c_str()) != 0) {
     // An immutable inode cannot be renamed: the flag goes first (it protects nothing now).
     UniqueFd fd(::openat(m_source.root_fd(), blob.rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-    if (errno != EPERM || !fd || !clear_immutable(fd.get()) ||
+    if (errno != EPERM || !fd || !cas::TheSource::unlock_fd(fd.get()) ||
         ::renameat(m_source.root_fd(), blob.rel.c_str(), m_source.root_fd(), dest.c_str()) != 0) {
       note("cannot move damaged blob away", m_source.root() + "/" + blob.rel, error_reason(sys_error("rename")));
       return false;
@@ -824,7 +824,7 @@ void Doctor::repair_blobs() {
       if (digest->digest != blob.key.digest || digest->size != blob.key.size) {
         blob.state = BlobState::wrong_content;
       } else if (::fchmod(fd.get(), static_cast<mode_t>(cas::blob_mode(blob.key))) == 0 ||
-                 (errno == EPERM && clear_immutable(fd.get()) &&
+                 (errno == EPERM && cas::TheSource::unlock_fd(fd.get()) &&
                   ::fchmod(fd.get(), static_cast<mode_t>(cas::blob_mode(blob.key))) == 0)) {
         blob.state = BlobState::ok;
         done_source(blob.rel, fmt::format("content checked, mode set back to {}", mode_text(cas::blob_mode(blob.key))));
@@ -859,7 +859,7 @@ void Doctor::name_for_symlink(const Blob& blob) {
     return;
   }
   UniqueFd fd(::openat(m_source.root_fd(), blob.rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-  if (fd && is_immutable(fd.get()) && clear_immutable(fd.get())) {
+  if (fd && is_immutable(fd.get()) && cas::TheSource::unlock_fd(fd.get())) {
     (void)m_source.add_short_name(blob.key, true);
     (void)cas::TheSource::lock_fd(fd.get());
   }
@@ -878,7 +878,7 @@ bool Doctor::relink(Item& item, const Expected& expected, std::string& text) {
     // A Tier-2 link to a locked blob: the blob becomes linkable content (as ingest
     // leaves a blob both tiers use).
     UniqueFd fd(::openat(m_source.root_fd(), blob.rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-    if (fd && clear_immutable(fd.get())) {
+    if (fd && cas::TheSource::unlock_fd(fd.get())) {
       linked = link_projection(m_root_fd.get(), m_source, blob.key, item.path, how);
     }
   }
@@ -960,7 +960,7 @@ void Doctor::repair_paths(const std::vector<Finding>& found) {
       }
       case Kind::frozen_link: {
         UniqueFd fd(::openat(m_root_fd.get(), item->path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-        auto cleared = fd ? clear_immutable(fd.get()) : fail_sys("open");
+        auto cleared = fd ? cas::TheSource::unlock_fd(fd.get()) : fail_sys("open");
         if (cleared) {
           done(f.rel, "immutable flag cleared (its blob is linkable content)");
         } else {

@@ -1360,9 +1360,10 @@ Outcome<IngestSummary> Ingester::run() {
   }
   m_dirs_and_links.insert(m_dirs_and_links.begin(), std::make_move_iterator(parent_dirs.begin()),
                           std::make_move_iterator(parent_dirs.end()));
-  // The projected directories are recorded before any file, as the tree they describe.
+  // The projected directories are recorded before any file, as the tree they describe
+  // (one commit, only when they changed).
   m_dirs_and_links_as_recorded = dirs_and_links_as_recorded();
-  if (!m_dirs_and_links_as_recorded) {
+  if (!m_projected_meta_current) {
     Status written = m_manifest.write(
         [&](manifest::WriteTxn& txn) { return txn.put_meta(manifest::k_meta_projected_key, m_projected_meta); });
     if (!written) {

@@ -412,21 +412,6 @@ Status protect_tier1_blob(const cas::TheSource& source, const cas::BlobKey& key,
   return {};
 }
 
-Status clear_immutable(int fd) {
-  int flags = 0;
-  if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) {
-    return fail_sys("get inode flags");
-  }
-  if ((flags & FS_IMMUTABLE_FL) == 0) {
-    return {};
-  }
-  flags &= ~FS_IMMUTABLE_FL;
-  if (::ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0) {
-    return fail_sys("clear immutable flag");
-  }
-  return {};
-}
-
 bool is_immutable(int fd) {
   int flags = 0;
   return ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL) != 0;

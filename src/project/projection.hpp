@@ -179,10 +179,6 @@ Tier1Protection tier1_protection(const Config& config);
 Status protect_tier1_blob(const cas::TheSource& source, const cas::BlobKey& key, int fd,
                           const Tier1Protection& protection, bool short_named = false);
 
-// Clears the immutable flag of the inode open as `fd` (needs CAP_LINUX_IMMUTABLE).
-// Errors: Errc::system.
-Status clear_immutable(int fd);
-
 // Whether the inode open as `fd` carries the immutable flag (false when unknown).
 bool is_immutable(int fd);
 
