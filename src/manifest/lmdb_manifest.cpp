@@ -830,7 +830,7 @@ Result<Census> LmdbManifest::census(ReadTxn& t) const noexcept {
     } else {
       ++c.tier2;
     }
-    if (e.phantom()) {
+    if (e.kind == EntryKind::file && e.phantom()) {
       ++c.phantom;
     }
     if (e.kind == EntryKind::file && e.dirty()) {

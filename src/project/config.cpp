@@ -177,6 +177,22 @@ Outcome<Config> load_config(const std::string& path) {
       config.tier1_owner = *s;
     }
   }
+  if (auto* p = table.get("phantom")) {
+    auto* pt = p->as_table();
+    if (!pt) {
+      return bad(*p, "[phantom] must be a table");
+    }
+    if (auto* v = pt->get("directories")) {
+      auto s = v->value<std::string>();
+      if (s == "virtual") {
+        config.phantom_virtual_dirs = true;
+      } else if (s == "physical") {
+        config.phantom_virtual_dirs = false;
+      } else {
+        return bad(*v, "phantom.directories must be \"virtual\" or \"physical\"");
+      }
+    }
+  }
   if (auto* m = table.get("manifest")) {
     auto* mt = m->as_table();
     if (!mt) {
@@ -236,6 +252,10 @@ std::string render_config(const Config& config) {
   out += fmt::format("immutable = {}\n", config.tier1_immutable ? "true" : "false");
   out += "# When run as root, Tier-1 blobs are given to this user if it exists.\n";
   out += fmt::format("owner = {}\n\n", quote(config.tier1_owner));
+  out += "[phantom]\n";
+  out += "# Directories below the projected ones: \"virtual\" (made when a program in a session needs\n";
+  out += "# one: least disk) or \"physical\" (kept on disk, so a shell outside a session can cd into them).\n";
+  out += fmt::format("directories = \"{}\"\n\n", config.phantom_virtual_dirs ? "virtual" : "physical");
   out += "[manifest]\n";
   out += "# Keep a hash index of the ingested entries for fast lookups once there are this many.\n";
   out += fmt::format("index_min_entries = {}\n\n", config.index_min_entries);

@@ -484,6 +484,9 @@ void Doctor::check_item(uint32_t index, std::vector<Finding>& out) {
     if (errno != ENOENT) {
       add(Kind::unreadable, error_reason(sys_error("stat")), "check the permissions of its directory");
     } else if (item.kind == EntryKind::dir) {
+      if (item.phantom()) {
+        return;  // a virtual directory: made when a program needs it (shim/vfs.hpp)
+      }
       add(Kind::missing_dir, "the directory is gone", "make it again (`vrift doctor --repair`)");
     } else {
       add(Kind::missing_symlink, fmt::format("the symlink (to {}) is gone", item.target),

@@ -257,6 +257,9 @@ class Ingester {
   static cas::BlobKey key_of(const Previous& prev);
   bool under_starts(std::string_view path) const;
   bool directory_gone(std::string_view path) const;
+  bool may_be_virtual(const std::string& rel) const;
+  void make_empty_dirs_virtual();
+  void make_virtual_dirs_physical();
   void store_chunk(Chunk& chunk);
   Outcome<void> finish_chunk(Chunk& chunk);
   Outcome<void> process_all();
@@ -381,19 +384,85 @@ bool Ingester::unchanged(const struct stat& st, const Previous& prev) const {
          to_ns(st.st_ctim) == prev.ctime_ns;
 }
 
-// A Phantom file lives in its directory on disk: removed with it (rm -rf outside a
-// session), it is gone too.
+// A Phantom entry lives in its directory: removed with it (rm -rf outside a session),
+// it is gone too. A virtual directory (k_flag_phantom) is not on disk by design: the
+// question goes to the nearest directory that must be.
 bool Ingester::directory_gone(std::string_view path) const {
   if (under_any(path, m_missing_starts)) {
     return true;
   }
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) {
-    return false;
+  for (std::string_view rest = path;;) {
+    size_t slash = rest.rfind('/');
+    if (slash == std::string_view::npos) {
+      return false;
+    }
+    std::string_view parent_path = rest.substr(0, slash);
+    const Previous* parent = m_previous.find(parent_path);
+    if (parent == nullptr || parent->kind != EntryKind::dir) {
+      return false;
+    }
+    if ((parent->flags & manifest::k_flag_phantom) == 0) {
+      return !parent->seen && under_starts(parent_path);
+    }
+    if (parent->seen) {
+      return false;
+    }
+    rest = parent_path;
   }
-  std::string_view parent_path = path.substr(0, slash);
-  const Previous* parent = m_previous.find(parent_path);
-  return parent != nullptr && parent->kind == EntryKind::dir && !parent->seen && under_starts(parent_path);
+}
+
+// Phantom with virtual directories: a directory below a walked path (not the path
+// itself) may be removed when empty, and is recorded so (k_flag_phantom).
+bool Ingester::may_be_virtual(const std::string& rel) const {
+  return m_options.mode == Mode::Phantom && m_config.phantom_virtual_dirs && m_start_set.count(rel) == 0 &&
+         under_starts(rel);
+}
+
+// Phantom: the directories this run walked and left empty are removed, deepest first;
+// each is recorded as virtual (entry_for()), and one that is not empty stays.
+void Ingester::make_empty_dirs_virtual() {
+  if (!m_options.virtual_dirs) {
+    return;
+  }
+  for (auto it = m_dirs_and_links.rbegin(); it != m_dirs_and_links.rend(); ++it) {
+    if (S_ISDIR(it->st.st_mode) && may_be_virtual(it->rel) &&
+        ::unlinkat(m_root_fd.get(), it->rel.c_str(), AT_REMOVEDIR) == 0) {
+      m_changed_dirs = true;
+    }
+  }
+}
+
+// Solid, or Phantom with physical directories: virtual directories (from a Phantom
+// ingest) are made again before the walk, with their recorded modes, so their files can
+// be projected and they are recorded as directories on disk. Parents come first in
+// manifest order; below a directory the user removed, mkdir fails and the walk finds the
+// entries gone.
+void Ingester::make_virtual_dirs_physical() {
+  // Each directory made, and each one that gained a directory, gets its mtime (recorded,
+  // or the one it had) once all are made, deepest first.
+  std::vector<std::pair<std::string, timespec>> mtimes;
+  std::unordered_set<std::string> timed;
+  m_previous.for_each([&](std::string_view path, Previous& prev) {
+    if (prev.kind != EntryKind::dir || (prev.flags & manifest::k_flag_phantom) == 0 || !under_starts(path)) {
+      return;
+    }
+    std::string rel(path);
+    size_t slash = rel.rfind('/');
+    std::string parent = slash == std::string::npos ? std::string(".") : rel.substr(0, slash);
+    struct stat st;
+    if (timed.count(parent) == 0 && ::fstatat(m_root_fd.get(), parent.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      timed.insert(parent);
+      mtimes.emplace_back(parent, st.st_mtim);
+    }
+    if (::mkdirat(m_root_fd.get(), rel.c_str(), static_cast<mode_t>(prev.mode & 07777)) == 0) {
+      timed.insert(rel);
+      mtimes.emplace_back(rel, timespec{prev.mtime_ns / 1000000000, prev.mtime_ns % 1000000000});
+    }
+  });
+  for (auto it = mtimes.rbegin(); it != mtimes.rend(); ++it) {
+    timespec times[2] = {{0, UTIME_OMIT}, it->second};
+    ::utimensat(m_root_fd.get(), it->first.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  }
 }
 
 // One lookup per ancestor: the end of a `vrift run` passes every file it wrote as a start.
@@ -1150,6 +1219,9 @@ Outcome<void> Ingester::process_all() {
 Entry Ingester::entry_for(const DirOrLink& item) const {
   Entry e;
   e.kind = S_ISDIR(item.st.st_mode) ? EntryKind::dir : EntryKind::symlink;
+  if (e.kind == EntryKind::dir && may_be_virtual(item.rel)) {
+    e.flags |= manifest::k_flag_phantom;
+  }
   e.tier = m_config.tier_of(item.rel);
   e.mode = item.st.st_mode;
   e.mtime_ns = to_ns(item.st.st_mtim);
@@ -1326,6 +1398,9 @@ Outcome<IngestSummary> Ingester::run() {
       m_skip.push_back(p);
     }
   }
+  if (m_options.mode == Mode::Solid || !m_config.phantom_virtual_dirs) {
+    make_virtual_dirs_physical();
+  }
   for (const auto& start : m_starts) {
     struct stat st;
     if (::fstatat(m_root_fd.get(), start.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -1388,6 +1463,7 @@ Outcome<IngestSummary> Ingester::run() {
   if (auto r = remove_vanished(); !r) {
     return tl::unexpected(r.error());
   }
+  make_empty_dirs_virtual();
   if (m_changed_dirs) {
     restore_dir_times();  // (a run that changed nothing leaves every directory alone)
   }

@@ -32,6 +32,10 @@ struct IngestOptions {
   unsigned jobs = 0;               // worker threads; 0: four per core (reads overlap)
   bool progress = false;           // draw a progress line on stderr
   bool holding_lock = false;       // the caller holds lock_for_ingest()
+  // Phantom: remove the directories under the walked paths that are left empty, which
+  // become virtual (shim/vfs.hpp). The re-ingest that ends a session keeps them: a
+  // program of another session may still be in one.
+  bool virtual_dirs = true;
 };
 
 struct IngestSummary {

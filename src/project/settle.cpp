@@ -124,6 +124,7 @@ Outcome<uint64_t> settle_writes(const ProjectPaths& project, const Config& confi
   IngestOptions options;
   options.mode = mode;
   options.holding_lock = true;
+  options.virtual_dirs = false;
   // A directory is listed when it was renamed or moved in, or made where its parent was
   // not recorded yet: everything below it is ingested with it, once. (A symlink, when
   // made there.)

@@ -91,6 +91,9 @@ int break_before_write(const ManagedPath& mp, const FileFacts& facts, bool trunc
     errno = ENAMETOOLONG;
     return -1;
   }
+  if (e.phantom()) {
+    hydrate_parent(mp);  // the private file is made in its directory (vfs.hpp)
+  }
   mode_t perm = static_cast<mode_t>(e.mode & 07777);
   int out = real().open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, perm);
   if (out < 0) {

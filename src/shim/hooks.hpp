@@ -32,7 +32,8 @@ int track_opened_write(int dirfd, const char* path, int fd, int flags) noexcept;
 bool vfork_child_refuses(int dirfd, const char* path, int flags) noexcept;
 // After a directory call (opendir, chdir) failed with ENOENT on (dirfd, path): ENOTDIR
 // when the path is a managed file or lies below one, as the kernel says for real files.
-void directory_errno(int dirfd, const char* path) noexcept;
+// True when the path was a virtual directory, made physical now: call again.
+bool directory_errno(int dirfd, const char* path) noexcept;
 // /proc/self/exe of a phantom executable run from its blob: when `target` (what the
 // kernel says, n bytes) is that blob, its project path into out (cap); else 0.
 size_t exe_project_path(const char* target, size_t n, char* out, size_t cap) noexcept;

@@ -1,8 +1,9 @@
-// Directories. Project directories are always physical (Phantom keeps the skeleton), so
-// opendir and friends are the kernel's; what the shim adds, for a directory inside the
+// Directories. A project directory a program opens is physical (a virtual Phantom
+// directory is made when named: vfs.hpp), so opendir and friends are the kernel's; what the shim adds, for a directory inside the
 // project, is the view of its managed files:
-//   - Phantom: after the physical entries, the directory's phantom files from the
-//     manifest (those not physically present), with d_type DT_REG and the virtual inode;
+//   - Phantom: after the physical entries, the directory's phantom files and virtual
+//     directories from the manifest (those not physically present), with d_type DT_REG
+//     or DT_DIR and the virtual inode;
 //   - Solid: a Tier-1 symlink projection is shown as the regular file it stands for
 //     (DT_REG), and every managed file carries its virtual inode in d_ino.
 // glibc's scandir, scandirat and readdir_r read through its internal readdir, so they are rebuilt here on the
@@ -37,7 +38,7 @@ struct DirState {
   char rel[PATH_MAX];
   size_t rel_len = 0;
   bool physical_done = false;
-  char* names = nullptr;  // phantom names still to list, NUL-separated
+  char* names = nullptr;  // virtual entries still to list: a d_type byte, the name, a NUL
   size_t names_len = 0;
   size_t cursor = 0;
   long next_off = 0;
@@ -130,10 +131,10 @@ void collect_phantoms(DirState* state) noexcept {
   Lookup lookup;
   int dfd = ::dirfd(state->dir);
   size_t cap = 0;
-  for_each_virtual_child(lookup, dfd, state->rel, state->rel_len, [&](std::string_view name) {
-    if (state->names_len + name.size() + 1 > cap) {
+  for_each_virtual_child(lookup, dfd, state->rel, state->rel_len, [&](std::string_view name, unsigned char type) {
+    if (state->names_len + name.size() + 2 > cap) {
       size_t grown = cap == 0 ? 4096 : cap * 2;
-      while (grown < state->names_len + name.size() + 1) {
+      while (grown < state->names_len + name.size() + 2) {
         grown *= 2;
       }
       auto* bigger = static_cast<char*>(std::realloc(state->names, grown));
@@ -143,6 +144,7 @@ void collect_phantoms(DirState* state) noexcept {
       state->names = bigger;
       cap = grown;
     }
+    state->names[state->names_len++] = static_cast<char>(type);
     std::memcpy(state->names + state->names_len, name.data(), name.size());
     state->names[state->names_len + name.size()] = '\0';
     state->names_len += name.size() + 1;
@@ -188,16 +190,17 @@ struct dirent64* read_managed(DirState* state) noexcept {
     errno = saved;
     return nullptr;
   }
-  const char* name = state->names + state->cursor;
+  auto type = static_cast<unsigned char>(state->names[state->cursor]);
+  const char* name = state->names + state->cursor + 1;
   size_t n = std::strlen(name);
-  state->cursor += n + 1;
+  state->cursor += n + 2;
   char rel[PATH_MAX];
   size_t len = child_rel(state, name, rel);
   std::memset(&state->ent, 0, offsetof(struct dirent64, d_name));
   state->ent.d_ino = virtual_ino(rel, len);
   state->ent.d_off = ++state->next_off;
   state->ent.d_reclen = static_cast<unsigned short>(offsetof(struct dirent64, d_name) + n + 1);
-  state->ent.d_type = DT_REG;
+  state->ent.d_type = type;
   std::memcpy(state->ent.d_name, name, n + 1);
   errno = saved;
   return &state->ent;
@@ -244,9 +247,9 @@ void register_by_fd(DIR* dir) noexcept {
 }  // namespace
 }  // namespace vrift::shim
 
-void vrift::shim::directory_errno(int dirfd, const char* path) noexcept {
+bool vrift::shim::directory_errno(int dirfd, const char* path) noexcept {
   if (errno != ENOENT || !active()) {
-    return;
+    return false;
   }
   ManagedFile file;
   int found = file.resolve(dirfd, path, true);
@@ -255,12 +258,15 @@ void vrift::shim::directory_errno(int dirfd, const char* path) noexcept {
   } else if (found == 0) {
     errno = ENOENT;
   }
+  return found == 0 && file.made_dir;
 }
 
 VRIFT_EXPORT DIR* opendir(const char* path) {
   DIR* dir = real().opendir(path);
+  if (dir == nullptr && directory_errno(AT_FDCWD, path)) {
+    dir = real().opendir(path);
+  }
   if (dir == nullptr) {
-    directory_errno(AT_FDCWD, path);
     return nullptr;
   }
   if (dir != nullptr && active()) {

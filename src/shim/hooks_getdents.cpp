@@ -1,8 +1,8 @@
 // getdents64 (the libc wrapper and syscall(SYS_getdents64)): the merged directory view
 // for programs that read directory fds themselves. The kernel's records come first, as
 // readdir shows them (a Solid projection is DT_REG with its virtual inode); once the
-// kernel has no more, a project directory's phantom files follow, packed into the
-// caller's buffer the way the kernel packs records.
+// kernel has no more, a project directory's phantom files and virtual directories
+// follow, packed into the caller's buffer the way the kernel packs records.
 //
 // Where the phantom entries have got to is kept per fd, with the directory's (dev, ino)
 // so a reused fd number starts afresh. A call that returns physical records again (the
@@ -101,7 +101,7 @@ long fill_phantoms(int fd, const ManagedPath& dir, Cursor& cursor, char* buf, si
   uint64_t index = 0;
   size_t used = 0;
   bool too_small = false;
-  for_each_virtual_child(lookup, fd, dir.rel, dir.rel_len, [&](std::string_view name) {
+  for_each_virtual_child(lookup, fd, dir.rel, dir.rel_len, [&](std::string_view name, unsigned char type) {
     const char* cname = name.data();  // NUL-terminated
     if (index++ < cursor.emitted) {
       return true;
@@ -117,7 +117,7 @@ long fill_phantoms(int fd, const ManagedPath& dir, Cursor& cursor, char* buf, si
     d->d_ino = virtual_ino(rel, rel_len);
     d->d_off = k_phantom_off + static_cast<int64_t>(index);
     d->d_reclen = static_cast<unsigned short>(reclen);
-    d->d_type = DT_REG;
+    d->d_type = type;
     std::memset(d->d_name, 0, reclen - offsetof(LinuxDirent64, d_name));
     std::memcpy(d->d_name, cname, name.size());
     used += reclen;

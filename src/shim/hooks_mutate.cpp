@@ -90,6 +90,16 @@ bool look(int dirfd, const char* path, Target& t) noexcept {
   lookup.release();
   int saved = errno;
   t.on_disk = real().fstatat(AT_FDCWD, t.mp.abs, &t.disk, AT_SYMLINK_NOFOLLOW) == 0;
+  if (!t.on_disk && g_session.phantom && (t.found || t.parent_managed)) {
+    // A change to a virtual directory, or to an entry of one, happens on disk (vfs.hpp).
+    if (t.found && t.facts.entry.kind == EntryKind::dir) {
+      Lookup again;
+      hydrate_dir(again, t.mp.rel, t.mp.rel_len);
+      t.on_disk = real().fstatat(AT_FDCWD, t.mp.abs, &t.disk, AT_SYMLINK_NOFOLLOW) == 0;
+    } else {
+      hydrate_parent(t.mp);
+    }
+  }
   errno = saved;
   return true;
 }
@@ -114,7 +124,8 @@ int check_dir_writable(const ManagedPath& mp) noexcept {
   return real().faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS);
 }
 
-// Whether a directory has children only the manifest has (Phantom files).
+// Whether a directory has children only the manifest has (Phantom files, virtual
+// directories).
 bool has_virtual_children(const ManagedPath& mp) noexcept {
   Lookup lookup;
   bool any = false;
@@ -122,7 +133,7 @@ bool has_virtual_children(const ManagedPath& mp) noexcept {
   if (dfd < 0) {
     return false;  // not a directory the kernel can list: rmdir answers for itself
   }
-  for_each_virtual_child(lookup, dfd, mp.rel, mp.rel_len, [&](std::string_view) {
+  for_each_virtual_child(lookup, dfd, mp.rel, mp.rel_len, [&](std::string_view, unsigned char) {
     any = true;
     return false;
   });
@@ -263,15 +274,21 @@ int rename_at(int olddirfd, const char* oldpath, int newdirfd, const char* newpa
 }
 
 int mkdir_at(int dirfd, const char* path, mode_t mode) noexcept {
-  int rc = real().mkdirat(dirfd, path, mode);
-  if (rc != 0 || !active()) {
-    return rc;
+  if (!active()) {
+    return real().mkdirat(dirfd, path, mode);
   }
   Guard guard;
-  int saved = errno;
   Target t;
+  // Phantom: look() first, so a virtual directory at the path (EEXIST) or holding it is
+  // on disk when the kernel is asked.
+  bool ours = g_session.phantom && look(dirfd, path, t);
+  int rc = real().mkdirat(dirfd, path, mode);
+  if (rc != 0) {
+    return rc;
+  }
+  int saved = errno;
   struct stat st;
-  if (look(dirfd, path, t)) {
+  if (ours || look(dirfd, path, t)) {
     if (t.parent_managed && real().fstatat(AT_FDCWD, t.mp.abs, &st, 0) == 0) {
       commit_dir(t.mp.rel, t.mp.rel_len, st.st_mode,
                  static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, t.parent_tier);
@@ -320,6 +337,9 @@ int link_at(int olddirfd, const char* oldpath, int newdirfd, const char* newpath
 
 int symlink_at(const char* target, int dirfd, const char* path) noexcept {
   int rc = real().symlinkat(target, dirfd, path);
+  if (rc != 0 && errno == ENOENT && made_parent_of(dirfd, path)) {
+    rc = real().symlinkat(target, dirfd, path);  // its directory was virtual
+  }
   if (rc != 0 || !active()) {
     return rc;
   }

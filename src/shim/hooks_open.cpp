@@ -237,7 +237,7 @@ bool vfork_child_refuses(int dirfd, const char* path, int flags) noexcept {
 
 namespace {
 
-int do_open(int dirfd, const char* path, int flags, mode_t mode, bool is_at) noexcept {
+int open_once(int dirfd, const char* path, int flags, mode_t mode, bool is_at) noexcept {
   Caller who = caller();
   if (who == Caller::shim) {
     // Files LMDB opens from inside a lookup move above the program's descriptors.
@@ -253,6 +253,16 @@ int do_open(int dirfd, const char* path, int flags, mode_t mode, bool is_at) noe
     }
   }
   return is_at ? real().openat(dirfd, path, flags, mode) : real().open(path, flags, mode);
+}
+
+// open_once(), again when it could not create a file because its directory is virtual.
+int do_open(int dirfd, const char* path, int flags, mode_t mode, bool is_at) noexcept {
+  int fd = open_once(dirfd, path, flags, mode, is_at);
+  if (fd < 0 && errno == ENOENT && (flags & O_CREAT) != 0 && caller() == Caller::program &&
+      made_parent_of(dirfd, path)) {
+    fd = open_once(dirfd, path, flags, mode, is_at);
+  }
+  return fd;
 }
 
 mode_t mode_arg(int flags, va_list ap) { return needs_mode(flags) ? static_cast<mode_t>(va_arg(ap, int)) : 0; }
@@ -335,7 +345,10 @@ VRIFT_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
   return do_open(dirfd, path, flags | O_LARGEFILE, 0, true);
 }
 
-VRIFT_EXPORT FILE* fopen(const char* path, const char* mode) {
+namespace vrift::shim {
+namespace {
+
+FILE* fopen_once(const char* path, const char* mode) noexcept {
   int fd = fopen_managed(path, mode);
   if (fd == -2) {
     return real().fopen(path, mode);
@@ -348,6 +361,17 @@ VRIFT_EXPORT FILE* fopen(const char* path, const char* mode) {
     int saved = errno;
     ::close(fd);
     errno = saved;
+  }
+  return f;
+}
+
+}  // namespace
+}  // namespace vrift::shim
+
+VRIFT_EXPORT FILE* fopen(const char* path, const char* mode) {
+  FILE* f = fopen_once(path, mode);
+  if (f == nullptr && errno == ENOENT && mode != nullptr && mode[0] != 'r' && made_parent_of(AT_FDCWD, path)) {
+    f = fopen_once(path, mode);  // its directory was virtual (do_open())
   }
   return f;
 }

@@ -122,10 +122,10 @@ VRIFT_EXPORT long syscall(long number, ...) {
 
 VRIFT_EXPORT int chdir(const char* path) {
   int rc = real().chdir(path);
-  invalidate_cwd();
-  if (rc != 0) {
-    directory_errno(AT_FDCWD, path);
+  if (rc != 0 && directory_errno(AT_FDCWD, path)) {
+    rc = real().chdir(path);
   }
+  invalidate_cwd();
   return rc;
 }
 

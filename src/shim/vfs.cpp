@@ -253,13 +253,16 @@ size_t dirname_len(const ManagedPath& mp) noexcept {
 
 // mp := the same name in its parent's canonical directory. False when the parent is
 // canonical already (or cannot be resolved): nothing more to try.
-bool via_canonical_parent(ManagedPath& mp) noexcept {
+bool via_canonical_parent(ManagedPath& mp, Lookup& lookup) noexcept {
   size_t dir_len = dirname_len(mp);
   char dir[PATH_MAX];
   std::memcpy(dir, mp.abs, dir_len);
   dir[dir_len] = '\0';
   char canon[PATH_MAX];
-  if (real().realpath(dir, canon) == nullptr || std::strcmp(canon, dir) == 0) {
+  int saved = errno;
+  bool resolved = canonical_path(dir, canon, lookup);
+  errno = saved;
+  if (!resolved || std::strcmp(canon, dir) == 0) {
     return false;
   }
   const char* name = mp.abs + dir_len + 1;
@@ -311,7 +314,7 @@ bool parent_links_to_file(const ManagedPath& mp, Lookup& lookup) noexcept {
 }  // namespace
 
 int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, Lookup& lookup,
-                    manifest::Entry& entry, struct stat& st) noexcept {
+                    manifest::Entry& entry, struct stat& st, bool* made) noexcept {
   if (!classify(dirfd, path, mp)) {
     return 0;
   }
@@ -320,6 +323,7 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
   bool trailing_slash = mp.trailing_slash;  // "link/" keeps its slash when link is followed
   for (int hops = 0; hops < 40; ++hops) {
     PathStat lst;
+    entry.kind = manifest::EntryKind::whiteout;  // what virtual_stat() found, if anything
     if (virtual_stat(mp, lookup, entry, st, &lst) == 1) {
       result = 1;
       if (trailing_slash) {
@@ -334,7 +338,7 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
     const struct stat& real_st = lst.st;
     if (lst.ok) {
       if (!follow || !S_ISLNK(real_st.st_mode)) {
-        if (!g_session.phantom && looks_projected(mp, real_st) && via_canonical_parent(mp)) {
+        if (!g_session.phantom && looks_projected(mp, real_st) && via_canonical_parent(mp, lookup)) {
           continue;
         }
         break;  // a real file, directory or unfollowed link: the kernel answers
@@ -345,7 +349,7 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
       char dir[PATH_MAX];
       std::memcpy(dir, mp.abs, dir_len);
       if (n > 0 && !g_session.phantom && in_the_source(target, static_cast<size_t>(n))) {
-        if (via_canonical_parent(mp)) {
+        if (via_canonical_parent(mp, lookup)) {
           continue;  // a projection reached through a symlinked directory
         }
         break;
@@ -356,6 +360,13 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
       continue;
     }
     if (lst.err != ENOENT || !g_session.phantom) {
+      break;
+    }
+    if (entry.kind == manifest::EntryKind::dir) {
+      // The path names a virtual directory: made now, the kernel answers for it.
+      if (hydrate_dir(lookup, mp.rel, mp.rel_len) && made != nullptr) {
+        *made = true;
+      }
       break;
     }
     // "file/x" below a phantom file: not a directory, as the kernel says for real files.
@@ -384,12 +395,272 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
     }
     // Missing in Phantom: a parent may be a symlink into the project; look again
     // through the parent's canonical path.
-    if (!via_canonical_parent(mp)) {
+    if (!via_canonical_parent(mp, lookup)) {
       break;
     }
   }
   errno = saved;
   return result;
+}
+
+namespace {
+
+// The recorded mode and mtime of the virtual directory at abs[0..end), made just now.
+void set_recorded_attrs(Lookup& lookup, char* abs, size_t end, size_t rel_off) noexcept {
+  manifest::Entry e;
+  char kept = abs[end];
+  abs[end] = '\0';
+  if (lookup.find(abs + rel_off, end - rel_off, e)) {
+    real().fchmodat(AT_FDCWD, abs, static_cast<mode_t>(e.mode & 07777), 0);
+    timespec times[2];
+    times[0].tv_sec = e.mtime_ns / 1000000000;
+    times[0].tv_nsec = e.mtime_ns % 1000000000;
+    times[1] = times[0];
+    real().utimensat(AT_FDCWD, abs, times, AT_SYMLINK_NOFOLLOW);
+  }
+  abs[end] = kept;
+}
+
+// The end of the parent of abs[0..end) (the '/' before its last component).
+size_t parent_end(const char* abs, size_t end) noexcept {
+  while (end > 0 && abs[end - 1] != '/') {
+    --end;
+  }
+  return end > 0 ? end - 1 : 0;
+}
+
+}  // namespace
+
+namespace {
+
+// Is `abs` (normalized, absolute) a managed file? The lstat it made, if any, is left
+// in `real` for the caller.
+bool managed_file(const char* abs, Lookup& lookup, PathStat& real) noexcept {
+  ManagedPath mp;
+  if (!classify(AT_FDCWD, abs, mp)) {
+    return false;
+  }
+  if (!g_session.phantom) {
+    real = lstat_path(abs);
+    if (!real.ok || !S_ISLNK(real.st.st_mode)) {
+      return false;  // Solid: only a Tier-1 symlink must not be followed; the kernel walks the rest
+    }
+  }
+  manifest::Entry entry;
+  struct stat st;
+  return virtual_stat(mp, lookup, entry, st, &real) == 1;
+}
+
+}  // namespace
+
+bool canonical_path(const char* path, char* out, Lookup& lookup) noexcept {
+  if (path == nullptr) {
+    errno = EINVAL;
+    return false;
+  }
+  if (path[0] == '\0') {
+    errno = ENOENT;
+    return false;
+  }
+  // `todo` holds the components still to resolve; symlink targets are spliced in front.
+  char todo[PATH_MAX];
+  size_t todo_len = std::strlen(path);
+  if (todo_len >= PATH_MAX) {
+    errno = ENAMETOOLONG;
+    return false;
+  }
+  std::memcpy(todo, path, todo_len + 1);
+  size_t out_len = 0;
+  if (path[0] == '/') {
+    out[0] = '\0';
+  } else {
+    if (::getcwd(out, PATH_MAX) == nullptr) {
+      return false;
+    }
+    out_len = std::strlen(out);
+    if (out_len == 1) {
+      out_len = 0;  // "/": components append as "/name"
+    }
+  }
+  int links = 0;
+  size_t pos = 0;
+  while (pos < todo_len) {
+    while (pos < todo_len && todo[pos] == '/') {
+      ++pos;
+    }
+    size_t start = pos;
+    while (pos < todo_len && todo[pos] != '/') {
+      ++pos;
+    }
+    size_t n = pos - start;
+    if (n == 0 || (n == 1 && todo[start] == '.')) {
+      continue;
+    }
+    if (n == 2 && todo[start] == '.' && todo[start + 1] == '.') {
+      while (out_len > 0 && out[out_len - 1] != '/') {
+        --out_len;
+      }
+      if (out_len > 0) {
+        --out_len;
+      }
+      continue;
+    }
+    if (out_len + 1 + n >= PATH_MAX) {
+      errno = ENAMETOOLONG;
+      return false;
+    }
+    size_t prev_len = out_len;
+    out[out_len++] = '/';
+    std::memcpy(out + out_len, todo + start, n);
+    out_len += n;
+    out[out_len] = '\0';
+    PathStat lst;
+    if (managed_file(out, lookup, lst)) {
+      if (pos < todo_len) {
+        errno = ENOTDIR;  // "file/..." or "file/"
+        return false;
+      }
+      continue;
+    }
+    if (!lst.known) {
+      lst = lstat_path(out);
+    }
+    if (!lst.ok && lst.err == ENOENT && virtual_dir(lookup, out)) {
+      continue;  // a virtual directory (vfs.hpp) holds no symlinks: nothing to resolve
+    }
+    if (!lst.ok) {
+      errno = lst.err;
+      return false;
+    }
+    const struct stat& st = lst.st;
+    if (S_ISLNK(st.st_mode)) {
+      if (++links > 40) {
+        errno = ELOOP;
+        return false;
+      }
+      char target[PATH_MAX];
+      ssize_t len = real().readlink(out, target, sizeof target - 1);
+      if (len < 0) {
+        return false;
+      }
+      size_t rest = todo_len - pos;
+      if (static_cast<size_t>(len) + 1 + rest >= PATH_MAX) {
+        errno = ENAMETOOLONG;
+        return false;
+      }
+      // todo := target + rest
+      std::memmove(todo + len, todo + pos, rest);
+      std::memcpy(todo, target, static_cast<size_t>(len));
+      todo_len = static_cast<size_t>(len) + rest;
+      todo[todo_len] = '\0';
+      pos = 0;
+      out_len = target[0] == '/' ? 0 : prev_len;
+      out[out_len] = '\0';
+      continue;
+    }
+    if (!S_ISDIR(st.st_mode) && pos < todo_len) {
+      errno = ENOTDIR;  // "file/..." or "file/"
+      return false;
+    }
+  }
+  if (out_len == 0) {
+    out[out_len++] = '/';
+  }
+  out[out_len] = '\0';
+  return true;
+}
+
+
+bool hydrate_dir(Lookup& lookup, const char* rel, size_t len) noexcept {
+  ManagedPath mp;
+  if (!g_session.phantom || len == 0 || !project_path(rel, len, mp)) {
+    return false;
+  }
+  int saved = errno;
+  char* abs = mp.abs;
+  const size_t rel_off = static_cast<size_t>(mp.rel - mp.abs);
+  // Up to the nearest directory on disk; every one missing on the way must be virtual.
+  size_t top = mp.abs_len;
+  struct stat st;
+  for (;;) {
+    char kept = abs[top];
+    abs[top] = '\0';
+    bool present = real().fstatat(AT_FDCWD, abs, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    abs[top] = kept;
+    if (present) {
+      break;
+    }
+    manifest::Entry e;
+    if (errno != ENOENT || top <= rel_off || !lookup.find(abs + rel_off, top - rel_off, e) ||
+        e.kind != manifest::EntryKind::dir || !e.phantom()) {
+      errno = saved;
+      return false;
+    }
+    top = parent_end(abs, top);
+  }
+  if (top == mp.abs_len || !S_ISDIR(st.st_mode)) {
+    errno = saved;
+    return false;
+  }
+  // Down again, making each one (owner-writable until all are made: a recorded 0555
+  // must not stop its children; another process may be making the same ones).
+  bool made = false;
+  for (size_t end = top + 1; end <= mp.abs_len; ++end) {
+    if (end != mp.abs_len && abs[end] != '/') {
+      continue;
+    }
+    char kept = abs[end];
+    abs[end] = '\0';
+    int rc = real().mkdirat(AT_FDCWD, abs, 0700);
+    abs[end] = kept;
+    if (rc != 0 && errno != EEXIST) {
+      break;
+    }
+    made = made || rc == 0;
+  }
+  for (size_t end = mp.abs_len; end > top; end = parent_end(abs, end)) {
+    set_recorded_attrs(lookup, abs, end, rel_off);
+  }
+  // The directory that gained an entry shows the times it had: nothing changed there.
+  abs[top] = '\0';
+  timespec times[2] = {st.st_atim, st.st_mtim};
+  real().utimensat(AT_FDCWD, abs, times, AT_SYMLINK_NOFOLLOW);
+  errno = saved;
+  return made;
+}
+
+bool hydrate_parent(const ManagedPath& mp) noexcept {
+  if (!g_session.phantom) {
+    return false;
+  }
+  size_t n = mp.rel_len;
+  while (n > 0 && mp.rel[n - 1] != '/') {
+    --n;
+  }
+  if (n <= 1) {
+    return false;  // the project's root holds it
+  }
+  Lookup lookup;
+  return hydrate_dir(lookup, mp.rel, n - 1);
+}
+
+bool made_parent_of(int dirfd, const char* path) noexcept {
+  if (!g_session.phantom || !active()) {
+    return false;
+  }
+  Guard guard;
+  int saved = errno;
+  ManagedPath mp;
+  bool made = classify(dirfd, path, mp) && hydrate_parent(mp);
+  errno = saved;
+  return made;
+}
+
+bool virtual_dir(Lookup& lookup, const char* abs) noexcept {
+  ManagedPath mp;
+  manifest::Entry e;
+  return g_session.phantom && classify(AT_FDCWD, abs, mp) && lookup.find(mp.rel, mp.rel_len, e) &&
+         e.kind == manifest::EntryKind::dir && e.phantom();
 }
 
 void remember_fd(int fd, const struct stat& real_st, const struct stat& virtual_st) noexcept {

@@ -15,6 +15,7 @@
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 
 #include <cstdint>
@@ -60,13 +61,15 @@ class Lookup {
   manifest::ReadTxn* m_txn = nullptr;
 };
 
-// Visits, as visit(name) -> bool (false stops), the phantom files among the children of
-// project directory `rel` that are not physically in it (`dfd`: the directory, open).
-// Names are NUL-terminated in a stack buffer valid during the call.
+// Visits, as visit(name, d_type) -> bool (false stops), the children of project
+// directory `rel` that only the manifest has: phantom files (DT_REG) and virtual
+// directories (DT_DIR) not physically in it (`dfd`: the directory, open). Names are
+// NUL-terminated in a stack buffer valid during the call.
 template <class F>
 void for_each_virtual_child(Lookup& lookup, int dfd, const char* rel, size_t len, F&& visit) noexcept {
   lookup.children(rel, len, [&](std::string_view name, const manifest::Entry& e) {
-    if (e.kind != manifest::EntryKind::file || !e.phantom() || name.size() >= 256) {
+    bool file = e.kind == manifest::EntryKind::file;
+    if (!(file || e.kind == manifest::EntryKind::dir) || !e.phantom() || name.size() >= 256) {
       return true;
     }
     char cname[256];
@@ -76,9 +79,28 @@ void for_each_virtual_child(Lookup& lookup, int dfd, const char* rel, size_t len
     if (real().fstatat(dfd, cname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
       return true;  // physically there: the kernel lists it
     }
-    return visit(std::string_view(cname, name.size()));
+    return visit(std::string_view(cname, name.size()), static_cast<unsigned char>(file ? DT_REG : DT_DIR));
   });
 }
+
+// Phantom directories are virtual until a program needs one. Ingest removes the Phantom
+// directories it empties (their entries carry k_flag_phantom), and the shim makes one
+// again, with its recorded mode and mtime, when a program names the directory itself
+// (stat, open, opendir, chdir: resolve_managed() does it) or makes or removes an entry
+// in it (the mutating calls). Paths below a virtual directory need no directory on
+// disk: a phantom file is answered from the manifest, and a miss is a miss.
+//
+// Makes the virtual directory `rel` and its virtual ancestors physical; the nearest
+// directory already on disk keeps its times. True when something was made. Keeps errno.
+bool hydrate_dir(Lookup& lookup, const char* rel, size_t len) noexcept;
+// hydrate_dir() of the directory holding `mp` (when it is a virtual directory).
+bool hydrate_parent(const ManagedPath& mp) noexcept;
+// hydrate_parent() for (dirfd, path): after a call that creates `path` failed with
+// ENOENT, true when the call is worth making again. Keeps errno.
+bool made_parent_of(int dirfd, const char* path) noexcept;
+// Whether `abs` (absolute, normalized) is a virtual directory of the project not on
+// disk (the caller found it missing).
+bool virtual_dir(Lookup& lookup, const char* abs) noexcept;
 
 // A stable inode number for a project path, in a range real inode numbers never reach.
 uint64_t virtual_ino(const char* rel, size_t len) noexcept;
@@ -110,8 +132,9 @@ int virtual_stat(const ManagedPath& path, Lookup& lookup, manifest::Entry& entry
 // kernel cannot see into when the file is phantom). Returns 1 with `mp` naming the
 // managed file itself; 0 when the kernel should answer (errno kept); -1 with errno set
 // when the answer is an error the kernel cannot give (ENOTDIR for "file/" or "file/x").
+// A virtual directory named by the path is made physical first (`*made` then true).
 int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, Lookup& lookup,
-                    manifest::Entry& entry, struct stat& st) noexcept;
+                    manifest::Entry& entry, struct stat& st, bool* made = nullptr) noexcept;
 
 // A path resolved against the manifest, with what keeps its entry valid (the re-entry
 // guard and this thread's read snapshot) held for the object's lifetime.
@@ -121,13 +144,20 @@ struct ManagedFile {
   Lookup lookup;
   manifest::Entry entry;
   struct stat st;
+  bool made_dir = false;  // resolve() made a virtual directory physical
 
   // 1: (dirfd, p) is a managed file; 0: ask the kernel; -1: fail with errno (see
   // resolve_managed()).
   int resolve(int dirfd, const char* p, bool follow) noexcept {
-    return resolve_managed(dirfd, p, follow, path, lookup, entry, st);
+    return resolve_managed(dirfd, p, follow, path, lookup, entry, st, &made_dir);
   }
 };
+
+// The canonical absolute path of `path` into out (PATH_MAX), as realpath(3) makes it but
+// seeing what a session sees: a managed file is a file (a Tier-1 symlink is not
+// followed into The Source), a virtual directory is a directory. False with errno set.
+// Looks up through `lookup` (one read snapshot per thread: never a second Lookup).
+bool canonical_path(const char* path, char* out, Lookup& lookup) noexcept;
 
 // Writes the blob path of a file entry into out (PATH_MAX). Returns false if too long.
 bool blob_path(const manifest::Entry& e, char* out) noexcept;

@@ -107,7 +107,14 @@ cp -a plain phantom && cd phantom
 "$VRIFT" ingest -q --phantom
 [ -z "$(find node_modules build -type f)" ] || fail "regular files left in a Phantom project"
 [ "$(find node_modules -type l | wc -l)" -eq "$(find ../plain/node_modules -type l | wc -l)" ] || fail "symlinks lost"
-[ "$(find node_modules build -type d | wc -l)" -eq "$(find ../plain/node_modules ../plain/build -type d | wc -l)" ] || fail "directories lost"
+# Directories stay on disk only where they hold a symlink (the rest are virtual); a
+# session sees all of them.
+(cd ../plain && { echo node_modules; echo build; find node_modules build -type l -printf '%h\n' |
+  while read -r d; do while [ "$d" != . ]; do echo "$d"; d=$(dirname "$d"); done; done; } | sort -u) > kept.want
+find node_modules build -type d | sort > kept.have
+diff kept.want kept.have > /dev/null || fail "directories on disk: $(diff kept.want kept.have | head -5)"
+[ "$("$VRIFT" run -- find node_modules build -type d | wc -l)" -eq "$(find ../plain/node_modules ../plain/build -type d | wc -l)" ] ||
+  fail "directories lost"
 # Each file's content is in The Source under the hash the manifest records.
 "$VRIFT" ls | awk '$1 == "phantom" {print $5 "  ./" $6}' | sort -k2 > manifest.sums
 (cd ../plain && find node_modules build -type f -print0 | sort -z | xargs -0 b3sum | sed 's|  |  ./|') | sort -k2 > plain.sums
@@ -117,8 +124,11 @@ diff plain.sums manifest.sums > /dev/null || fail "manifest hashes differ from t
 "$VRIFT" ingest --solid > to_solid.out
 grep -q "^note: $(find ../plain/node_modules -type f | wc -l) files under node_modules are now symlinks into The Source" to_solid.out ||
   fail "no note on Node and Tier-1 symlinks: $(cat to_solid.out)"
+[ "$(find node_modules build -type d | wc -l)" -eq "$(find ../plain/node_modules ../plain/build -type d | wc -l)" ] ||
+  fail "Solid again: directories not all on disk"
+"$VRIFT" doctor > doctor.out || fail "Solid again: doctor: $(cat doctor.out)"
 cd ..
-pass "Phantom: only directories and symlinks stay; every file is in The Source by its hash"
+pass "Phantom: only symlinks (and the directories holding them) stay; every file is in The Source by its hash; Solid again brings the directories back"
 
 # --- Solid with tier1 link = hardlink: node runs on it as on the plain tree ------------
 cp -a plain hard && cd hard

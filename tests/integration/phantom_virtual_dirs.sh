@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Phantom directories are virtual: ingest removes the directories below the projected
+# ones that it leaves empty, and a session makes one again, with its recorded mode and
+# mtime, only when a program names it or changes an entry in it. Reading a file below a
+# virtual directory makes nothing. Programs see the plain tree either way; the doctor
+# finds nothing; `directories = "physical"` keeps (and brings back) every directory.
+source "$(dirname "$0")/lib/common.bash"
+need python3 node stat find
+cd "$SCRATCH"
+
+make_tree() {
+  mkdir -p "$1/node_modules/a/lib/deep" "$1/node_modules/b/.bin" "$1/node_modules/@s/c" "$1/node_modules/ro/x"
+  echo 'module.exports = require("./lib/x");' > "$1/node_modules/a/index.js"
+  echo 'module.exports = 42;' > "$1/node_modules/a/lib/x.js"
+  echo deep > "$1/node_modules/a/lib/deep/f.txt"
+  echo c > "$1/node_modules/@s/c/c.txt"
+  echo r > "$1/node_modules/ro/x/r.txt"
+  ln -s ../a/index.js "$1/node_modules/b/.bin/a"
+  chmod 0750 "$1/node_modules/a/lib"
+  chmod 0555 "$1/node_modules/ro/x" "$1/node_modules/ro"
+  touch -d '2001-02-03 04:05:06.123456789' "$1/node_modules/a/lib" "$1/node_modules/ro/x" "$1/node_modules/ro"
+  touch -d '2002-03-04 05:06:07' "$1/node_modules/a" "$1/node_modules"
+}
+make_tree plain
+cp -a plain p
+cd p
+"$VRIFT" init -q
+"$VRIFT" ingest -q --phantom
+# On disk: the projected directory and the directories holding a symlink.
+expect_eq "$(find node_modules | sort | tr '\n' ' ')" "node_modules node_modules/b node_modules/b/.bin node_modules/b/.bin/a " \
+  "what a Phantom ingest leaves on disk"
+"$VRIFT" doctor > doctor.out || fail "doctor with virtual directories: $(cat doctor.out)"
+
+# The session sees the plain tree: names, types, modes, mtimes.
+view='find node_modules -printf "%p %y %m %TY-%Tm-%Td %TT\n" | sort'
+expect_eq "$("$VRIFT" run -- bash -c "$view")" "$(cd ../plain && bash -c "$view")" "find in a session"
+cd .. && rm -rf p && cp -a plain p && cd p && "$VRIFT" init -q && "$VRIFT" ingest -q --phantom
+
+# Reading files and resolving paths below virtual directories makes no directory.
+got=$("$VRIFT" run -- bash -c 'cat node_modules/a/lib/deep/f.txt node_modules/@s/c/c.txt
+  node -p "require(\"fs\").realpathSync.native(\"node_modules/a/lib/x.js\").slice(process.cwd().length)"')
+expect_eq "$got" "deep
+c
+/node_modules/a/lib/x.js" "reads below virtual directories"
+[ ! -e node_modules/a ] && [ ! -e node_modules/@s ] || fail "a read made directories: $(find node_modules -type d | sort | tr '\n' ' ')"
+# node's require stats the package directory and lstats each directory on its way (as
+# Python's os.path.realpath does): those are made.
+got=$("$VRIFT" run -- bash -c 'node -p "require(\"./node_modules/a\")"; test -d node_modules/ro/x && echo dir')
+expect_eq "$got" "42
+dir" "node and test -d in virtual directories"
+# test -d named node_modules/ro/x itself: made, with its recorded mode and mtime, and its
+# parent's (made too) as well; node_modules keeps its own mtime.
+expect_eq "$(stat -c '%n %a %y' node_modules/ro node_modules/ro/x | tr '\n' ' ')" \
+  "$(cd ../plain && stat -c '%n %a %y' node_modules/ro node_modules/ro/x | tr '\n' ' ')" "directories made again"
+expect_eq "$(stat -c %y node_modules)" "$(stat -c %y ../plain/node_modules)" "the mtime of the directory that gained one"
+
+# Changes in virtual directories: each is made first, and recorded as usual.
+"$VRIFT" run -- bash -c '
+  set -e
+  echo new > node_modules/a/lib/deep/new.txt
+  mkdir node_modules/@s/c/sub
+  if mkdir node_modules/a 2>/dev/null; then echo "mkdir of a virtual directory succeeded"; exit 1; fi
+  if rmdir node_modules/a/lib/deep 2>/dev/null; then echo "rmdir of a non-empty virtual directory"; exit 1; fi
+  mv node_modules/@s node_modules/@t
+  rm -rf node_modules/ro' > changes.out 2>&1 || fail "changes in virtual directories: $(cat changes.out)"
+"$VRIFT" ls > ls.out
+grep -q ' node_modules/a/lib/deep/new.txt$' ls.out || fail "a file made in a virtual directory is not recorded"
+grep -q ' node_modules/@t/c/sub$' ls.out && grep -q ' node_modules/@t/c/c.txt$' ls.out || fail "the moved virtual directory: $(grep @ ls.out)"
+! grep -q ' node_modules/ro' ls.out || fail "rm -rf of a virtual directory left entries"
+expect_eq "$("$VRIFT" run -- cat node_modules/a/lib/deep/new.txt node_modules/@t/c/c.txt | tr '\n' ' ')" "new c " "reading the changed tree"
+"$VRIFT" doctor > doctor.out || fail "doctor after the changes: $(cat doctor.out)"
+
+# A Phantom ingest again removes what is left empty; what holds files stays.
+"$VRIFT" ingest -q
+[ ! -e node_modules/@t ] || fail "a second ingest left an emptied directory: $(find node_modules/@t | head -3)"
+expect_eq "$("$VRIFT" run -- cat node_modules/a/lib/deep/new.txt)" new "the file written in a session, after ingest"
+check_invariants . "virtual directories"
+
+# directories = "physical": ingest brings every directory back and keeps it.
+sed -i 's/^directories = "virtual"/directories = "physical"/' .vrift/config.toml
+"$VRIFT" ingest -q
+expect_eq "$(find node_modules -type d | wc -l)" "$("$VRIFT" ls | awk '$1 == "dir"' | wc -l)" "directories on disk once physical"
+expect_eq "$(stat -c '%a %y' node_modules/a/lib)" "$(stat -c '%a %y' ../plain/node_modules/a/lib)" "a directory made physical"
+"$VRIFT" doctor > doctor.out || fail "doctor with physical directories: $(cat doctor.out)"
+[ -z "$(find node_modules -type f)" ] || fail "physical directories brought files back"
+cd ..
+pass "Phantom: directories virtual until needed, made again as recorded; changes in them recorded; physical on request"
