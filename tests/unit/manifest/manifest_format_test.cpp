@@ -345,10 +345,10 @@ TEST(ManifestFormat, DamagedRecordsAreReportedNotTrusted) {
   ASSERT_TRUE(encode_key(std::string(300, 'p') + "/x", bad_key_hashed));
   tamper(path, "base", [&](MDB_txn* txn, MDB_dbi dbi) {
     put_raw(txn, dbi, key.view(), "\x01garbage");
-    std::string rec(k_record_header, '\0');
+    std::string rec(k_record_v1_header, '\0');
     rec[0] = 9;  // a future record layout
     put_raw(txn, dbi, newer.view(), rec);
-    put_raw(txn, dbi, "\x07weird-key", std::string(k_record_header, '\0'));
+    put_raw(txn, dbi, "\x07weird-key", std::string(k_record_v1_header, '\0'));
   });
   auto m = LmdbManifest::open(path.c_str(), OpenOptions{});
   ASSERT_TRUE(m);
