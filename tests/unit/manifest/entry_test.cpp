@@ -8,11 +8,13 @@
 #include <vector>
 
 #include "hash/hasher.hpp"
+#include "manifest_test_util.hpp"
 
 namespace vrift::manifest {
 namespace {
 
 using namespace std::string_literals;
+using test::encode_v1;
 
 std::string encode(const Entry& e, std::string_view parent = {}) {
   std::string out(record_size(e, parent), '\0');
@@ -33,29 +35,6 @@ Status decode_exact(const std::string& bytes, Entry& out, std::string_view* pare
     *keep = std::move(copy);
   }
   return st;
-}
-
-// A layout-1 record, written from the layout documented in entry.hpp: what vrift wrote
-// before layout 2, and what manifests on disk still hold.
-std::string encode_v1(const Entry& e, std::string_view parent = {}) {
-  std::string out(k_record_v1_header, '\0');
-  auto put = [&](size_t off, const void* p, size_t n) { std::memcpy(out.data() + off, p, n); };
-  out[0] = 1;
-  out[1] = static_cast<char>(e.kind);
-  out[2] = static_cast<char>(e.tier);
-  out[3] = static_cast<char>(e.flags);
-  put(4, &e.mode, 4);
-  put(8, &e.size, 8);
-  put(16, &e.mtime_ns, 8);
-  put(24, &e.ctime_ns, 8);
-  put(32, &e.ino, 8);
-  put(40, e.hash.bytes.data(), 32);
-  out[72] = static_cast<char>(e.ext.size());
-  auto target_len = static_cast<uint16_t>(e.target.size());
-  auto parent_len = static_cast<uint16_t>(parent.size());
-  put(74, &target_len, 2);
-  put(76, &parent_len, 2);
-  return out + std::string(e.ext) + std::string(e.target) + std::string(parent);
 }
 
 // A layout-2 record from its parts: header bytes, then `body` (mode onwards) as given.
