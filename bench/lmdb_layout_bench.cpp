@@ -49,7 +49,7 @@ void must(int rc, const char* what) {
 // A record as the manifest stores it for file `i`.
 std::string record_for(uint64_t i) {
   Entry e = bench::sample_file_entry(i);
-  char buf[k_record_header + 16];
+  char buf[k_max_record];
   auto n = encode_record(e, {}, buf, sizeof buf);
   if (!n) {
     std::abort();

@@ -63,6 +63,10 @@ struct ManifestState;
 // commit that changes the base, which the base index relies on (base_index.hpp): a
 // version-1 manifest becomes version 2 with its first stamp, so that a vrift that does
 // not stamp refuses to change its base under an index.
+// Record layout 2 (entry.hpp) needs no new format: each record names its layout, a vrift
+// that knows only layout 1 refuses a layout-2 record (Errc::too_new) rather than misread
+// it, and the layout-1 records such a vrift writes are still read. A format-2 manifest
+// may hold records of both layouts.
 inline constexpr uint32_t k_format_version = 2;
 inline constexpr std::string_view k_meta_format_key = "format";
 // The project's projected directories (the config's, as of the last ingest), one per

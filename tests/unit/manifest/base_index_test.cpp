@@ -220,6 +220,32 @@ TEST(BaseIndex, ADamagedFileIsNotUsed) {
   f.expect_same_answers(true);
 }
 
+// An index an older vrift built holds layout-1 records: still used, and still found to
+// agree with the base.
+TEST(BaseIndex, AnIndexOfLayoutOneRecordsStillServes) {
+  Fixture f;
+  uint64_t stamp = 0;
+  BaseIndexBuilder b;
+  {
+    LmdbManifest m = open_at(f.env, true);
+    ASSERT_OK(m.update_base_index(0));
+    stamp = BaseIndexMap::stamp_on_disk(f.env.c_str());
+    auto t = m.read();
+    ASSERT_TRUE(t);
+    ASSERT_OK(m.for_each(*t, Layer::base, [&](std::string_view path, const Entry& e) {
+      b.add(path, test::encode_v1(e));
+      return true;
+    }));
+  }
+  ASSERT_NE(stamp, 0u);
+  ASSERT_OK(b.write(f.env.c_str(), stamp));
+  f.expect_same_answers(true);
+  LmdbManifest m = open_at(f.env, true);
+  auto disagree = m.verify_base_index();
+  ASSERT_TRUE(disagree);
+  EXPECT_EQ(*disagree, 0u);
+}
+
 // An index built for another stamp (an older base) is not mapped.
 TEST(BaseIndex, AnIndexOfAnotherBaseIsNotMapped) {
   vrift::test::TempDir dir;

@@ -16,6 +16,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "manifest/keys.hpp"
 #include "manifest/lmdb_manifest.hpp"
@@ -345,10 +346,10 @@ TEST(ManifestFormat, DamagedRecordsAreReportedNotTrusted) {
   ASSERT_TRUE(encode_key(std::string(300, 'p') + "/x", bad_key_hashed));
   tamper(path, "base", [&](MDB_txn* txn, MDB_dbi dbi) {
     put_raw(txn, dbi, key.view(), "\x01garbage");
-    std::string rec(k_record_header, '\0');
+    std::string rec(k_record_v1_header, '\0');
     rec[0] = 9;  // a future record layout
     put_raw(txn, dbi, newer.view(), rec);
-    put_raw(txn, dbi, "\x07weird-key", std::string(k_record_header, '\0'));
+    put_raw(txn, dbi, "\x07weird-key", std::string(k_record_v1_header, '\0'));
   });
   auto m = LmdbManifest::open(path.c_str(), OpenOptions{});
   ASSERT_TRUE(m);
@@ -369,6 +370,77 @@ TEST(ManifestFormat, DamagedRecordsAreReportedNotTrusted) {
   ASSERT_FALSE(st);
   auto census = m->census(*t);
   EXPECT_FALSE(census);
+}
+
+// A manifest written before record layout 2 holds layout-1 records: read as they are,
+// beside the layout-2 records later writes add.
+TEST(ManifestFormat, LayoutOneRecordsAreStillRead) {
+  vrift::test::TempDir dir;
+  std::string path = dir / "m";
+  std::string long_dir = std::string(200, 'a') + "/" + std::string(100, 'b');
+  Entry link = test::symlink_entry("f1");
+  Entry d = test::dir_entry();
+  std::vector<std::pair<std::string, Entry>> entries = {
+      {"d", d}, {"d/l", link}, {"f1", file_entry(1)}, {long_dir, d}, {long_dir + "/x", file_entry(2)}};
+  {
+    auto m = LmdbManifest::open(path.c_str(), create_options());
+    ASSERT_TRUE(m);
+    ASSERT_OK(m->write([&](WriteTxn& w) -> Status {
+      for (const auto& [p, e] : entries) {
+        VRIFT_CHECK(w.put(Layer::base, p, e));
+      }
+      return {};
+    }));
+  }
+  tamper(path, "base", [&](MDB_txn* txn, MDB_dbi dbi) {
+    std::vector<std::pair<std::string, std::string>> v1;
+    MDB_cursor* c = nullptr;
+    ASSERT_EQ(::mdb_cursor_open(txn, dbi, &c), MDB_SUCCESS);
+    MDB_val k;
+    MDB_val v;
+    for (int rc = ::mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = ::mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+      Entry e;
+      std::string_view parent;
+      ASSERT_TRUE(decode_record(lmdb::to_view(v), e, &parent));
+      v1.emplace_back(std::string(lmdb::to_view(k)), test::encode_v1(e, parent));
+    }
+    ::mdb_cursor_close(c);
+    ASSERT_EQ(v1.size(), entries.size());
+    for (const auto& [key, rec] : v1) {
+      put_raw(txn, dbi, key, rec);
+    }
+  });
+  auto m = LmdbManifest::open(path.c_str(), OpenOptions{});
+  ASSERT_TRUE(m);
+  auto check = [&] {
+    auto t = m->read();
+    ASSERT_TRUE(t);
+    for (const auto& [p, want] : entries) {
+      Entry e;
+      auto hit = m->get(*t, p, e);
+      ASSERT_TRUE(hit && *hit) << p;
+      EXPECT_EQ(e.kind, want.kind) << p;
+      EXPECT_EQ(e.hash, want.hash) << p;
+      EXPECT_EQ(e.mtime_ns, want.mtime_ns) << p;
+      EXPECT_EQ(e.target, want.target) << p;
+    }
+    std::set<std::string> seen;
+    ASSERT_OK(m->for_each(*t, [&](std::string_view p, const Entry&) {
+      seen.emplace(p);
+      return true;
+    }));
+    EXPECT_EQ(seen.size(), entries.size());
+    EXPECT_TRUE(seen.count(long_dir + "/x"));  // its parent came from a layout-1 record
+  };
+  check();
+  entries.emplace_back("f2", file_entry(3));
+  entries[2].second = file_entry(4);
+  ASSERT_OK(m->write([&](WriteTxn& w) -> Status {
+    VRIFT_CHECK(w.put(Layer::base, "f2", entries.back().second));
+    return w.put(Layer::base, "f1", entries[2].second);
+  }));
+  check();
 }
 
 TEST(ManifestFormat, HashedKeyWithWrongParentIsCorrupt) {

@@ -37,6 +37,29 @@ inline Entry file_entry(uint64_t seed, uint64_t size = 583) {
   return e;
 }
 
+// A layout-1 record, written from the layout documented in entry.hpp: what vrift wrote
+// before layout 2, and what manifests and base indexes on disk may still hold.
+inline std::string encode_v1(const Entry& e, std::string_view parent = {}) {
+  std::string out(k_record_v1_header, '\0');
+  auto put = [&](size_t off, const void* p, size_t n) { std::memcpy(out.data() + off, p, n); };
+  out[0] = 1;
+  out[1] = static_cast<char>(e.kind);
+  out[2] = static_cast<char>(e.tier);
+  out[3] = static_cast<char>(e.flags);
+  put(4, &e.mode, 4);
+  put(8, &e.size, 8);
+  put(16, &e.mtime_ns, 8);
+  put(24, &e.ctime_ns, 8);
+  put(32, &e.ino, 8);
+  put(40, e.hash.bytes.data(), 32);
+  out[72] = static_cast<char>(e.ext.size());
+  auto target_len = static_cast<uint16_t>(e.target.size());
+  auto parent_len = static_cast<uint16_t>(parent.size());
+  put(74, &target_len, 2);
+  put(76, &parent_len, 2);
+  return out + std::string(e.ext) + std::string(e.target) + std::string(parent);
+}
+
 inline Entry dir_entry() {
   Entry e;
   e.kind = EntryKind::dir;
