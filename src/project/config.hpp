@@ -29,10 +29,10 @@ struct Config {
   Tier1Link tier1_link = Tier1Link::symlink;
   bool tier1_immutable = true;         // set the immutable flag on Tier-1 blobs when allowed
   std::string tier1_owner = "vrift";   // owner of Tier-1 blobs when run as root, if that user exists
-  // Phantom: directories below the projected ones are virtual (removed once ingest has
-  // emptied them, made again when a program in a session needs one: shim/vfs.hpp), or
-  // kept on disk, so a shell outside any session can still `cd` into them.
-  bool phantom_virtual_dirs = true;
+  // Phantom: directories below the projected ones are kept on disk (a shell outside the
+  // shim can `cd` into them), or virtual (removed once ingest has emptied them, made
+  // again when a program in a session needs one: shim/vfs.hpp), for the least disk.
+  bool phantom_virtual_dirs = false;
   // Ingest keeps a hash index of the manifest's base layer for point lookups once it has
   // this many entries (0: always); smaller bases are looked up in LMDB alone.
   uint64_t index_min_entries = 100000;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Phantom directories are virtual: ingest removes the directories below the projected
+# [phantom] directories = "virtual": ingest removes the directories below the projected
 # ones that it leaves empty, and a session makes one again, with its recorded mode and
 # mtime, only when a program names it or changes an entry in it. Reading a file below a
 # virtual directory makes nothing. Programs see the plain tree either way; the doctor
-# finds nothing; `directories = "physical"` keeps (and brings back) every directory.
+# finds nothing; "physical" (the default) keeps every directory, and brings them back.
 source "$(dirname "$0")/lib/common.bash"
 need python3 node stat find
 cd "$SCRATCH"
@@ -22,10 +22,13 @@ make_tree() {
   touch -d '2002-03-04 05:06:07' "$1/node_modules/a" "$1/node_modules"
 }
 make_tree plain
-cp -a plain p
-cd p
-"$VRIFT" init -q
-"$VRIFT" ingest -q --phantom
+virtual_project() {
+  rm -rf p && cp -a plain p && cd p && "$VRIFT" init -q
+  grep -q '^directories = "physical"$' .vrift/config.toml || fail "directories is not physical by default"
+  sed -i 's/^directories = "physical"/directories = "virtual"/' .vrift/config.toml
+  "$VRIFT" ingest -q --phantom
+}
+virtual_project
 # On disk: the projected directory and the directories holding a symlink.
 expect_eq "$(find node_modules | sort | tr '\n' ' ')" "node_modules node_modules/b node_modules/b/.bin node_modules/b/.bin/a " \
   "what a Phantom ingest leaves on disk"
@@ -34,7 +37,7 @@ expect_eq "$(find node_modules | sort | tr '\n' ' ')" "node_modules node_modules
 # The session sees the plain tree: names, types, modes, mtimes.
 view='find node_modules -printf "%p %y %m %TY-%Tm-%Td %TT\n" | sort'
 expect_eq "$("$VRIFT" run -- bash -c "$view")" "$(cd ../plain && bash -c "$view")" "find in a session"
-cd .. && rm -rf p && cp -a plain p && cd p && "$VRIFT" init -q && "$VRIFT" ingest -q --phantom
+cd .. && virtual_project
 
 # Reading files and resolving paths below virtual directories makes no directory.
 got=$("$VRIFT" run -- bash -c 'cat node_modules/a/lib/deep/f.txt node_modules/@s/c/c.txt
@@ -77,7 +80,7 @@ expect_eq "$("$VRIFT" run -- cat node_modules/a/lib/deep/new.txt)" new "the file
 check_invariants . "virtual directories"
 
 # directories = "physical": ingest brings every directory back and keeps it.
-sed -i 's/^directories = "virtual"/directories = "physical"/' .vrift/config.toml
+sed -i 's/^directories = "virtual"/directories = "physical"/' .vrift/config.toml  # back to the default
 "$VRIFT" ingest -q
 expect_eq "$(find node_modules -type d | wc -l)" "$("$VRIFT" ls | awk '$1 == "dir"' | wc -l)" "directories on disk once physical"
 expect_eq "$(stat -c '%a %y' node_modules/a/lib)" "$(stat -c '%a %y' ../plain/node_modules/a/lib)" "a directory made physical"

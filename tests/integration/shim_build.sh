@@ -36,8 +36,7 @@ for mode in solid phantom; do
   (cd project && "$VRIFT" init -q && "$VRIFT" ingest -q --$mode build)
   for step in "${STEPS[@]}"; do
     want=$(cd plain/build/cproj && bash -c "$step") || fail "$mode: plain: $step"
-    # (a Phantom project's build/cproj is a virtual directory: entered inside the session)
-    got=$(cd project && "$VRIFT" run -- bash -c "cd build/cproj && $step") || fail "$mode: session: $step: $got"
+    got=$(cd project/build/cproj && "$VRIFT" run -- bash -c "$step") || fail "$mode: session: $step: $got"
     expect_eq "$got" "$want" "$mode: what '$step' did"
   done
   session_view=$(cd project && "$VRIFT" run -- bash -c "$(declare -f tree_view); tree_view .")

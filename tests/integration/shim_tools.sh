@@ -54,7 +54,8 @@ app: $(OBJS)
 -include $(OBJS:.o=.d)
 MK
 mkdir "$PLAIN/lmdb-env" && printf 'alpha\none\nbeta\ntwo\n' | mdb_load -T "$PLAIN/lmdb-env"
-project_setup "$PLAIN" "$PROJ"
+# Phantom directories virtual: every tool below meets them (shim/vfs.hpp).
+project_setup "$PLAIN" "$PROJ" virtual
 export PLAIN PROJ
 
 # --- read-only checks ----------------------------------------------------------------

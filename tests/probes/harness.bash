@@ -245,10 +245,11 @@ probe_summary() {
   [ "$PROBE_FAILED" -eq 0 ]
 }
 
-# project_setup PLAIN PROJECT: PROJECT becomes a vrift project holding a copy of PLAIN,
-# ingested Phantom (self-test: a plain copy).
+# project_setup PLAIN PROJECT [DIRECTORIES]: PROJECT becomes a vrift project holding a
+# copy of PLAIN, ingested Phantom (self-test: a plain copy); DIRECTORIES is the config's
+# [phantom] directories ("physical" unless given).
 project_setup() {
-  local plain=$1 proj=$2
+  local plain=$1 proj=$2 dirs=${3:-physical}
   cp -a "$plain" "$proj"
   if [ "$SELFTEST" == 1 ]; then
     echo "self-test: the session is a second plain copy, run without vrift"
@@ -256,7 +257,8 @@ project_setup() {
   fi
   # Files not readable by everyone stay private (blobs are world-readable): ingest warns
   # and keeps them, so it exits 0 with them left in place.
-  (cd "$proj" && "$VRIFT" init -q && "$VRIFT" ingest -q --phantom 2>/dev/null) ||
+  (cd "$proj" && "$VRIFT" init -q &&
+    sed -i "s/^directories = .*/directories = \"$dirs\"/" .vrift/config.toml && "$VRIFT" ingest -q --phantom 2>/dev/null) ||
     { echo "FAIL: vrift init/ingest --phantom of the test tree"; exit 1; }
   local left
   left=$(cd "$proj" && find build node_modules .venv -type f -perm -o=r 2>/dev/null | head -3 || true)
