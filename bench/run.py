@@ -158,9 +158,9 @@ def ensure_artifacts(args):
     return corpus
 
 
-def new_project(corpus, path, tier_rule=None, tier1_link="symlink", tree="node_modules"):
+def new_project(corpus, path, tier_rule=None, tier1_link="symlink", tree="node_modules", phantom_dirs="physical"):
     """A copy of the corpus as a vrift project (not timed). tier_rule: make every path
-    that tier instead of using the default rules."""
+    that tier instead of using the default rules. phantom_dirs: [phantom] directories."""
     os.makedirs(path, exist_ok=True)
     sh(["cp", "-a", os.path.join(corpus, tree), os.path.join(path, tree)])
     # init registers the project with a Source: a scratch one here, so the bench never
@@ -168,6 +168,7 @@ def new_project(corpus, path, tier_rule=None, tier1_link="symlink", tree="node_m
     sh([os.path.join(BUILD, "vrift"), "--cas-root", os.path.join(WORK, "init-cas"), "-C", path, "init", "-q"])
     cfg = os.path.join(path, ".vrift", "config.toml")
     text = open(cfg).read().replace('link = "symlink"', f'link = "{tier1_link}"')
+    text = text.replace('directories = "physical"', f'directories = "{phantom_dirs}"')
     if tier_rule is not None:
         text = text[:text.index("[[rule]]")] + f'[[rule]]\npattern = "**"\ntier = {tier_rule}\n'
     open(cfg, "w").write(text)
@@ -191,7 +192,8 @@ def ingest_cmd(project, cas, *extra):
     return [os.path.join(BUILD, "vrift"), "-C", project, "--cas-root", cas, "ingest", "-q", *extra]
 
 
-def fig_first_ingest(args, work, label, extra, tier_rule, link_kind, cp_flag, corpus=None, tree="node_modules"):
+def fig_first_ingest(args, work, label, extra, tier_rule, link_kind, cp_flag, corpus=None, tree="node_modules",
+                     phantom_dirs="physical"):
     corpus = corpus or ensure_corpus(args)
     nm = os.path.join(corpus, tree)
     t_v, t_y = [], []
@@ -199,7 +201,7 @@ def fig_first_ingest(args, work, label, extra, tier_rule, link_kind, cp_flag, co
         project = os.path.join(work, f"{label}-p{run}")
         cas = cas_root(work)
         farm = os.path.join(work, f"{label}-farm{run}")
-        new_project(corpus, project, tier_rule, link_kind, tree)
+        new_project(corpus, project, tier_rule, link_kind, tree, phantom_dirs)
         clean_state(None, project)
         t_v.append(timed(ingest_cmd(project, cas, *extra)))
         clean_state(None, nm)
@@ -214,12 +216,13 @@ def fig_first_ingest(args, work, label, extra, tier_rule, link_kind, cp_flag, co
 
 def fig_ingest(args, work):
     rows = []
-    for label, extra, rule, link, cp_flag, what in [
-        ("solid-t2", ["--solid"], 2, "symlink", "-al", "Solid Tier-2 (hardlinks)"),
-        ("phantom", ["--phantom"], None, "symlink", "-al", "Phantom"),
-        ("solid-t1", ["--solid"], None, "symlink", "-as", "Solid Tier-1 (symlinks)"),
+    for label, extra, rule, link, cp_flag, what, dirs in [
+        ("solid-t2", ["--solid"], 2, "symlink", "-al", "Solid Tier-2 (hardlinks)", "physical"),
+        ("phantom", ["--phantom"], None, "symlink", "-al", "Phantom", "physical"),
+        ("phantom-vd", ["--phantom"], None, "symlink", "-al", "Phantom, virtual directories", "virtual"),
+        ("solid-t1", ["--solid"], None, "symlink", "-as", "Solid Tier-1 (symlinks)", "physical"),
     ]:
-        v, y = fig_first_ingest(args, work, label, extra, rule, link, cp_flag)
+        v, y = fig_first_ingest(args, work, label, extra, rule, link, cp_flag, phantom_dirs=dirs)
         rows.append((f"first ingest, {what}, corpus", v.show(),
                      f"b3sum -P2 + cp {cp_flag}: {y.show()}", f"{v.median / y.median:.2f}x", "<= 1.3x"))
     artifacts = ensure_artifacts(args)
@@ -655,20 +658,21 @@ def fig_disk(args, work):
     count = 2 if args.smoke else 10
     plain = disk_bytes(os.path.join(corpus, "node_modules"))
     rows = []
-    for label, extra, rule in (("Solid, default tiers (Tier-1 symlinks)", ["--solid"], None),
-                               ("Solid, all Tier-2 (hardlinks)", ["--solid"], 2),
-                               ("Phantom", ["--phantom"], None)):
+    for label, extra, rule, dirs in (("Solid, default tiers (Tier-1 symlinks)", ["--solid"], None, "physical"),
+                                     ("Solid, all Tier-2 (hardlinks)", ["--solid"], 2, "physical"),
+                                     ("Phantom", ["--phantom"], None, "physical"),
+                                     ("Phantom, virtual directories", ["--phantom"], None, "virtual")):
         cas = cas_root(work)
         projects = [os.path.join(work, f"disk-p{i}") for i in range(count)]
         for p in projects:
-            new_project(corpus, p, tier_rule=rule)
+            new_project(corpus, p, tier_rule=rule, phantom_dirs=dirs)
             sh(ingest_cmd(p, cas, *extra), stdout=subprocess.DEVNULL)
             wait_for_trash(p)  # counted once the replaced duplicates are freed
         used = disk_bytes(cas, *projects)
         rows.append((f"disk for {count} projects with the corpus, {label}, The Source included",
                      f"{used / 2**20:.0f} MiB", f"one plain copy: {plain / 2**20:.0f} MiB",
                      f"{used / plain:.2f}x", "<= 1.05x"))
-        if rule is None and "--phantom" in extra:
+        if rule is None and "--phantom" in extra and dirs == "physical":
             # gc with nothing to remove: every manifest read, every blob listed.
             gc = [os.path.join(BUILD, "vrift"), "--cas-root", cas, "-q", "gc"]
             v, y = alternate(args.runs, lambda: timed(gc),
@@ -678,6 +682,16 @@ def fig_disk(args, work):
         for p in projects:
             remove(p)
         remove(cas)
+    # What links alone can reach: ten hardlinked copies of the tree (every file shared,
+    # every directory a block of its own), as a Solid projection is.
+    farms = [os.path.join(work, f"disk-farm{i}") for i in range(count)]
+    for farm in farms:
+        sh(["cp", "-al", os.path.join(corpus, "node_modules"), farm])
+    used = disk_bytes(os.path.join(corpus, "node_modules"), *farms)
+    rows.append((f"disk for one plain copy and {count} cp -al copies of it (a yardstick for Solid)",
+                 f"{used / 2**20:.0f} MiB", f"one plain copy: {plain / 2**20:.0f} MiB", f"{used / plain:.2f}x", "-"))
+    for farm in farms:
+        remove(farm)
     return rows
 
 
