@@ -73,6 +73,10 @@ inline constexpr std::string_view k_meta_format_key = "format";
 // line, each led by its tier's digit: a session records such a directory again when a
 // program makes it anew (`cargo clean`, `rm -rf node_modules`, then a build or install).
 inline constexpr std::string_view k_meta_projected_key = "projected";
+// "1" when the last ingest made the project's Phantom directories virtual
+// ([phantom] directories = "virtual"): a session then shows each directory as the plain
+// tree would (shim/vfs.hpp), not with the link count and ctime of the one made on disk.
+inline constexpr std::string_view k_meta_virtual_dirs_key = "virtual_dirs";
 // The base stamp the base index on disk was built for, recorded once the file is in
 // place; lookups use the index only while it equals the snapshot's `base_stamp`.
 inline constexpr std::string_view k_meta_base_index_key = "base_index";

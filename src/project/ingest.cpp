@@ -317,7 +317,8 @@ class Ingester {
   bool m_changed_dirs = false;  // this run added, renamed or removed directory entries
   bool m_delta_empty = false;   // the manifest had no session changes when the run began
   std::string m_projected_meta;  // manifest::k_meta_projected_key's value for this config
-  bool m_projected_meta_current = false;  // already recorded
+  std::string_view m_virtual_dirs_meta;  // manifest::k_meta_virtual_dirs_key's, this run
+  bool m_projected_meta_current = false;  // both already recorded
   std::vector<std::string> m_starts;
   std::vector<std::string> m_missing_starts;  // projected directories no longer there
   std::unordered_set<std::string_view> m_start_set;  // views of m_starts
@@ -361,9 +362,13 @@ Outcome<void> Ingester::load_previous() {
   auto delta = m_manifest.stats(*txn, Layer::delta);
   m_delta_empty = delta && delta->entries == 0;
   m_projected_meta = projected_record(m_config);
+  m_virtual_dirs_meta = m_options.mode == Mode::Phantom && m_config.phantom_virtual_dirs ? "1" : "0";
   std::string_view recorded;
   auto found = m_manifest.get_meta(*txn, manifest::k_meta_projected_key, recorded);
   m_projected_meta_current = found && *found && recorded == m_projected_meta;
+  std::string_view virtual_dirs = "0";
+  found = m_manifest.get_meta(*txn, manifest::k_meta_virtual_dirs_key, virtual_dirs);
+  m_projected_meta_current = m_projected_meta_current && found && *found && virtual_dirs == m_virtual_dirs_meta;
   return {};
 }
 
@@ -1439,8 +1444,10 @@ Outcome<IngestSummary> Ingester::run() {
   // (one commit, only when they changed).
   m_dirs_and_links_as_recorded = dirs_and_links_as_recorded();
   if (!m_projected_meta_current) {
-    Status written = m_manifest.write(
-        [&](manifest::WriteTxn& txn) { return txn.put_meta(manifest::k_meta_projected_key, m_projected_meta); });
+    Status written = m_manifest.write([&](manifest::WriteTxn& txn) -> Status {
+      VRIFT_CHECK(txn.put_meta(manifest::k_meta_projected_key, m_projected_meta));
+      return txn.put_meta(manifest::k_meta_virtual_dirs_key, m_virtual_dirs_meta);
+    });
     if (!written) {
       return failure("cannot write manifest", m_project.manifest_dir(), written.error());
     }

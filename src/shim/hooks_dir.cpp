@@ -244,6 +244,21 @@ void register_by_fd(DIR* dir) noexcept {
   errno = saved;
 }
 
+// A recorded directory of a session with virtual directories: its fd shows it as the
+// plain tree would (remember_dir_fd()).
+void remember_if_recorded(int fd, const ManagedPath& mp) noexcept {
+  Guard guard;
+  Lookup lookup;
+  manifest::Entry e;
+  struct stat st;
+  int saved = errno;
+  if (virtual_dirs_session(lookup) && lookup.find(mp.rel, mp.rel_len, e) && e.kind == manifest::EntryKind::dir &&
+      real().fstat(fd, &st) == 0) {
+    remember_dir_fd(fd, st);
+  }
+  errno = saved;
+}
+
 }  // namespace
 }  // namespace vrift::shim
 
@@ -258,7 +273,7 @@ bool vrift::shim::directory_errno(int dirfd, const char* path) noexcept {
   } else if (found == 0) {
     errno = ENOENT;
   }
-  return found == 0 && file.made_dir;
+  return found == 0 && file.notes.made_dir;
 }
 
 VRIFT_EXPORT DIR* opendir(const char* path) {
@@ -273,6 +288,7 @@ VRIFT_EXPORT DIR* opendir(const char* path) {
     ManagedPath mp;
     if (classify(AT_FDCWD, path, mp)) {
       register_by_fd(dir);  // only a project path pays for the readlink
+      remember_if_recorded(::dirfd(dir), mp);
     }
   }
   return dir;

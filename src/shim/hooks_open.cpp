@@ -132,12 +132,29 @@ int open_unmanaged_for_writing(int dirfd, const char* path, int flags, mode_t mo
   return open_tracked(mp, flags, mode, tier, recheck);
 }
 
+// A recorded directory, in a session with virtual directories: opened here, so its fd
+// shows the directory as the plain tree would (remember_dir_fd()).
+int open_recorded_dir(const ManagedPath& mp, int flags, mode_t mode) noexcept {
+  int fd = real().openat(AT_FDCWD, mp.abs, flags, mode);
+  if (fd >= 0) {
+    int saved = errno;
+    struct stat st;
+    if (real().fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+      remember_dir_fd(fd, st);
+    }
+    errno = saved;
+  }
+  return fd;
+}
+
 // Returns -2 when the call is not ours (the caller then does the real open).
 int open_managed(int dirfd, const char* path, int flags, mode_t mode, bool recheck) noexcept {
   ManagedFile file;
   int found = file.resolve(dirfd, path, (flags & O_NOFOLLOW) == 0);
   if (found == 0) {
-    return -2;
+    return file.notes.dir && (flags & k_write_intent) == 0 && virtual_dirs_session(file.lookup)
+               ? open_recorded_dir(file.path, flags, mode)
+               : -2;
   }
   if (found < 0) {
     return -1;

@@ -85,6 +85,26 @@ int kernel_answer(Next next, int dirfd, const char* path, struct stat* buf, int 
   }
 }
 
+// A path that starts in the project: the manifest's answer, or the kernel's (a recorded
+// directory as the plain tree shows it: plain_dir_stat()).
+template <class Next>
+__attribute__((noinline)) int project_stat(int dirfd, const char* path, struct stat* buf, int flags,
+                                           Next next) noexcept {
+  ManagedFile file;
+  int found = file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0);
+  if (found != 0) {
+    if (found > 0) {
+      *buf = file.st;
+    }
+    return found > 0 ? 0 : -1;
+  }
+  int rc = next(dirfd, path, buf, flags);
+  if (rc == 0 && file.plain_dir(buf->st_mode)) {
+    plain_dir_stat(*buf);
+  }
+  return rc;
+}
+
 // Calls on paths that do not start with the project's (outside_by_prefix()) are outside
 // unless a ".", ".." or "//" component leads them back in, which is rare: the kernel
 // answers first, and the path is examined (resolved, then looked up) only when that
@@ -109,10 +129,7 @@ int stat_through(int dirfd, const char* path, struct stat* buf, int flags, Next 
     }
     return unless_managed(path, rc, [=] { return managed_stat(dirfd, path, buf, flags); });
   }
-  if (int found = managed_stat(dirfd, path, buf, flags); found != 0) {
-    return found > 0 ? 0 : -1;
-  }
-  return next(dirfd, path, buf, flags);
+  return project_stat(dirfd, path, buf, flags, next);
 }
 
 // The old-ABI entries (__xstat and kin: node 20 and make 4.3 still import them), each
@@ -203,6 +220,25 @@ __attribute__((noinline)) int managed_statx(int dirfd, const char* path, int fla
   return found;
 }
 
+// project_stat() for statx.
+__attribute__((noinline)) int project_statx(int dirfd, const char* path, int flags, unsigned int mask,
+                                            struct statx* buf, StatxFn real_statx) noexcept {
+  ManagedFile file;
+  int found = file.resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0);
+  if (found != 0) {
+    if (found > 0) {
+      fill_statx(file.st, mask, buf);
+    }
+    return found > 0 ? 0 : -1;
+  }
+  int rc = real_statx(dirfd, path, flags, mask, buf);
+  if (rc == 0 && file.plain_dir(buf->stx_mode)) {
+    buf->stx_nlink = 1;  // plain_dir_stat()
+    buf->stx_ctime = buf->stx_mtime;
+  }
+  return rc;
+}
+
 }  // namespace
 
 int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct statx* buf, StatxFn real_statx) noexcept {
@@ -220,15 +256,16 @@ int statx_at(int dirfd, const char* path, int flags, unsigned int mask, struct s
   if (path[0] == '\0' && (flags & AT_EMPTY_PATH) != 0) {
     int rc = real_statx(dirfd, path, flags, mask, buf);
     struct stat vst;
-    if (rc == 0 && fd_virtual_stat(dirfd, makedev(buf->stx_dev_major, buf->stx_dev_minor), buf->stx_ino, vst)) {
+    dev_t dev = makedev(buf->stx_dev_major, buf->stx_dev_minor);
+    if (rc == 0 && fd_virtual_stat(dirfd, dev, buf->stx_ino, vst)) {
       fill_statx(vst, mask, buf);
+    } else if (rc == 0 && fd_dir_view(dirfd, dev, buf->stx_ino)) {
+      buf->stx_nlink = 1;  // plain_dir_stat()
+      buf->stx_ctime = buf->stx_mtime;
     }
     return rc;
   }
-  if (int found = managed_statx(dirfd, path, flags, mask, buf); found != 0) {
-    return found > 0 ? 0 : -1;
-  }
-  return real_statx(dirfd, path, flags, mask, buf);
+  return project_statx(dirfd, path, flags, mask, buf, real_statx);
 }
 
 namespace {

@@ -47,6 +47,7 @@ struct FdSlot {
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   uint64_t ino = 0;
+  bool dir_view = false;  // a recorded directory: the kernel's stat, as plain_dir_stat() shows it
 };
 constinit FdSlot g_fds[k_max_fds]{};
 
@@ -91,6 +92,16 @@ bool Lookup::find(const char* rel, size_t len, manifest::Entry& out) noexcept {
   auto hit = m_manifest->get(*m_txn, std::string_view(rel, len), out);
   errno = saved;
   return hit && *hit;
+}
+
+bool Lookup::meta(std::string_view key, std::string_view& out) noexcept {
+  if (!begin()) {
+    return false;
+  }
+  int saved = errno;
+  auto found = m_manifest->get_meta(*m_txn, key, out);
+  errno = saved;
+  return found && *found;
 }
 
 bool Lookup::projected_dir(const char* rel, size_t len, manifest::Tier& tier, bool or_below) noexcept {
@@ -314,7 +325,7 @@ bool parent_links_to_file(const ManagedPath& mp, Lookup& lookup) noexcept {
 }  // namespace
 
 int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, Lookup& lookup,
-                    manifest::Entry& entry, struct stat& st, bool* made) noexcept {
+                    manifest::Entry& entry, struct stat& st, ResolveNotes* notes) noexcept {
   if (!classify(dirfd, path, mp)) {
     return 0;
   }
@@ -364,8 +375,8 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
     }
     if (entry.kind == manifest::EntryKind::dir) {
       // The path names a virtual directory: made now, the kernel answers for it.
-      if (hydrate_dir(lookup, mp.rel, mp.rel_len) && made != nullptr) {
-        *made = true;
+      if (hydrate_dir(lookup, mp.rel, mp.rel_len) && notes != nullptr) {
+        notes->made_dir = true;
       }
       break;
     }
@@ -399,8 +410,25 @@ int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, L
       break;
     }
   }
+  if (notes != nullptr && result == 0) {
+    notes->dir = entry.kind == manifest::EntryKind::dir;
+  }
   errno = saved;
   return result;
+}
+
+namespace {
+constinit std::atomic<int> g_virtual_dirs{-1};  // -1: not read yet
+}  // namespace
+
+bool virtual_dirs_session(Lookup& lookup) noexcept {
+  int known = g_virtual_dirs.load(std::memory_order_relaxed);
+  if (known < 0) {
+    std::string_view value;
+    known = g_session.phantom && lookup.meta(manifest::k_meta_virtual_dirs_key, value) && value == "1" ? 1 : 0;
+    g_virtual_dirs.store(known, std::memory_order_relaxed);
+  }
+  return known == 1;
 }
 
 namespace {
@@ -674,6 +702,18 @@ void remember_fd(int fd, const struct stat& real_st, const struct stat& virtual_
   slot.size = static_cast<uint64_t>(virtual_st.st_size);
   slot.mtime_ns = static_cast<int64_t>(virtual_st.st_mtim.tv_sec) * 1000000000 + virtual_st.st_mtim.tv_nsec;
   slot.ino = virtual_st.st_ino;
+  slot.dir_view = false;
+  slot.real_ino.store(real_st.st_ino, std::memory_order_release);
+}
+
+void remember_dir_fd(int fd, const struct stat& real_st) noexcept {
+  if (fd < 0 || fd >= k_max_fds) {
+    return;
+  }
+  FdSlot& slot = g_fds[fd];
+  slot.real_ino.store(0, std::memory_order_relaxed);
+  slot.real_dev = real_st.st_dev;
+  slot.dir_view = true;
   slot.real_ino.store(real_st.st_ino, std::memory_order_release);
 }
 
@@ -694,6 +734,7 @@ void copy_fd(int from, int to) noexcept {
   dst.size = src.size;
   dst.mtime_ns = src.mtime_ns;
   dst.ino = src.ino;
+  dst.dir_view = src.dir_view;
   dst.real_ino.store(real_ino, std::memory_order_release);
 }
 
@@ -703,7 +744,7 @@ bool fd_virtual_stat(int fd, dev_t dev, ino_t ino, struct stat& out) noexcept {
   }
   const FdSlot& slot = g_fds[fd];
   uint64_t real_ino = slot.real_ino.load(std::memory_order_acquire);
-  if (real_ino == 0 || real_ino != ino || slot.real_dev != dev) {
+  if (real_ino == 0 || real_ino != ino || slot.real_dev != dev || slot.dir_view) {
     return false;
   }
   out.st_dev = g_session.project_dev;
@@ -721,6 +762,21 @@ bool fd_virtual_stat(int fd, dev_t dev, ino_t ino, struct stat& out) noexcept {
   return true;
 }
 
-bool overlay_fd_stat(int fd, struct stat& st) noexcept { return fd_virtual_stat(fd, st.st_dev, st.st_ino, st); }
+bool fd_dir_view(int fd, dev_t dev, ino_t ino) noexcept {
+  if (fd < 0 || fd >= k_max_fds) {
+    return false;
+  }
+  const FdSlot& slot = g_fds[fd];
+  uint64_t real_ino = slot.real_ino.load(std::memory_order_acquire);
+  return real_ino != 0 && real_ino == ino && slot.real_dev == dev && slot.dir_view;
+}
+
+bool overlay_fd_stat(int fd, struct stat& st) noexcept {
+  if (fd_dir_view(fd, st.st_dev, st.st_ino)) {
+    plain_dir_stat(st);
+    return true;
+  }
+  return fd_virtual_stat(fd, st.st_dev, st.st_ino, st);
+}
 
 }  // namespace vrift::shim

@@ -46,6 +46,8 @@ class Lookup {
   // with `or_below` lies below one, and that directory's tier
   // (manifest::k_meta_projected_key).
   bool projected_dir(const char* rel, size_t len, manifest::Tier& tier, bool or_below = false) noexcept;
+  // The manifest's meta record `key` into `out` (valid for the snapshot); false if none.
+  bool meta(std::string_view key, std::string_view& out) noexcept;
   // Ends this lookup's snapshot early (entries found through it become invalid), so
   // the thread may write the manifest.
   void release() noexcept;
@@ -132,9 +134,29 @@ int virtual_stat(const ManagedPath& path, Lookup& lookup, manifest::Entry& entry
 // kernel cannot see into when the file is phantom). Returns 1 with `mp` naming the
 // managed file itself; 0 when the kernel should answer (errno kept); -1 with errno set
 // when the answer is an error the kernel cannot give (ENOTDIR for "file/" or "file/x").
-// A virtual directory named by the path is made physical first (`*made` then true).
+// What resolve_managed() noticed on the way, for callers that ask.
+struct ResolveNotes {
+  bool made_dir = false;  // the path named a virtual directory, made physical now: a call
+                          // the kernel failed before may be made again
+  bool dir = false;       // the kernel answers for a directory the manifest records
+};
+
+// A virtual directory named by the path is made physical first.
 int resolve_managed(int dirfd, const char* path, bool follow, ManagedPath& mp, Lookup& lookup,
-                    manifest::Entry& entry, struct stat& st, bool* made = nullptr) noexcept;
+                    manifest::Entry& entry, struct stat& st, ResolveNotes* notes = nullptr) noexcept;
+
+// Whether the session's project has virtual directories (manifest::k_meta_virtual_dirs_key;
+// read once per process).
+bool virtual_dirs_session(Lookup& lookup) noexcept;
+
+// The stat of a recorded directory as the plain tree would show it, in a session with
+// virtual directories: the kernel's nlink counts only the subdirectories on disk (1, as
+// btrfs reports, tells walkers "unknown"), and making a subdirectory changed the ctime
+// (tar would report the directory changed as it read it).
+inline void plain_dir_stat(struct stat& st) noexcept {
+  st.st_nlink = 1;
+  st.st_ctim = st.st_mtim;
+}
 
 // A path resolved against the manifest, with what keeps its entry valid (the re-entry
 // guard and this thread's read snapshot) held for the object's lifetime.
@@ -144,13 +166,16 @@ struct ManagedFile {
   Lookup lookup;
   manifest::Entry entry;
   struct stat st;
-  bool made_dir = false;  // resolve() made a virtual directory physical
+  ResolveNotes notes;
 
   // 1: (dirfd, p) is a managed file; 0: ask the kernel; -1: fail with errno (see
   // resolve_managed()).
   int resolve(int dirfd, const char* p, bool follow) noexcept {
-    return resolve_managed(dirfd, p, follow, path, lookup, entry, st, &made_dir);
+    return resolve_managed(dirfd, p, follow, path, lookup, entry, st, &notes);
   }
+  // After resolve() returned 0 and the kernel answered with `mode`: whether that answer
+  // is a recorded directory in a session with virtual directories (plain_dir_stat()).
+  bool plain_dir(mode_t mode) noexcept { return notes.dir && S_ISDIR(mode) && virtual_dirs_session(lookup); }
 };
 
 // The canonical absolute path of `path` into out (PATH_MAX), as realpath(3) makes it but
@@ -171,11 +196,17 @@ int open_blob(const manifest::Entry& e, int flags) noexcept;
 
 // The fd table.
 void remember_fd(int fd, const struct stat& real_st, const struct stat& virtual_st) noexcept;
-// Replaces `st` (the real fstat of fd) with the virtual stat when fd is a managed file.
+// fd is a recorded directory of a session with virtual directories (plain_dir_stat()).
+void remember_dir_fd(int fd, const struct stat& real_st) noexcept;
+// Whether fd is such a directory, still on the inode (dev, ino) it was opened on.
+bool fd_dir_view(int fd, dev_t dev, ino_t ino) noexcept;
+// Replaces `st` (the real fstat of fd) with the virtual stat when fd is a managed file,
+// or amends it (plain_dir_stat()) when fd is such a directory.
 bool overlay_fd_stat(int fd, struct stat& st) noexcept;
 // fd `to` now refers to what `from` does (dup and friends): it inherits from's entry.
 void copy_fd(int from, int to) noexcept;
-// The virtual stat of fd (true) when fd is a managed file whose real inode is (dev, ino).
+// The virtual stat of fd (true) when fd is a managed file whose real inode is (dev, ino)
+// (never for a directory).
 bool fd_virtual_stat(int fd, dev_t dev, ino_t ino, struct stat& out) noexcept;
 
 }  // namespace vrift::shim
