@@ -9,6 +9,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
@@ -429,12 +430,26 @@ void Ingester::make_empty_dirs_virtual() {
   if (!m_options.virtual_dirs) {
     return;
   }
-  for (auto it = m_dirs_and_links.rbegin(); it != m_dirs_and_links.rend(); ++it) {
-    if (S_ISDIR(it->st.st_mode) && may_be_virtual(it->rel) &&
-        ::unlinkat(m_root_fd.get(), it->rel.c_str(), AT_REMOVEDIR) == 0) {
-      m_changed_dirs = true;
+  // By depth, deepest first (a directory empties once its subdirectories are gone), and
+  // each depth on the workers: removing a directory frees its block, which this
+  // filesystem (mounted with `discard`) trims there and then.
+  std::vector<std::vector<const std::string*>> by_depth;
+  for (const auto& item : m_dirs_and_links) {
+    if (S_ISDIR(item.st.st_mode) && may_be_virtual(item.rel)) {
+      size_t depth = static_cast<size_t>(std::count(item.rel.begin(), item.rel.end(), '/'));
+      by_depth.resize(std::max(by_depth.size(), depth + 1));
+      by_depth[depth].push_back(&item.rel);
     }
   }
+  std::atomic<bool> removed{false};
+  for (auto level = by_depth.rbegin(); level != by_depth.rend(); ++level) {
+    parallel_for(level->size(), m_jobs, [&](size_t i) {
+      if (::unlinkat(m_root_fd.get(), (*level)[i]->c_str(), AT_REMOVEDIR) == 0) {
+        removed.store(true, std::memory_order_relaxed);
+      }
+    });
+  }
+  m_changed_dirs = m_changed_dirs || removed.load();
 }
 
 // Solid, or Phantom with physical directories: virtual directories (from a Phantom
