@@ -457,10 +457,6 @@ size_t parent_end(const char* abs, size_t end) noexcept {
   return end > 0 ? end - 1 : 0;
 }
 
-}  // namespace
-
-namespace {
-
 // Is `abs` (normalized, absolute) a managed file? The lstat it made, if any, is left
 // in `real` for the caller.
 bool managed_file(const char* abs, Lookup& lookup, PathStat& real) noexcept {
@@ -597,7 +593,6 @@ bool canonical_path(const char* path, char* out, Lookup& lookup) noexcept {
   out[out_len] = '\0';
   return true;
 }
-
 
 bool hydrate_dir(Lookup& lookup, const char* rel, size_t len) noexcept {
   ManagedPath mp;
