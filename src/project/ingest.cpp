@@ -319,6 +319,7 @@ class Ingester {
   bool m_delta_empty = false;   // the manifest had no session changes when the run began
   std::string m_projected_meta;  // manifest::k_meta_projected_key's value for this config
   std::string_view m_virtual_dirs_meta;  // manifest::k_meta_virtual_dirs_key's, this run
+  bool m_had_virtual_dirs = false;       // ... was "1" when the run began
   bool m_projected_meta_current = false;  // both already recorded
   std::vector<std::string> m_starts;
   std::vector<std::string> m_missing_starts;  // projected directories no longer there
@@ -369,6 +370,7 @@ Outcome<void> Ingester::load_previous() {
   m_projected_meta_current = found && *found && recorded == m_projected_meta;
   std::string_view virtual_dirs = "0";
   found = m_manifest.get_meta(*txn, manifest::k_meta_virtual_dirs_key, virtual_dirs);
+  m_had_virtual_dirs = found && *found && virtual_dirs == "1";
   m_projected_meta_current = m_projected_meta_current && found && *found && virtual_dirs == m_virtual_dirs_meta;
   return {};
 }
@@ -1418,8 +1420,8 @@ Outcome<IngestSummary> Ingester::run() {
       m_skip.push_back(p);
     }
   }
-  if (m_options.mode == Mode::Solid || !m_config.phantom_virtual_dirs) {
-    make_virtual_dirs_physical();
+  if (m_had_virtual_dirs && (m_options.mode == Mode::Solid || !m_config.phantom_virtual_dirs)) {
+    make_virtual_dirs_physical();  // (a scan of every entry: only where some may be virtual)
   }
   for (const auto& start : m_starts) {
     struct stat st;

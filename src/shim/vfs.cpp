@@ -663,8 +663,10 @@ bool hydrate_parent(const ManagedPath& mp) noexcept {
   if (n <= 1) {
     return false;  // the project's root holds it
   }
+  // Only a project whose directories are virtual pays the parent's lstat (every unlink
+  // or rename of a phantom file comes here).
   Lookup lookup;
-  return hydrate_dir(lookup, mp.rel, n - 1);
+  return virtual_dirs_session(lookup) && hydrate_dir(lookup, mp.rel, n - 1);
 }
 
 bool made_parent_of(int dirfd, const char* path) noexcept {
