@@ -94,6 +94,18 @@ std::string quote(std::string_view s) {
   return out + "\"";
 }
 
+const char* phantom_dirs_name(PhantomDirs dirs) {
+  switch (dirs) {
+    case PhantomDirs::physical:
+      return "physical";
+    case PhantomDirs::all:
+      return "virtual";
+    case PhantomDirs::tier1:
+      break;
+  }
+  return "tier1";
+}
+
 }  // namespace
 
 Outcome<Config> load_config(const std::string& path) {
@@ -185,11 +197,13 @@ Outcome<Config> load_config(const std::string& path) {
     if (auto* v = pt->get("directories")) {
       auto s = v->value<std::string>();
       if (s == "virtual") {
-        config.phantom_virtual_dirs = true;
+        config.phantom_dirs = PhantomDirs::all;
+      } else if (s == "tier1") {
+        config.phantom_dirs = PhantomDirs::tier1;
       } else if (s == "physical") {
-        config.phantom_virtual_dirs = false;
+        config.phantom_dirs = PhantomDirs::physical;
       } else {
-        return bad(*v, "phantom.directories must be \"virtual\" or \"physical\"");
+        return bad(*v, "phantom.directories must be \"tier1\", \"virtual\" or \"physical\"");
       }
     }
   }
@@ -253,9 +267,11 @@ std::string render_config(const Config& config) {
   out += "# When run as root, Tier-1 blobs are given to this user if it exists.\n";
   out += fmt::format("owner = {}\n\n", quote(config.tier1_owner));
   out += "[phantom]\n";
-  out += "# Directories below the projected ones: \"physical\" (kept on disk: any shell can cd into them)\n";
-  out += "# or \"virtual\" (made when a program in a session needs one: ~14 MB less per node_modules).\n";
-  out += fmt::format("directories = \"{}\"\n\n", config.phantom_virtual_dirs ? "virtual" : "physical");
+  out += "# Directories below the projected ones: \"virtual\" ones are made when a program or the shell\n";
+  out += "# of a session needs them (~14 MB less per node_modules); \"physical\" ones stay on disk, where\n";
+  out += "# shells outside any session can cd into them. \"tier1\": virtual where the path is Tier-1\n";
+  out += "# (dependencies), physical elsewhere (build outputs).\n";
+  out += fmt::format("directories = \"{}\"\n\n", phantom_dirs_name(config.phantom_dirs));
   out += "[manifest]\n";
   out += "# Keep a hash index of the ingested entries for fast lookups once there are this many.\n";
   out += fmt::format("index_min_entries = {}\n\n", config.index_min_entries);

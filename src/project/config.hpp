@@ -12,6 +12,9 @@ namespace vrift::project {
 
 enum class Mode : uint8_t { Solid, Phantom };
 enum class Tier1Link : uint8_t { symlink, hardlink };
+// Which Phantom directories may be virtual: none, those whose path is Tier-1 (the
+// dependency trees nobody works in), or all below the projected ones.
+enum class PhantomDirs : uint8_t { physical, tier1, all };
 
 const char* mode_name(Mode mode) noexcept;  // "solid" / "phantom"
 
@@ -29,10 +32,12 @@ struct Config {
   Tier1Link tier1_link = Tier1Link::symlink;
   bool tier1_immutable = true;         // set the immutable flag on Tier-1 blobs when allowed
   std::string tier1_owner = "vrift";   // owner of Tier-1 blobs when run as root, if that user exists
-  // Phantom: directories below the projected ones are kept on disk (a shell outside the
-  // shim can `cd` into them), or virtual (removed once ingest has emptied them, made
-  // again when a program in a session needs one: shim/vfs.hpp), for the least disk.
-  bool phantom_virtual_dirs = false;
+  // Phantom: directories below the projected ones may be virtual (removed once ingest
+  // has emptied them, made again when a program in a session needs one: shim/vfs.hpp,
+  // and by a session shell's `cd`: shell_code.hpp), for the least disk; the others stay
+  // on disk, where a shell outside any session can `cd` into them. By default those of
+  // dependencies (Tier-1) are virtual and those of build outputs are not.
+  PhantomDirs phantom_dirs = PhantomDirs::tier1;
   // Ingest keeps a hash index of the manifest's base layer for point lookups once it has
   // this many entries (0: always); smaller bases are looked up in LMDB alone.
   uint64_t index_min_entries = 100000;

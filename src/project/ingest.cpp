@@ -22,6 +22,7 @@
 
 #include "base/fd.hpp"
 #include "cas/projects.hpp"
+#include "project/cwds.hpp"
 #include "project/detached.hpp"
 #include "project/parallel.hpp"
 #include "project/projection.hpp"
@@ -258,7 +259,7 @@ class Ingester {
   static cas::BlobKey key_of(const Previous& prev);
   bool under_starts(std::string_view path) const;
   bool directory_gone(std::string_view path) const;
-  bool may_be_virtual(const std::string& rel) const;
+  bool may_be_virtual(std::string_view rel) const;
   void make_empty_dirs_virtual();
   void make_virtual_dirs_physical();
   void store_chunk(Chunk& chunk);
@@ -320,6 +321,7 @@ class Ingester {
   std::string m_projected_meta;  // manifest::k_meta_projected_key's value for this config
   std::string_view m_virtual_dirs_meta;  // manifest::k_meta_virtual_dirs_key's, this run
   bool m_had_virtual_dirs = false;       // ... was "1" when the run began
+  bool m_virtual_dirs_recorded = false;  // ... was there at all
   bool m_projected_meta_current = false;  // both already recorded
   std::vector<std::string> m_starts;
   std::vector<std::string> m_missing_starts;  // projected directories no longer there
@@ -364,14 +366,14 @@ Outcome<void> Ingester::load_previous() {
   auto delta = m_manifest.stats(*txn, Layer::delta);
   m_delta_empty = delta && delta->entries == 0;
   m_projected_meta = projected_record(m_config);
-  m_virtual_dirs_meta = m_options.mode == Mode::Phantom && m_config.phantom_virtual_dirs ? "1" : "0";
+  m_virtual_dirs_meta = m_options.mode == Mode::Phantom && m_config.phantom_dirs != PhantomDirs::physical ? "1" : "0";
   std::string_view recorded;
   auto found = m_manifest.get_meta(*txn, manifest::k_meta_projected_key, recorded);
   m_projected_meta_current = found && *found && recorded == m_projected_meta;
   std::string_view virtual_dirs = "0";
   found = m_manifest.get_meta(*txn, manifest::k_meta_virtual_dirs_key, virtual_dirs);
   m_had_virtual_dirs = found && *found && virtual_dirs == "1";
-  m_projected_meta_current = m_projected_meta_current && found && *found && virtual_dirs == m_virtual_dirs_meta;
+  m_virtual_dirs_recorded = found && *found;
   return {};
 }
 
@@ -420,14 +422,19 @@ bool Ingester::directory_gone(std::string_view path) const {
 }
 
 // Phantom with virtual directories: a directory below a walked path (not the path
-// itself) may be removed when empty, and is recorded so (k_flag_phantom).
-bool Ingester::may_be_virtual(const std::string& rel) const {
-  return m_options.mode == Mode::Phantom && m_config.phantom_virtual_dirs && m_start_set.count(rel) == 0 &&
-         under_starts(rel);
+// itself), Tier-1 where only those are, may be removed when empty, and is recorded so
+// (k_flag_phantom).
+bool Ingester::may_be_virtual(std::string_view rel) const {
+  if (m_options.mode != Mode::Phantom || m_config.phantom_dirs == PhantomDirs::physical ||
+      m_start_set.count(rel) != 0 || !under_starts(rel)) {
+    return false;
+  }
+  return m_config.phantom_dirs == PhantomDirs::all || m_config.tier_of(rel) == manifest::Tier::tier1;
 }
 
 // Phantom: the directories this run walked and left empty are removed, deepest first;
-// each is recorded as virtual (entry_for()), and one that is not empty stays.
+// each is recorded as virtual (entry_for()), and one that is not empty, or that a
+// process works in (a shell that made it with `cd`), stays.
 void Ingester::make_empty_dirs_virtual() {
   if (!m_options.virtual_dirs) {
     return;
@@ -436,8 +443,9 @@ void Ingester::make_empty_dirs_virtual() {
   // each depth on the workers: removing a directory frees its block, which this
   // filesystem (mounted with `discard`) trims there and then.
   std::vector<std::vector<const std::string*>> by_depth;
+  std::unordered_set<std::string> in_use = working_dirs_below(real_path(m_project.root));
   for (const auto& item : m_dirs_and_links) {
-    if (S_ISDIR(item.st.st_mode) && may_be_virtual(item.rel)) {
+    if (S_ISDIR(item.st.st_mode) && may_be_virtual(item.rel) && in_use.count(item.rel) == 0) {
       size_t depth = static_cast<size_t>(std::count(item.rel.begin(), item.rel.end(), '/'));
       by_depth.resize(std::max(by_depth.size(), depth + 1));
       by_depth[depth].push_back(&item.rel);
@@ -454,9 +462,10 @@ void Ingester::make_empty_dirs_virtual() {
   m_changed_dirs = m_changed_dirs || removed.load();
 }
 
-// Solid, or Phantom with physical directories: virtual directories (from a Phantom
-// ingest) are made again before the walk, with their recorded modes, so their files can
-// be projected and they are recorded as directories on disk. Parents come first in
+// Solid, or Phantom with fewer virtual directories than before: virtual directories
+// (from a Phantom ingest) that may no longer be are made again before the walk, with
+// their recorded modes, so their files can be projected and they are recorded as
+// directories on disk. Parents come first in
 // manifest order; below a directory the user removed, mkdir fails and the walk finds the
 // entries gone.
 void Ingester::make_virtual_dirs_physical() {
@@ -465,8 +474,17 @@ void Ingester::make_virtual_dirs_physical() {
   std::vector<std::pair<std::string, timespec>> mtimes;
   std::unordered_set<std::string> timed;
   m_previous.for_each([&](std::string_view path, Previous& prev) {
-    if (prev.kind != EntryKind::dir || (prev.flags & manifest::k_flag_phantom) == 0 || !under_starts(path)) {
+    if (prev.kind != EntryKind::dir || (prev.flags & manifest::k_flag_phantom) == 0) {
       return;
+    }
+    if (!under_starts(path)) {
+      // Outside this run's PATHs (half of a switch to Solid): still virtual, and the
+      // manifest must go on saying that some are.
+      m_virtual_dirs_meta = "1";
+      return;
+    }
+    if (may_be_virtual(path)) {
+      return;  // and stays so
     }
     std::string rel(path);
     size_t slash = rel.rfind('/');
@@ -1420,9 +1438,11 @@ Outcome<IngestSummary> Ingester::run() {
       m_skip.push_back(p);
     }
   }
-  if (m_had_virtual_dirs && (m_options.mode == Mode::Solid || !m_config.phantom_virtual_dirs)) {
+  if (m_had_virtual_dirs) {
     make_virtual_dirs_physical();  // (a scan of every entry: only where some may be virtual)
   }
+  m_projected_meta_current = m_projected_meta_current && m_virtual_dirs_recorded &&
+                             m_had_virtual_dirs == (m_virtual_dirs_meta == "1");
   for (const auto& start : m_starts) {
     struct stat st;
     if (::fstatat(m_root_fd.get(), start.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {

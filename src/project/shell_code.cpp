@@ -98,11 +98,29 @@ std::string posix_enter(Shell shell, const ShellVars& vars, std::string_view pre
     out += save(name);
   }
   out += save("PS1");
+  // A cd function of the user's own (autoenv, nvm...) is kept under another name and
+  // called by ours.
+  out += shell == Shell::bash ? "  if declare -F cd > /dev/null; then _vrift_had_cd=$(declare -f cd); eval \"_vrift_old_cd "
+                                "${_vrift_had_cd#cd }\"; fi\n"
+                              : "  if typeset -f cd > /dev/null; then _vrift_had_cd=1; functions -c cd _vrift_old_cd; fi\n";
   out += "fi\n";
   for (const auto& [name, value] : vars) {
     out += "export " + name + "=" + shell_quote(shell, value) + "\n";
   }
   out += "PS1=" + shell_quote(shell, prefix) + "\"${_vrift_old_PS1-}\"\n";
+  // The shell itself runs without the shim, so its own cd cannot enter a directory the
+  // project keeps virtual (Phantom, `directories = "virtual"`): a shimmed `test -d`
+  // makes it first.
+  out +=
+      "cd() {\n"
+      "  if [ \"$#\" -gt 0 ]; then\n"
+      "    local _vrift_dir\n"
+      "    eval \"_vrift_dir=\\${$#}\"\n"
+      "    case $_vrift_dir in -*) ;; *) [ -e \"$_vrift_dir\" ] || command env test -d \"$_vrift_dir\" 2> /dev/null ;; "
+      "esac\n"
+      "  fi\n"
+      "  if [ -n \"${_vrift_had_cd-}\" ]; then _vrift_old_cd \"$@\"; else builtin cd \"$@\"; fi\n"
+      "}\n";
   return out;
 }
 
@@ -120,7 +138,12 @@ std::string posix_leave(Shell shell, const std::vector<std::string>& names,
     saved += " _vrift_old_" + name + " _vrift_had_" + name;
   }
   out += restore("PS1");
-  out += "  unset " + saved + " _vrift_old_PS1 _vrift_had_PS1\n";
+  out += "  unset -f cd\n";
+  out += shell == Shell::bash
+             ? "  if [ -n \"${_vrift_had_cd-}\" ]; then _vrift_had_cd=$(declare -f _vrift_old_cd); eval \"cd "
+               "${_vrift_had_cd#_vrift_old_cd }\"; unset -f _vrift_old_cd; fi\n"
+             : "  if [ -n \"${_vrift_had_cd-}\" ]; then functions -c _vrift_old_cd cd; unset -f _vrift_old_cd; fi\n";
+  out += "  unset " + saved + " _vrift_old_PS1 _vrift_had_PS1 _vrift_had_cd\n";
   out += "else\n";
   for (const auto& [name, value] : fallback) {
     out += value ? "  export " + name + "=" + shell_quote(shell, *value) + "\n" : "  unset " + name + "\n";
@@ -139,6 +162,7 @@ std::string fish_enter(const ShellVars& vars, std::string_view prefix) {
   // The old prompt is kept as a function; the wrapper calls it first, inside a command
   // substitution, so it still sees the last command's $status and $pipestatus.
   out += "  if functions -q fish_prompt; functions -c fish_prompt _vrift_old_fish_prompt; end\n";
+  out += "  if functions -q cd; functions -c cd _vrift_old_cd; end\n";
   out += "end\n";
   for (const auto& [name, value] : vars) {
     out += "set -gx " + name + " " + shell_quote(Shell::fish, value) + "\n";
@@ -153,6 +177,13 @@ std::string fish_enter(const ShellVars& vars, std::string_view prefix) {
          "  function fish_prompt\n"
          "    printf '%s' $_vrift_prompt_prefix\n"
          "  end\n"
+         "end\n";
+  // As for bash and zsh (posix_enter): a shimmed `test -d` makes a virtual directory.
+  out += "function cd\n"
+         "  if set -q argv[1]; and not string match -q -- '-*' $argv[-1]; and not test -e $argv[-1]\n"
+         "    command env test -d $argv[-1] 2> /dev/null\n"
+         "  end\n"
+         "  if functions -q _vrift_old_cd; _vrift_old_cd $argv; else; builtin cd $argv; end\n"
          "end\n";
   return out;
 }
@@ -170,6 +201,8 @@ std::string fish_leave(const std::vector<std::string>& names,
          "  if functions -q _vrift_old_fish_prompt\n"
          "    functions -c _vrift_old_fish_prompt fish_prompt; functions -e _vrift_old_fish_prompt\n"
          "  end\n"
+         "  functions -e cd\n"
+         "  if functions -q _vrift_old_cd; functions -c _vrift_old_cd cd; functions -e _vrift_old_cd; end\n"
          "  set -e -g _vrift_prompt_prefix; set -e -g _vrift_saved\n"
          "else\n";
   for (const auto& [name, value] : fallback) {

@@ -115,6 +115,14 @@ grep -q '^mode = "phantom"$' .vrift/config.toml || fail "config.toml does not re
 in_pane "cat $FILE > $B/cat2; node -e 'console.log(require(\"semver\").valid(\"4.5.6\"))' > $B/node2"
 cmp -s "$B/cat2" "$SCRATCH/npm/$FILE" || fail "cat of a phantom file in the session"
 expect_eq "$(cat "$B/node2")" "4.5.6" "node requiring a phantom module"
+# A dependency's directory is virtual (not on disk); the session's cd makes it.
+[ ! -e node_modules/debug/src ] || fail "node_modules/debug/src is on disk in Phantom mode"
+in_pane "(cd node_modules/debug/src && pwd > $B/pwd2 && ls > $B/ls2)"
+expect_eq "$(cat "$B/pwd2")" "$P/node_modules/debug/src" "cd into a virtual directory in the session"
+expect_eq "$(cat "$B/ls2")" "$(ls "$SCRATCH/npm/node_modules/debug/src")" "ls in a virtual directory made by cd"
+in_pane "(cd no-such-dir) 2> $B/cd-err; echo \$? > $B/cd-rc"
+expect_eq "$(cat "$B/cd-rc")" 1 "cd to a missing directory in the session"
+grep -q "no-such-dir: No such file or directory" "$B/cd-err" || fail "cd's own error: $(cat "$B/cd-err")"
 # vrift typed inside the session sees the real tree, not the shim's view: an ingest
 # there changes nothing, and status finds no problem.
 "$VRIFT" --json status > "$B/status-before.json"
@@ -155,8 +163,9 @@ in_pane 'eval "$(vrift wake)"'
 screen_shows_prompt "test-prompt>"
 screen | grep -q "vrift: warning: the project's files live only in The Source" || fail "no Phantom warning: $(screen)"
 screen | grep -q "vrift restore" || fail "the Phantom warning does not point to vrift restore"
-in_pane "env | sort > $B/env4; declare -p PS1 VRIFT_MODE UV_USE_IO_URING > $B/vars4"
+in_pane "env | sort > $B/env4; declare -p PS1 VRIFT_MODE UV_USE_IO_URING > $B/vars4; type -t cd > $B/cd4"
 diff "$B/env0" "$B/env4" || fail "wake from Phantom did not restore the environment"
+expect_eq "$(cat "$B/cd4")" builtin "cd after wake"
 diff "$B/vars0" "$B/vars4" || fail "wake from Phantom did not restore PS1"
 [ ! -e .vrift/session.json ] || fail "session.json left after waking from Phantom"
 [ ! -e "$FILE" ] || fail "waking from Phantom put files back (that is vrift restore's job)"
@@ -215,21 +224,26 @@ Z="$SCRATCH/zsh"
 mkdir -p "$Z"
 LD_PRELOAD=/lib/x86_64-linux-gnu/libm.so.6 zsh -f -c '
   PS1="z%# "; VRIFT_PROJECT=shell-local
+  cd() { print -r -- "mine $*" >> '"$Z"'/mycd; builtin cd "$@"; }
   env | sort > '"$Z"'/env0; typeset -p PS1 VRIFT_PROJECT > '"$Z"'/vars0
   eval "$("$VRIFT" inception 2>/dev/null)"
   print -r -- "$PS1" > '"$Z"'/ps1; print -r -- "$LD_PRELOAD|$VRIFT_PROJECT|$VRIFT_MODE" > '"$Z"'/vars1
   stat -c %F '"$FILE"' > '"$Z"'/stat1
   eval "$("$VRIFT" inception 2>/dev/null)"
   print -r -- "$PS1|$LD_PRELOAD" > '"$Z"'/again
+  (cd node_modules && cd ..)
   eval "$("$VRIFT" wake 2>/dev/null)"
-  env | sort > '"$Z"'/env1; typeset -p PS1 VRIFT_PROJECT > '"$Z"'/vars2'
+  env | sort > '"$Z"'/env1; typeset -p PS1 VRIFT_PROJECT > '"$Z"'/vars2; functions cd > '"$Z"'/cd-after'
 expect_eq "$(cat "$Z/ps1")" "(vrift 🌀 [Solid]) z%# " "zsh prompt"
 expect_eq "$(cat "$Z/vars1")" "/lib/x86_64-linux-gnu/libm.so.6:$VRIFT_SHIM|$P|solid" "zsh session variables"
 expect_eq "$(cat "$Z/stat1")" "regular file" "stat in a zsh session"
 expect_eq "$(cat "$Z/again")" "(vrift 🌀 [Solid]) z%# |/lib/x86_64-linux-gnu/libm.so.6:$VRIFT_SHIM" "zsh second inception"
 diff "$Z/env0" "$Z/env1" || fail "zsh: wake did not restore the environment"
 diff "$Z/vars0" "$Z/vars2" || fail "zsh: wake did not restore PS1 and VRIFT_PROJECT"
-pass "zsh: prompt, variables (other preload kept), no stacking, exact restore"
+expect_eq "$(cat "$Z/mycd")" "mine node_modules
+mine .." "zsh: the user's own cd, called by the session's"
+grep -q 'print -r -- "mine $\*"' "$Z/cd-after" || fail "zsh: the user's cd after wake: $(cat "$Z/cd-after")"
+pass "zsh: prompt, variables (other preload kept), no stacking, the user's cd kept, exact restore"
 
 F="$SCRATCH/fish"
 mkdir -p "$F"
@@ -239,6 +253,7 @@ fish --no-config -c '
   eval "$("$VRIFT" inception --phantom 2>/dev/null)"
   fish_prompt > '"$F"'/prompt1; echo "$LD_PRELOAD|$VRIFT_PROJECT|$VRIFT_MODE" > '"$F"'/vars1
   cat '"$FILE"' > '"$F"'/cat1
+  cd node_modules/debug/src; and pwd > '"$F"'/pwd1; cd ../../..
   eval "$("$VRIFT" inception 2>/dev/null)"
   fish_prompt > '"$F"'/prompt2
   eval "$("$VRIFT" wake 2>'"$F"'/wake.err)"
@@ -248,6 +263,7 @@ fish --no-config -c '
 cmp -s "$F/prompt1" "$F/prompt2" || fail "fish: a second inception changed the prompt"
 expect_eq "$(cat "$F/vars1")" "$VRIFT_SHIM|$P|phantom" "fish session variables"
 cmp -s "$F/cat1" "$SCRATCH/npm/$FILE" || fail "fish: cat of a phantom file"
+expect_eq "$(cat "$F/pwd1")" "$P/node_modules/debug/src" "fish: cd into a virtual directory"
 diff "$F/env0" "$F/env1" || fail "fish: wake did not restore the environment"
 cmp -s "$F/prompt0" "$F/prompt3" || fail "fish: wake did not restore the prompt"
 grep -q "global scope, unexported" "$F/mode" && grep -q "|fish-local|" "$F/mode" || fail "fish: VRIFT_MODE not restored as it was: $(cat "$F/mode")"

@@ -3,7 +3,9 @@
 # ones that it leaves empty, and a session makes one again, with its recorded mode and
 # mtime, only when a program names it or changes an entry in it. Reading a file below a
 # virtual directory makes nothing. Programs see the plain tree either way; the doctor
-# finds nothing; "physical" (the default) keeps every directory, and brings them back.
+# finds nothing; "physical" keeps every directory, and brings them back. "tier1" (the
+# default) does so for the directories of dependencies only; ingest keeps a directory a
+# process works in; a switch to Solid made in two halves brings every directory back.
 source "$(dirname "$0")/lib/common.bash"
 need python3 node stat find
 cd "$SCRATCH"
@@ -24,8 +26,8 @@ make_tree() {
 make_tree plain
 virtual_project() {
   rm -rf p && cp -a plain p && cd p && "$VRIFT" init -q
-  grep -q '^directories = "physical"$' .vrift/config.toml || fail "directories is not physical by default"
-  sed -i 's/^directories = "physical"/directories = "virtual"/' .vrift/config.toml
+  grep -q '^directories = "tier1"$' .vrift/config.toml || fail "directories is not tier1 by default"
+  sed -i 's/^directories = "tier1"/directories = "virtual"/' .vrift/config.toml
   "$VRIFT" ingest -q --phantom
 }
 virtual_project
@@ -86,7 +88,7 @@ expect_eq "$("$VRIFT" run -- cat node_modules/a/lib/deep/new.txt)" new "the file
 check_invariants . "virtual directories"
 
 # directories = "physical": ingest brings every directory back and keeps it.
-sed -i 's/^directories = "virtual"/directories = "physical"/' .vrift/config.toml  # back to the default
+sed -i 's/^directories = "virtual"/directories = "physical"/' .vrift/config.toml
 "$VRIFT" ingest -q
 expect_eq "$(find node_modules -type d | wc -l)" "$("$VRIFT" ls | awk '$1 == "dir"' | wc -l)" "directories on disk once physical"
 expect_eq "$(stat -c '%a %y' node_modules/a/lib)" "$(stat -c '%a %y' ../plain/node_modules/a/lib)" "a directory made physical"
@@ -94,3 +96,47 @@ expect_eq "$(stat -c '%a %y' node_modules/a/lib)" "$(stat -c '%a %y' ../plain/no
 [ -z "$(find node_modules -type f)" ] || fail "physical directories brought files back"
 cd ..
 pass "Phantom: directories virtual until needed, made again as recorded; changes in them recorded; physical on request"
+
+# --- the default: virtual where Tier-1 (dependencies), physical elsewhere (build outputs)
+rm -rf t && mkdir t && cp -a plain/node_modules t/ && mkdir -p t/build/obj/sub && echo o > t/build/obj/sub/o.o
+cd t
+"$VRIFT" init -q
+grep -q '^projected = \["node_modules", "build"\]$' .vrift/config.toml || fail "projected: $(grep '^projected' .vrift/config.toml)"
+"$VRIFT" ingest -q --phantom
+dirs_on_disk() { find node_modules build -type d | sort | tr '\n' ' '; }
+expect_eq "$(dirs_on_disk)" "build build/obj build/obj/sub node_modules node_modules/b node_modules/b/.bin " \
+  "directories on disk with the default"
+(cd build/obj/sub && "$VRIFT" run -- cat o.o) > out.txt || fail "vrift run from a build directory: $(cat out.txt)"
+expect_eq "$(cat out.txt)" o "a build output read from its directory"
+
+# A directory some process works in stays, though empty: here one a session made.
+"$VRIFT" run -- test -d node_modules/a/lib/deep || fail "test -d of a virtual directory"
+(cd node_modules/a/lib/deep && exec sleep 60) &
+worker=$!
+sleep 0.2
+"$VRIFT" ingest -q
+[ -d node_modules/a/lib/deep ] || fail "ingest removed the working directory of a live process"
+kill "$worker"; wait "$worker" 2>/dev/null || true
+"$VRIFT" ingest -q
+[ ! -e node_modules/a ] || fail "ingest kept an empty directory nobody works in: $(dirs_on_disk)"
+
+# "virtual" takes the build outputs' directories too; "tier1" brings them back.
+sed -i 's/^directories = "tier1"/directories = "virtual"/' .vrift/config.toml
+"$VRIFT" ingest -q
+expect_eq "$(dirs_on_disk)" "build node_modules node_modules/b node_modules/b/.bin " "directories on disk, all virtual"
+sed -i 's/^directories = "virtual"/directories = "tier1"/' .vrift/config.toml
+"$VRIFT" ingest -q
+expect_eq "$(dirs_on_disk)" "build build/obj build/obj/sub node_modules node_modules/b node_modules/b/.bin " \
+  "directories on disk, back to tier1"
+"$VRIFT" doctor > doctor.out || fail "doctor after the switches: $(cat doctor.out)"
+
+# To Solid in two halves (a PATH first, as an interrupted switch leaves it): every
+# directory and file is back.
+"$VRIFT" ingest -q --solid node_modules/a
+"$VRIFT" ingest -q --solid
+[ "$(tree_hashes . node_modules)" == "$(tree_hashes ../plain node_modules)" ] || fail "files differ after a switch to Solid in two halves"
+expect_eq "$(cd node_modules && find . -type d | sort | tr '\n' ' ')" "$(cd ../plain/node_modules && find . -type d | sort | tr '\n' ' ')" \
+  "directories after a switch to Solid in two halves"
+"$VRIFT" doctor > doctor.out || fail "doctor after the switch to Solid: $(cat doctor.out)"
+cd ..
+pass "Phantom by default: dependencies' directories virtual, build outputs' on disk; working directories kept; back to Solid in two halves"

@@ -46,6 +46,29 @@ TEST(Config, RenderedConfigLoadsBackTheSame) {
   EXPECT_EQ(loaded->tier_of("node_modules/\"odd\"/x"), Tier::tier2);
 }
 
+// [phantom] directories: "tier1" by default (a dependency's directories are Tier-1 by
+// their own paths, a build output's are not), each value read back, anything else named.
+TEST(Config, PhantomDirectoriesDefaultToTier1) {
+  Config c;
+  c.tier_rules = default_tier_rules();
+  EXPECT_EQ(c.phantom_dirs, PhantomDirs::tier1);
+  EXPECT_EQ(c.tier_of("node_modules/@scope/pkg/lib"), Tier::tier1);
+  EXPECT_EQ(c.tier_of(".venv/lib/python3.11/site-packages/six"), Tier::tier1);
+  EXPECT_EQ(c.tier_of("target/debug/deps"), Tier::tier2);
+  test::TempDir dir;
+  for (PhantomDirs dirs : {PhantomDirs::physical, PhantomDirs::tier1, PhantomDirs::all}) {
+    c.phantom_dirs = dirs;
+    std::ofstream(dir / "config.toml") << render_config(c);
+    auto loaded = load_config(dir / "config.toml");
+    ASSERT_TRUE(loaded) << loaded.error().why;
+    EXPECT_EQ(loaded->phantom_dirs, dirs);
+  }
+  std::ofstream(dir / "bad.toml") << "[phantom]\ndirectories = \"some\"\n";
+  auto bad = load_config(dir / "bad.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().why.find("\"tier1\", \"virtual\" or \"physical\""), std::string::npos) << bad.error().why;
+}
+
 TEST(Config, ErrorsNameTheLine) {
   test::TempDir dir;
   std::ofstream(dir / "a.toml") << "version = 1\nmode = \"ghost\"\n";

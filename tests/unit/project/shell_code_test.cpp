@@ -103,6 +103,47 @@ TEST(ShellCode, LeaveRestoresWhatEnterChanged) {
   }
 }
 
+// The session's cd (which makes a virtual directory through a shimmed `test -d`) calls
+// the user's own cd function or the builtin, fails as cd does, and goes with the session.
+TEST(ShellCode, CdIsWrappedAndGivenBack) {
+  test::TempDir dir;
+  std::string root = dir.path().string();
+  ::mkdir((root + "/a").c_str(), 0755);
+  ShellVars vars = {{"VRIFT_MODE", "phantom"}};
+  std::vector<std::string> names = {"VRIFT_MODE"};
+  for (Shell shell : k_shells) {
+    if (!have(shell_name(shell))) {
+      continue;
+    }
+    for (bool own : {false, true}) {
+      std::string d = shell_quote(shell, root);
+      std::string script;
+      if (own) {
+        script += shell == Shell::fish ? "function cd; echo mine $argv; builtin cd $argv; end\n"
+                                       : "cd() { echo \"mine $*\"; builtin cd \"$@\"; }\n";
+      }
+      std::string enter = enter_code(shell, vars, "(pfx) ");
+      std::string leave = leave_code(shell, names, {});
+      script += "eval " + shell_quote(shell, enter) + "\neval " + shell_quote(shell, enter) + "\n";
+      script += "cd " + d + "/a; and pwd\n";
+      script += "cd " + d + "/missing 2> /dev/null; echo \"rc=$" + (shell == Shell::fish ? "status" : "?") + "\"\n";
+      script += "eval " + shell_quote(shell, leave) + "\n";
+      script += "cd " + d + "\n";
+      script += shell == Shell::fish ? "functions -q _vrift_old_cd; or echo gone\n"
+                                     : "typeset -f _vrift_old_cd > /dev/null || echo gone\n";
+      if (shell != Shell::fish) {
+        // `a; and b` is fish's; bash and zsh read `and` as a command: spell it their way.
+        size_t at = script.find("; and pwd");
+        script.replace(at, 9, " && pwd");
+      }
+      std::string out = run_in(shell, script);
+      std::string want = (own ? "mine " + root + "/a\n" : "") + root + "/a\n" + (own ? "mine " + root + "/missing\n" : "") +
+                         "rc=1\n" + (own ? "mine " + root + "\n" : "") + "gone\n";
+      EXPECT_EQ(out, want) << shell_name(shell) << (own ? " with its own cd" : "");
+    }
+  }
+}
+
 TEST(ShellCode, FishLeaveRestoresWhatEnterChanged) {
   if (!have("fish")) {
     GTEST_SKIP() << "fish is not installed";
