@@ -916,6 +916,8 @@ void Doctor::repair_paths(const std::vector<Finding>& found) {
         times.before_change(parent_of(f.rel));
         if (::unlinkat(m_root_fd.get(), f.rel.c_str(), 0) == 0) {
           done(f.rel, "removed");
+        } else if (errno == EISDIR && put_back_aside(m_root_fd.get(), f.rel)) {
+          done(f.rel, "put back under its own name");
         }
         break;
       case Kind::missing_link:

@@ -24,6 +24,7 @@
 #include "cas/projects.hpp"
 #include "project/cwds.hpp"
 #include "project/detached.hpp"
+#include "project/leaving_dirs.hpp"
 #include "project/parallel.hpp"
 #include "project/projection.hpp"
 #include "project/restored.hpp"
@@ -260,6 +261,7 @@ class Ingester {
   bool under_starts(std::string_view path) const;
   bool directory_gone(std::string_view path) const;
   bool may_be_virtual(std::string_view rel) const;
+  bool leaves_with_directory(std::string_view rel) const;
   void make_empty_dirs_virtual();
   void make_virtual_dirs_physical();
   void store_chunk(Chunk& chunk);
@@ -313,6 +315,9 @@ class Ingester {
 
   UniqueFd m_root_fd;
   std::unique_ptr<Trash> m_trash;  // duplicates replaced by links wait here to be freed
+  std::unique_ptr<LeavingDirs> m_leaving;  // Phantom files that leave with their directory
+  std::unordered_set<std::string> m_in_use;  // directories processes work in (kept)
+  std::vector<std::string> m_put_back;  // directories an interrupted run had taken aside
   std::unique_ptr<SourceStaging> m_staging;  // where Tier-1 symlinks are made
   unsigned m_jobs = 1;
   size_t m_chunk_files = k_chunk_files;
@@ -443,23 +448,45 @@ void Ingester::make_empty_dirs_virtual() {
   // each depth on the workers: removing a directory frees its block, which this
   // filesystem (mounted with `discard`) trims there and then.
   std::vector<std::vector<const std::string*>> by_depth;
-  std::unordered_set<std::string> in_use = working_dirs_below(real_path(m_project.root));
   for (const auto& item : m_dirs_and_links) {
-    if (S_ISDIR(item.st.st_mode) && may_be_virtual(item.rel) && in_use.count(item.rel) == 0) {
+    if (S_ISDIR(item.st.st_mode) && may_be_virtual(item.rel) && m_in_use.count(item.rel) == 0) {
       size_t depth = static_cast<size_t>(std::count(item.rel.begin(), item.rel.end(), '/'));
       by_depth.resize(std::max(by_depth.size(), depth + 1));
       by_depth[depth].push_back(&item.rel);
     }
   }
   std::atomic<bool> removed{false};
+  std::vector<std::vector<std::string>> kept(m_jobs);
   for (auto level = by_depth.rbegin(); level != by_depth.rend(); ++level) {
     parallel_for(level->size(), m_jobs, [&](size_t i) {
-      if (::unlinkat(m_root_fd.get(), (*level)[i]->c_str(), AT_REMOVEDIR) == 0) {
+      const std::string& dir = *(*level)[i];
+      bool gone = m_leaving ? m_leaving->remove(dir, kept[worker_index()])
+                            : ::unlinkat(m_root_fd.get(), dir.c_str(), AT_REMOVEDIR) == 0;
+      if (gone) {
         removed.store(true, std::memory_order_relaxed);
       }
     });
   }
   m_changed_dirs = m_changed_dirs || removed.load();
+  if (m_leaving) {
+    m_leaving->remove_rest(kept[0]);
+    for (const auto& worker : kept) {
+      for (const auto& rel : worker) {
+        leave_as_is(rel);
+      }
+    }
+  }
+}
+
+// Phantom, where the file's directory is to be virtual too: the file leaves with it
+// (leaving_dirs.hpp), once every file of the run is recorded.
+bool Ingester::leaves_with_directory(std::string_view rel) const {
+  size_t slash = rel.rfind('/');
+  if (!m_leaving || slash == std::string_view::npos) {
+    return false;
+  }
+  std::string_view dir = rel.substr(0, slash);
+  return may_be_virtual(dir) && m_in_use.count(std::string(dir)) == 0;
 }
 
 // Solid, or Phantom with fewer virtual directories than before: virtual directories
@@ -614,10 +641,17 @@ void Ingester::walk(const std::string& start) {
           return false;
         }
         if (is_projection_temp(e.rel)) {
-          // Never content: a link an interrupted projection left behind (removed), or a
-          // temp a live process is still using (left alone).
-          if (stale_project_temp(e.rel) && ::unlinkat(e.dir_fd, e.name, 0) == 0) {
+          // Never content: a link an interrupted projection left behind (removed), a
+          // directory it had taken aside (put back: leaving_dirs.hpp), or a temp a live
+          // process is still using (left alone).
+          if (!stale_project_temp(e.rel)) {
+            return false;
+          }
+          if (::unlinkat(e.dir_fd, e.name, 0) == 0) {
             m_changed_dirs = true;
+          } else if (errno == EISDIR && put_back_aside(e.dir_fd, e.name)) {
+            m_changed_dirs = true;
+            m_put_back.push_back(original_of_aside(e.rel));
           }
           return false;
         }
@@ -931,6 +965,14 @@ void Ingester::project_one(FileTask& task) {
   // it is left to the trash (trash.hpp).
   Trash* trash = !task.from_blob && task.stored.method == cas::StoreMethod::present ? m_trash.get() : nullptr;
   if (m_options.mode == Mode::Phantom) {
+    if (leaves_with_directory(task.rel)) {
+      if (task.leased && ::fcntl(task.fd.get(), F_GETLEASE) == F_UNLCK) {
+        leave_as_is(task.rel);  // a writer waits to open it
+      } else {
+        m_leaving->add(task.rel, task.st, trash != nullptr);
+      }
+      return;
+    }
     // Once its entry is recorded, a session's program may break the path away from the
     // file (bbw.hpp) to write: that file is the program's, and stays.
     if (auto removed = remove_checked(root, task.rel, expected_at_path(task, trash)); !removed) {
@@ -1391,6 +1433,10 @@ Outcome<IngestSummary> Ingester::run() {
   ::fstat(m_root_fd.get(), &root_st);
   m_summary.cross_filesystem = root_st.st_dev != m_source.device();
   m_trash = std::make_unique<Trash>(m_root_fd.get(), m_project.state_dir());
+  if (m_options.mode == Mode::Phantom && m_options.virtual_dirs && m_config.phantom_dirs != PhantomDirs::physical) {
+    m_in_use = working_dirs_below(real_path(m_project.root));
+    m_leaving = std::make_unique<LeavingDirs>(m_root_fd.get(), m_trash.get());
+  }
   // Workers wait on reads as much as they compute: with a cold cache, more reads in
   // flight than cores is what makes ingest fast (4 per core: cold 4.2 s -> 2.9 s on the
   // corpus, warm unchanged; 8 per core was slower warm).
@@ -1453,6 +1499,9 @@ Outcome<IngestSummary> Ingester::run() {
       return failure("cannot ingest", m_project.root + "/" + start, sys_error("stat"));
     }
     walk(start);
+  }
+  for (size_t i = 0; i < m_put_back.size(); ++i) {
+    walk(m_put_back[i]);  // after its parent's listing: walked on its own
   }
   if (m_options.mode == Mode::Solid) {
     materialize_phantoms();

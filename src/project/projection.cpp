@@ -11,10 +11,12 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 
 #include "base/fd.hpp"
 #include "base/io.hpp"
@@ -50,6 +52,31 @@ std::string temp_beside(std::string_view rel) {
   size_t slash = rel.rfind('/');
   std::string_view dir = slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash + 1);
   return fmt::format("{}{}{}-{}", dir, k_temp_prefix, ::getpid(), counter.fetch_add(1));
+}
+
+std::string aside_name_for(std::string_view rel) {
+  std::string aside = temp_beside(rel) + "." + std::string(last_component(rel));
+  return last_component(aside).size() <= NAME_MAX ? aside : std::string();
+}
+
+std::string original_of_aside(std::string_view rel) {
+  std::string_view name = last_component(rel);
+  if (!name.starts_with(k_temp_prefix)) {
+    return {};
+  }
+  std::string_view rest = name.substr(k_temp_prefix.size());
+  size_t dot = rest.find('.');  // after "<pid>-<n>"
+  if (dot == std::string_view::npos || dot + 1 == rest.size()) {
+    return {};
+  }
+  return std::string(rel.substr(0, rel.size() - name.size())) + std::string(rest.substr(dot + 1));
+}
+
+bool put_back_aside(int dir_fd, std::string_view rel) {
+  std::string original = original_of_aside(rel);
+  std::string aside(rel);
+  return !original.empty() &&
+         ::syscall(SYS_renameat2, dir_fd, aside.c_str(), dir_fd, original.c_str(), RENAME_NOREPLACE) == 0;
 }
 
 bool is_projection_temp(std::string_view rel) { return last_component(rel).starts_with(k_temp_prefix); }
@@ -89,8 +116,16 @@ void dispose(int dir_fd, const char* tmp, Trash* trash) {
 // Whether `st` (what is, or was, at the path) is the file read, with no writer waiting
 // to open it.
 bool holds_file_read(const struct stat& st, const Expected& expected) {
-  return same_inode(st, *expected.file) &&
-         (expected.lease_fd < 0 || ::fcntl(expected.lease_fd, F_GETLEASE) != F_UNLCK);
+  if (!same_inode(st, *expected.file)) {
+    return false;
+  }
+  if (expected.lease_fd >= 0) {
+    return ::fcntl(expected.lease_fd, F_GETLEASE) != F_UNLCK;
+  }
+  // No descriptor holds the file read: another may have its inode number by now.
+  const struct stat& read = *expected.file;
+  return st.st_size == read.st_size && st.st_mtim.tv_sec == read.st_mtim.tv_sec &&
+         st.st_mtim.tv_nsec == read.st_mtim.tv_nsec;
 }
 
 Status changed() { return fail(Errc::changed, "project"); }

@@ -33,6 +33,17 @@ inline constexpr std::string_view k_temp_prefix = ".vrift-tmp-";
 // A temp name beside `rel` (same directory), unique in this process: "<dir>/.vrift-tmp-<pid>-<n>".
 std::string temp_beside(std::string_view rel);
 
+// A temp name beside directory `rel` that keeps its name: "<dir>/.vrift-tmp-<pid>-<n>.<name>"
+// (leaving_dirs.hpp), or "" when that would be too long a name.
+std::string aside_name_for(std::string_view rel);
+
+// The path a name made by aside_name_for() stands for ("" for other names).
+std::string original_of_aside(std::string_view rel);
+
+// Puts a directory named by aside_name_for() (`rel`, under `dir_fd`) back under its own
+// name, unless that name is taken. True when it was put back.
+bool put_back_aside(int dir_fd, std::string_view rel);
+
 // Whether the last component of `rel` is a vrift temp name.
 bool is_projection_temp(std::string_view rel);
 

@@ -120,6 +120,27 @@ kill "$worker"; wait "$worker" 2>/dev/null || true
 "$VRIFT" ingest -q
 [ ! -e node_modules/a ] || fail "ingest kept an empty directory nobody works in: $(dirs_on_disk)"
 
+# An ingest killed while it had a directory aside (src/project/leaving_dirs.hpp) leaves
+# it under a temp name that keeps its own: the next ingest puts it back and takes it
+# again; doctor names it and --repair puts it back.
+sh -c 'exit 0' & wait $!
+aside="node_modules/.vrift-tmp-$!-1.a"
+cp -a ../plain/node_modules/a "$aside"
+"$VRIFT" ingest -q
+[ ! -e "$aside" ] && [ ! -e node_modules/a ] || fail "ingest after a killed one: $(find node_modules -maxdepth 1 | sort | tr '\n' ' ')"
+expect_eq "$("$VRIFT" run -- cat node_modules/a/lib/x.js node_modules/a/lib/deep/f.txt | tr '\n' ' ')" "module.exports = 42; deep " \
+  "files of a directory put back and taken again"
+"$VRIFT" doctor > doctor.out || fail "doctor after putting a directory back: $(cat doctor.out)"
+cp -a ../plain/node_modules/a "$aside"
+expect_status 1 "$VRIFT" doctor > doctor.out
+grep -q "stale temp" doctor.out || fail "doctor on a directory left aside: $(cat doctor.out)"
+"$VRIFT" doctor --repair > repair.out 2>&1 || true
+grep -q "put back under its own name" repair.out || fail "doctor --repair of a directory left aside: $(cat repair.out)"
+[ -f node_modules/a/lib/x.js ] && [ ! -e "$aside" ] || fail "doctor --repair did not put the directory back"
+"$VRIFT" ingest -q
+"$VRIFT" doctor > doctor.out || fail "doctor after the repair and an ingest: $(cat doctor.out)"
+[ ! -e node_modules/a ] || fail "the directory put back by doctor stayed after ingest"
+
 # "virtual" takes the build outputs' directories too; "tier1" brings them back.
 sed -i 's/^directories = "tier1"/directories = "virtual"/' .vrift/config.toml
 "$VRIFT" ingest -q
@@ -139,4 +160,4 @@ expect_eq "$(cd node_modules && find . -type d | sort | tr '\n' ' ')" "$(cd ../p
   "directories after a switch to Solid in two halves"
 "$VRIFT" doctor > doctor.out || fail "doctor after the switch to Solid: $(cat doctor.out)"
 cd ..
-pass "Phantom by default: dependencies' directories virtual, build outputs' on disk; working directories kept; back to Solid in two halves"
+pass "Phantom by default: dependencies' directories virtual, build outputs' on disk; working directories kept; a directory left aside put back; back to Solid in two halves"
