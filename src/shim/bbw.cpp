@@ -21,7 +21,9 @@ namespace vrift::shim {
 void FileFacts::assign(const manifest::Entry& e) noexcept {
   entry = e;
   size_t n = e.ext.size() <= manifest::k_max_ext ? e.ext.size() : 0;
-  std::memcpy(ext, e.ext.data(), n);
+  if (n != 0) {
+    std::memcpy(ext, e.ext.data(), n);  // (an empty view may have no data at all)
+  }
   ext[n] = '\0';
   entry.ext = std::string_view(ext, n);
   entry.target = {};
