@@ -247,7 +247,7 @@ def trash_row(freed):
     """The background emptying of the trash after ingest returned, where there was one."""
     if max(freed.samples) < 0.001:
         return []
-    return [("  then the names taken off their paths, unlinked in the background", freed.show(), "", "", "")]
+    return [("  then freed in the background (duplicates within the tree)", freed.show(), "", "", "")]
 
 
 def fig_reingest(args, work):
