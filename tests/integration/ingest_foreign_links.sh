@@ -30,6 +30,7 @@ for mode in solid phantom hardlink; do
   fi
   "$VRIFT" ingest -q "--$([ "$mode" == phantom ] && echo phantom || echo solid)" 2> ingest.err ||
     fail "$mode: ingest: $(cat ingest.err)"
+  wait_for_trash  # a name already in The Source is a duplicate: its name goes in the background
 
   for f in index.js out.o; do
     expect_eq "$(stat -c '%a %h' "../store/$f")" "644 1" "$mode: mode and link count of the store's $f"

@@ -95,8 +95,7 @@ cp -a plain second && cd second
 python3 -c 'import json; s=json.load(open("ingest.json")); assert s["new_blobs"] == 0, s'
 [ "$(count_blobs)" -eq "$blobs" ] || fail "second project added blobs"
 # Its duplicates went to the trash, which a background process empties.
-for _ in $(seq 1 600); do [ -e .vrift/trash ] || break; sleep 0.1; done
-[ ! -e .vrift/trash ] || fail "the trash of replaced duplicates was not emptied: $(find .vrift/trash | head -3)"
+wait_for_trash
 check_invariants . "second project"
 cd ..
 pass "second project with the same tree: no new blob; its duplicates freed after ingest"

@@ -49,6 +49,13 @@ npm_tree() {
     { echo "SKIP: npm ci failed (no registry or cache?): $(head -3 "$SCRATCH/npm.err")"; exit 125; }
 }
 
+# wait_for_trash: in the project in the current directory, waits (up to a minute) for
+# the background process that frees the duplicates ingest moved to .vrift/trash/.
+wait_for_trash() {
+  for _ in $(seq 1 600); do [ -e .vrift/trash ] || return 0; sleep 0.1; done
+  fail "the trash of replaced duplicates was not emptied: $(find .vrift/trash | head -3)"
+}
+
 # tree_hashes DIR [SUB...]: "<b3sum>  <path>" for every file or symlink below DIR (or its
 # SUB directories), read through links as a program would, sorted by path.
 tree_hashes() {
