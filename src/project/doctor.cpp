@@ -918,6 +918,7 @@ void Doctor::repair_paths(const std::vector<Finding>& found) {
           done(f.rel, "removed");
         } else if (errno == EISDIR && put_back_aside(m_root_fd.get(), f.rel)) {
           done(f.rel, "put back under its own name");
+          reingest_later(nullptr, original_of_aside(f.rel));  // its files leave again
         }
         break;
       case Kind::missing_link:

@@ -486,7 +486,7 @@ bool Ingester::leaves_with_directory(std::string_view rel) const {
     return false;
   }
   std::string_view dir = rel.substr(0, slash);
-  return may_be_virtual(dir) && m_in_use.count(std::string(dir)) == 0;
+  return may_be_virtual(dir) && (m_in_use.empty() || m_in_use.count(std::string(dir)) == 0);
 }
 
 // Solid, or Phantom with fewer virtual directories than before: virtual directories

@@ -73,10 +73,11 @@ local mode=$1 rounds=$2
 for round in $(seq 1 "$rounds"); do
   chattr -R -i proj 2> /dev/null || true; rm -rf proj && cp -a orig proj
   "$VRIFT" -C proj init -q
-  if [ "$mode" == phantom ] && ((round % 2 == 0)); then
-    # Every other Phantom round with virtual directories: the kill may land while ingest
-    # removes the directories it emptied.
-    sed -i 's/^directories = "physical"/directories = "virtual"/' proj/.vrift/config.toml
+  if [ "$mode" == phantom ]; then
+    # The tree is build outputs, whose directories stay physical by default: every other
+    # Phantom round makes them all virtual, so the kill may land while ingest has a
+    # directory aside with its files (leaving_dirs.hpp).
+    sed -i "s/^directories = .*/directories = \"$( ((round % 2)) && echo physical || echo virtual)\"/" proj/.vrift/config.toml
   fi
   if [ "$mode" == solid ]; then
     # Every file Tier-1 (the rule before the defaults wins).
